@@ -1,0 +1,38 @@
+# The two commands of the README: `make serve` and `make test`. Each creates .venv and installs the
+# pinned requirements first (again only when a requirements file changes).
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+PM2 := node_modules/.bin/pm2
+# pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
+NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
+
+.PHONY: serve test pm2-start pm2-stop
+
+serve: $(VENV)/.runtime-installed
+	$(VENV_PYTHON) wsgi.py
+
+test: $(VENV)/.dev-installed $(NODE_TOOLS)
+	$(VENV_PYTHON) -m pytest
+
+pm2-start: $(VENV)/.runtime-installed $(PM2)
+	$(PM2) start eco.config.js
+
+pm2-stop: $(PM2)
+	$(PM2) delete eco.config.js
+
+$(VENV_PYTHON):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: requirements.txt | $(VENV_PYTHON)
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(PM2): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@

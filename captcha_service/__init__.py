@@ -1,0 +1,26 @@
+"""CaptchaOCR: an HTTP service that reads numeric captchas, or says it cannot."""
+
+import os
+
+from flask import Flask
+
+__version__ = "1.0.0"
+
+
+def create_app(test_config=None):
+    """Create the app: config from the defaults, then the environment, then ``test_config``."""
+    from . import docs, errors, views
+    from .config import Config, settings_from_environment
+    from .extension import ocr
+
+    app = Flask(__name__)
+    app.config.from_object(Config)
+    app.config.update(settings_from_environment(os.environ))
+    if test_config is not None:
+        app.config.update(test_config)
+
+    errors.init_app(app)
+    ocr.init_app(app)
+    app.register_blueprint(views.bp)
+    docs.init_app(app)
+    return app

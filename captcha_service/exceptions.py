@@ -1,0 +1,15 @@
+"""The one domain error of the service: input we cannot turn into a sure reading."""
+
+
+class UnreadableInput(Exception):
+    """The client's input cannot be read into digits; answered with 422 and ``detail``.
+
+    ``reason`` is a short stable code (``bad_base64``, ``not_an_image``, ...) for logs and
+    metrics; ``extra`` holds fields added to the error body next to ``detail``.
+    """
+
+    def __init__(self, detail, reason, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.reason = reason
+        self.extra = extra

@@ -1,0 +1,51 @@
+"""Serve the app with waitress, whose own refusals (413, malformed HTTP) are JSON like ours."""
+
+import json
+
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
+
+
+class JsonErrorTask(ErrorTask):
+    """Answer a request that waitress refuses before the app sees it with ``{"detail": ...}``."""
+
+    def execute(self):
+        error = self.request.error
+        body = json.dumps({"detail": f"{error.reason}: {error.body}"}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask
+
+
+class JsonErrorServer(TcpWSGIServer):
+    channel_class = JsonErrorChannel
+
+
+def waitress_settings(config):
+    """waitress' settings from the app config.
+
+    waitress refuses a body of ``max_request_body_size`` bytes or more, Flask one of more than
+    ``MAX_CONTENT_LENGTH``: the +1 makes both refuse the same bodies.
+    """
+    return {
+        "host": config["HOST"],
+        "port": config["PORT"],
+        "threads": config["THREADS"],
+        "channel_timeout": config["CHANNEL_TIMEOUT"],
+        "max_request_body_size": config["MAX_CONTENT_LENGTH"] + 1,
+        "ident": "captcha-ocr",
+    }
+
+
+def serve(app):
+    """Serve ``app`` until interrupted, on the host and port of its config."""
+    server = JsonErrorServer(app, **waitress_settings(app.config))
+    server.print_listen("Serving CaptchaOCR on http://{}:{}")
+    server.run()

@@ -1,0 +1,118 @@
+"""The HTTP contract of the older FastAPI service, through the Flask test client."""
+
+import base64
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from conftest import CAPTCHA_FILES, base64_of, label_of
+
+A_CAPTCHA = next(path for path in CAPTCHA_FILES if label_of(path).startswith("0"))
+
+
+def blank_image_base64():
+    buffer = io.BytesIO()
+    Image.new("RGB", (160, 60), "white").save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def assert_read(response, digits):
+    assert response.status_code == 200, response.json
+    assert response.json == {"number": int(digits), "digits": digits}
+
+
+@pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
+def test_reads_real_captchas(client, path):
+    assert_read(client.post("/ocr", json={"image_base64": base64_of(path)}), label_of(path))
+
+
+def test_digits_keep_the_leading_zero_that_number_loses(client):
+    response = client.post("/ocr", json={"image_base64": base64_of(A_CAPTCHA)})
+    assert response.json["digits"].startswith("0")
+    assert len(str(response.json["number"])) < len(response.json["digits"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"text": base64_of(A_CAPTCHA)},
+        {"image_base64": "data:image/png;base64," + base64_of(A_CAPTCHA)},
+        {"image_base64": base64_of(A_CAPTCHA).rstrip("=") + "\n"},
+        {"image_base64": base64_of(A_CAPTCHA), "text": base64_of(A_CAPTCHA)},
+        {"image_base64": base64_of(A_CAPTCHA), "client": "bot-7", "retries": 2},
+    ],
+    ids=["legacy-text", "data-url", "no-padding-newline", "both-fields-equal", "unknown-fields"],
+)
+def test_accepts_every_input_form(client, body):
+    assert_read(client.post("/ocr", json=body), label_of(A_CAPTCHA))
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({}, "image_base64: missing; send the base64 image in 'image_base64' (or its legacy alias 'text')"),
+        ({"other": "x"}, "image_base64: missing"),
+        ({"image_base64": ""}, "image_base64: is empty"),
+        ({"text": ""}, "image_base64: is empty"),
+        ({"image_base64": None}, "image_base64: must be a base64 string, not null"),
+        ({"image_base64": 1234}, "image_base64: must be a base64 string"),
+        ({"image_base64": ["a"]}, "image_base64: must be a base64 string"),
+        ({"image_base64": "iVBORw0K", "text": "R0lGOD"}, "'image_base64' and 'text' hold different images; send one of them"),
+        ({"image_base64": "not base64!"}, "not valid base64"),
+        ({"image_base64": base64.b64encode(b"just some text").decode()}, "not a decodable image"),
+        ({"image_base64": blank_image_base64()}, "read 0 digits"),
+        ([{"image_base64": "x"}], "the body must be a JSON object"),
+        ("a string", "the body must be a JSON object"),
+    ],
+)
+def test_unreadable_requests_get_422_with_a_specific_detail(client, body, detail):
+    response = client.post("/ocr", json=body)
+    assert response.status_code == 422
+    assert response.json["detail"].startswith(detail)
+
+
+def test_malformed_json_is_422(client):
+    response = client.post("/ocr", data='{"image_base64": ', content_type="application/json")
+    assert response.status_code == 422
+    assert response.json["detail"].startswith("malformed JSON")
+
+
+def test_a_damaged_image_is_422(client):
+    truncated = base64.b64encode(A_CAPTCHA.read_bytes()[:200]).decode()
+    response = client.post("/ocr", json={"image_base64": truncated})
+    assert response.status_code == 422
+    assert "image is damaged" in response.json["detail"]
+
+
+def test_wrong_content_type_is_415(client):
+    response = client.post("/ocr", data=json.dumps({"image_base64": base64_of(A_CAPTCHA)}), content_type="text/plain")
+    assert response.status_code == 415
+    assert "application/json" in response.json["detail"]
+
+
+def test_body_over_the_limit_is_413(app, client):
+    oversize = "A" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = client.post("/ocr", data=json.dumps({"image_base64": oversize}), content_type="application/json")
+    assert response.status_code == 413
+    assert response.is_json and response.json["detail"]
+
+
+def test_unknown_route_is_404_json(client):
+    response = client.get("/read")
+    assert response.status_code == 404
+    assert response.is_json and "not found" in response.json["detail"]
+
+
+def test_wrong_method_is_405_json_with_allow(client):
+    response = client.get("/ocr")
+    assert response.status_code == 405
+    assert response.is_json and response.json["detail"]
+    assert "POST" in response.headers["Allow"]
+
+
+def test_health_names_the_model_and_version(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "model": "common_old", "digits": 4, "version": "1.0.0"}

@@ -1,0 +1,51 @@
+import subprocess
+import sys
+
+import pytest
+from flask import Flask
+
+from captcha_service.config import Config
+from captcha_service.extension import EXTENSION_KEY, OcrEngine, ocr
+from conftest import ROOT
+
+READ_ONE_CAPTCHA = """
+import base64, pathlib
+from captcha_service import create_app
+image = next(pathlib.Path("tests/fixtures").glob("*.png"))
+client = create_app().test_client()
+print(client.post("/ocr", json={"image_base64": base64.b64encode(image.read_bytes()).decode()}).status_code)
+"""
+
+
+def test_the_engine_is_stored_once_per_app(app):
+    assert app.extensions[EXTENSION_KEY].model_name == "common_old"
+    with pytest.raises(RuntimeError, match="already registered"):
+        ocr.init_app(app)
+
+
+def test_a_missing_init_app_is_explained():
+    bare = Flask(__name__)
+    with bare.app_context(), pytest.raises(RuntimeError, match="did you forget to call ocr.init_app"):
+        OcrEngine().reader
+
+
+def test_an_unknown_model_is_refused_at_start_up():
+    bare = Flask(__name__)
+    bare.config.from_object(Config)
+    bare.config["OCR_MODEL"] = "common_new"
+    with pytest.raises(ValueError, match="unknown OCR model 'common_new'"):
+        OcrEngine(bare)
+
+
+@pytest.mark.parametrize(("level", "warns"), [("2", True), ("3", False)])
+def test_ort_logging_level_is_applied(level, warns):
+    completed = subprocess.run(
+        [sys.executable, "-c", READ_ONE_CAPTCHA],
+        cwd=ROOT,
+        env={"ORT_LOGGING_LEVEL": level, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.stdout.strip() == "200", completed.stderr
+    assert ("onnxruntime" in completed.stderr) is warns, completed.stderr

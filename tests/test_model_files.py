@@ -1,0 +1,26 @@
+"""The ddddocr internals the reader relies on. If a ddddocr release moves them, fail here, loudly."""
+
+import importlib.metadata
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from captcha_service.reader import MODELS
+
+
+def test_ddddocr_is_the_pinned_release():
+    assert importlib.metadata.version("ddddocr") == "1.6.1"
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_file_and_charset_match(name):
+    session, charset = MODELS[name].load(onnxruntime.SessionOptions())
+    (model_input,) = session.get_inputs()
+    assert model_input.shape[:3] == [1, 1, 64]
+    (scores,) = session.run(None, {model_input.name: np.zeros((1, 1, 64, 160), np.float32)})
+    assert scores.shape[1:] == (1, len(charset))
+    assert charset[0] == ""
+    assert sorted(character for character in charset if character.isdecimal() and character.isascii()) == list(
+        "0123456789"
+    )

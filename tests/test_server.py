@@ -1,0 +1,72 @@
+"""End to end: the real waitress server from wsgi.py, over HTTP on loopback."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from conftest import CAPTCHA_FILES, ROOT, base64_of, free_port, label_of, wait_until_healthy
+
+BODY_LIMIT = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python wsgi.py`` on a free port, with a small body limit; yields (base url, port)."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
+    environment = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "MAX_CONTENT_LENGTH": str(BODY_LIMIT)}
+    process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url + "/", still_running=lambda: process.poll() is None)
+        yield url, port
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+def test_health(server):
+    url, _ = server
+    assert requests.get(url + "/", timeout=5).json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("path", CAPTCHA_FILES[:3], ids=lambda path: path.name)
+def test_reads_a_captcha_over_http(server, path):
+    url, _ = server
+    response = requests.post(url + "/ocr", json={"image_base64": base64_of(path)}, timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {"number": int(label_of(path)), "digits": label_of(path)}
+
+
+@pytest.mark.parametrize("size", [BODY_LIMIT + 1, 4 * BODY_LIMIT])
+def test_oversize_body_is_413_json_from_waitress_too(server, size):
+    url, _ = server
+    body = json.dumps({"image_base64": "A" * size})
+    response = requests.post(url + "/ocr", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/json"
+    assert "Too Large" in response.json()["detail"]
+
+
+def test_a_body_at_the_limit_reaches_the_app(server):
+    url, _ = server
+    body = json.dumps({"image_base64": "A"}).ljust(BODY_LIMIT)
+    response = requests.post(url + "/ocr", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 422
+
+
+def test_malformed_http_is_400_json(server):
+    _, port = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(b"POST /ocr HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n")
+        answer = connection.makefile("rb").read().decode()
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400")
+    assert "Content-Type: application/json" in head
+    assert json.loads(body)["detail"].startswith("Bad Request")

@@ -1,0 +1,10 @@
+"""Serve CaptchaOCR with waitress: ``python wsgi.py``. This is what PM2 runs.
+
+Settings come from the environment (HOST, PORT, THREADS, ...): see captcha_service/config.py.
+"""
+
+from captcha_service import create_app
+from captcha_service.serving import serve
+
+if __name__ == "__main__":
+    serve(create_app())
