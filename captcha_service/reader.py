@@ -1,4 +1,4 @@
-"""Read the digits of a captcha image with a ddddocr model on onnxruntime, without Flask."""
+"""Read the digits of a captcha image with ddddocr's models on onnxruntime (no Flask)."""
 
 import pathlib
 from dataclasses import dataclass
@@ -9,15 +9,17 @@ import numpy as np
 import onnxruntime
 from PIL import Image
 
-from .decoding import greedy_ctc_text
+from .confidence import Calibration, weigh_views
+from .decoding import digit_columns, softmax
 from .exceptions import UnreadableInput
+from .rendering import flatten, renderings, trim_margins
 
 MODEL_HEIGHT = 64
 
 
 @dataclass(frozen=True)
-class ModelFiles:
-    """Where a ddddocr model lives inside the installed ddddocr 1.6.1 package."""
+class OnnxModel:
+    """Where a model and its charset live inside the installed ddddocr 1.6.1 package."""
 
     onnx_file: str
     charset_name: str
@@ -31,9 +33,17 @@ class ModelFiles:
         return session, getattr(ddddocr.charsets, self.charset_name)
 
 
-MODELS = {
-    "common_old": ModelFiles("common_old.onnx", "CHARSET_OLD"),
-    "common": ModelFiles("common.onnx", "CHARSET_BETA"),
+ONNX_MODELS = {
+    "common_old": OnnxModel("common_old.onnx", "CHARSET_OLD"),
+    "common": OnnxModel("common.onnx", "CHARSET_BETA"),
+}
+
+# The OCR_MODEL choices. Their calibrations are fitted by `python -m bench.calibrate` on
+# labelled captchas; refit them whenever the models, the views or the signals change.
+CALIBRATIONS = {
+    "common": Calibration(weights=(0.2020, 0.2902, 2.1752, 0.0472), bias=-0.0502),
+    "common_old": Calibration(weights=(0.0428, 0.1481, 4.2433, 0.0486), bias=-1.3771),
+    "common+common_old": Calibration(weights=(-0.2051, 0.5352, 5.7688, 0.0274), bias=-1.8763),
 }
 
 
@@ -42,6 +52,7 @@ class Reading:
     """What was read from one captcha. ``digits`` keeps leading zeros; ``number`` does not."""
 
     digits: str
+    confidence: float
 
     @property
     def number(self):
@@ -49,37 +60,45 @@ class Reading:
 
 
 class DigitReader:
-    """One loaded model and its charset. Immutable after construction: threads share it."""
+    """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it."""
 
-    def __init__(self, model_name, digit_count, log_severity):
-        if model_name not in MODELS:
-            raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(MODELS)}")
+    def __init__(self, model_name, log_severity):
+        if model_name not in CALIBRATIONS:
+            raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(CALIBRATIONS)}")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = log_severity
         self.model_name = model_name
-        self.digit_count = digit_count
-        self._session, self._charset = MODELS[model_name].load(options)
-        self._input_name = self._session.get_inputs()[0].name
+        self.calibration = CALIBRATIONS[model_name]
+        self._models = []
+        for name in model_name.split("+"):
+            session, charset = ONNX_MODELS[name].load(options)
+            self._models.append((session, session.get_inputs()[0].name, digit_columns(charset)))
 
-    def read(self, image):
-        """Read exactly ``digit_count`` digits from a PIL image, or raise ``UnreadableInput``."""
-        text = greedy_ctc_text(self.class_scores(image), self._charset)
-        digits = "".join(character for character in text if character.isdecimal())
-        if len(digits) != self.digit_count:
-            raise UnreadableInput(
-                f"read {len(digits)} digits ({text!r}), expected {self.digit_count}",
-                "wrong_digit_count",
-            )
-        return Reading(digits)
+    def read(self, image, length):
+        """Read exactly ``length`` digits from a PIL image, with the probability they are right."""
+        evidence = self.weigh(image, length)
+        if evidence is None:
+            raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
+        return Reading(evidence.digits, round(self.calibration.probability_right(evidence.signals), 4))
 
-    def class_scores(self, image):
-        """Run the model: scores of shape (time steps, classes) for a PIL image."""
-        (scores,) = self._session.run(None, {self._input_name: model_input(image)})
-        return scores[:, 0, :]
+    def weigh(self, image, length):
+        """The best reading and its evidence, before calibration (see ``confidence.weigh_views``)."""
+        grey = trim_margins(flatten(image))
+        return weigh_views([self._digit_probabilities(model, view) for view in renderings(grey) for model in self._models], length)
+
+    def warm_up(self):
+        """One read of a blank picture, so the first request does not pay onnxruntime's set-up."""
+        self.weigh(Image.new("L", (160, 60), color=255), 4)
+
+    @staticmethod
+    def _digit_probabilities(model, view):
+        session, input_name, columns = model
+        (scores,) = session.run(None, {input_name: model_input(view)})
+        return softmax(scores[:, 0, :])[:, columns].astype(np.float64)
 
 
-def model_input(image):
-    """Scale to the model's height keeping the aspect, grey, in [0, 1], shaped (1, 1, H, W)."""
-    width = max(1, int(image.width * MODEL_HEIGHT / image.height))
-    grey = image.convert("L").resize((width, MODEL_HEIGHT), Image.Resampling.LANCZOS)
-    return (np.asarray(grey, dtype=np.float32) / 255.0)[np.newaxis, np.newaxis]
+def model_input(grey):
+    """Scale to the model's height keeping the aspect, in [0, 1], shaped (1, 1, H, W)."""
+    width = max(1, int(grey.width * MODEL_HEIGHT / grey.height))
+    scaled = grey.resize((width, MODEL_HEIGHT), Image.Resampling.LANCZOS)
+    return (np.asarray(scaled, dtype=np.float32) / 255.0)[np.newaxis, np.newaxis]

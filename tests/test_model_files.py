@@ -6,16 +6,16 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from captcha_service.reader import MODELS
+from captcha_service.reader import ONNX_MODELS
 
 
 def test_ddddocr_is_the_pinned_release():
     assert importlib.metadata.version("ddddocr") == "1.6.1"
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(ONNX_MODELS))
 def test_model_file_and_charset_match(name):
-    session, charset = MODELS[name].load(onnxruntime.SessionOptions())
+    session, charset = ONNX_MODELS[name].load(onnxruntime.SessionOptions())
     (model_input,) = session.get_inputs()
     assert model_input.shape[:3] == [1, 1, 64]
     (scores,) = session.run(None, {model_input.name: np.zeros((1, 1, 64, 160), np.float32)})

@@ -1,0 +1,68 @@
+"""Choose one reading among the model's views of a captcha, and say how likely it is right."""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .decoding import ctc_probability, decode_digits
+
+FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The best reading of a set of views, and what speaks for it.
+
+    ``signals``: log of its mean probability over the views; the same with the probabilities
+    renormalised over blank and digits (ignoring mass on letters); the share of views whose
+    own best reading it is; log of how much more probable it is than the runner-up.
+    """
+
+    digits: str
+    signals: tuple
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic weights turning ``Evidence.signals`` into P(right); fitted by bench/calibrate.py."""
+
+    weights: tuple
+    bias: float
+
+    def probability_right(self, signals):
+        score = self.bias + sum(weight * signal for weight, signal in zip(self.weights, signals))
+        return 1.0 / (1.0 + math.exp(-score))
+
+
+def weigh_views(view_probabilities, length):
+    """Evidence for the most probable reading of ``length`` digits over all views, or ``None``.
+
+    ``view_probabilities``: one (time steps, 11) array per view, blank then '0'..'9'. Each
+    view proposes its own best reading; the one with the highest mean probability wins.
+    """
+    decoded = (decode_digits(probabilities, length) for probabilities in view_probabilities)
+    own_readings = [reading.digits if reading else None for reading in decoded]
+    candidates = {reading for reading in own_readings if reading}
+    if not candidates:
+        return None
+    scores = {candidate: _mean_probability(view_probabilities, candidate) for candidate in candidates}
+    best, *others = sorted(candidates, key=scores.get, reverse=True)
+    runner_up = scores[others[0]] if others else 0.0
+    renormalised = [probabilities / probabilities.sum(axis=1, keepdims=True) for probabilities in view_probabilities]
+    signals = (
+        _log(scores[best]),
+        _log(_mean_probability(renormalised, best)),
+        own_readings.count(best) / len(own_readings),
+        _log(scores[best]) - _log(runner_up),
+    )
+    return Evidence(best, signals)
+
+
+def _mean_probability(view_probabilities, digits):
+    indices = [int(character) for character in digits]
+    return float(np.mean([ctc_probability(probabilities, indices) for probabilities in view_probabilities]))
+
+
+def _log(value):
+    return math.log(max(value, FLOOR))

@@ -1,0 +1,70 @@
+"""Turn an image as a site serves it into the grey pictures the model reads (no Flask)."""
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+WHITE = (255, 255, 255, 255)
+INK_CONTRAST = 48
+MARGIN_OF_HEIGHT = 0.12
+STRETCHES = (1.0, 1.35, 0.75)
+
+
+def flatten(image):
+    """One grey picture of what the image shows: transparency over white, frames together.
+
+    A transparent background becomes white (never black text on black). An animated image
+    that reveals its digits frame by frame is read as all frames at once: per pixel, the
+    inkiest value over the frames, dark ink on a light background or light on a dark one.
+    """
+    frames = [_grey_frame(frame) for frame in ImageSequence.Iterator(image)]
+    if len(frames) == 1:
+        return frames[0]
+    stack = np.stack([np.asarray(frame) for frame in frames])
+    inkiest = stack.min(axis=0) if _background_level(stack[0]) >= 128 else stack.max(axis=0)
+    return Image.fromarray(inkiest)
+
+
+def trim_margins(grey):
+    """Cut away borders of plain background, so digits in a band of a large canvas fill the height.
+
+    Only rows and columns with no ink at all are cut, and a margin is kept: a noisy captcha,
+    whose borders are not plain, is left as it is.
+    """
+    pixels = np.asarray(grey, dtype=np.int16)
+    ink = np.abs(pixels - _background_level(pixels)) > INK_CONTRAST
+    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return grey
+    margin = max(2, round((rows[-1] - rows[0] + 1) * MARGIN_OF_HEIGHT))
+    box = (
+        max(0, columns[0] - margin),
+        max(0, rows[0] - margin),
+        min(grey.width, columns[-1] + 1 + margin),
+        min(grey.height, rows[-1] + 1 + margin),
+    )
+    return grey.crop(box)
+
+
+def renderings(grey):
+    """The views the model reads: as is, and stretched wider and narrower.
+
+    The model emits one time step per 8 pixels of width; stretching changes how digits fall
+    on those steps, so the views err differently and their agreement says how sure we are.
+    """
+    return [
+        grey if stretch == 1.0 else grey.resize((max(1, round(grey.width * stretch)), grey.height), Image.Resampling.LANCZOS)
+        for stretch in STRETCHES
+    ]
+
+
+def _grey_frame(frame):
+    if frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info:
+        rgba = frame.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, WHITE), rgba).convert("L")
+    return frame.convert("L")
+
+
+def _background_level(pixels):
+    """The grey level of the border, where captchas have background."""
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    return float(np.median(border))
