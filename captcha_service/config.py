@@ -9,8 +9,9 @@ class Config:
     THREADS = 4
     CHANNEL_TIMEOUT = 30
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
-    OCR_MODEL = "common_old"
+    OCR_MODEL = "common"
     OCR_DIGITS = 4
+    MIN_CONFIDENCE = 0.9
     ORT_LOGGING_LEVEL = 3
 
 

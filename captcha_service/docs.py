@@ -4,7 +4,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flasgger import APISpec, Swagger
 
 from . import __version__
-from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema
+from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema, RefusalSchema
 
 TITLE = "CaptchaOCR"
 
@@ -22,7 +22,7 @@ def init_app(app):
         info={"description": "Reads numeric captchas; answers 422 rather than guess."},
     )
     template = spec.to_flasgger(
-        app, definitions=[OcrRequestSchema, OcrResponseSchema, ErrorSchema, HealthSchema]
+        app, definitions=[OcrRequestSchema, OcrResponseSchema, ErrorSchema, RefusalSchema, HealthSchema]
     )
     app.config.setdefault("SWAGGER", {"title": TITLE, "uiversion": 3})
     Swagger(app, template=template)

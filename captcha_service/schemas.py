@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 LEGACY_IMAGE_FIELD = "text"
+SHORTEST, LONGEST = 3, 8
 
 
 class OcrRequestSchema(Schema):
@@ -30,6 +31,23 @@ class OcrRequestSchema(Schema):
         },
     )
 
+    length = fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=validate.Range(SHORTEST, LONGEST, error=f"must be a whole number from {SHORTEST} to {LONGEST}"),
+        error_messages={"invalid": f"must be a whole number from {SHORTEST} to {LONGEST}"},
+        metadata={"description": "How many digits the captcha has (default: the server's OCR_DIGITS, 4)."},
+    )
+    min_confidence = fields.Float(
+        load_default=None,
+        validate=validate.Range(0.0, 1.0, error="must be a number from 0 to 1"),
+        error_messages={"invalid": "must be a number from 0 to 1", "special": "must be a number from 0 to 1"},
+        metadata={
+            "description": "Refuse (422) readings less sure than this "
+            "(default: the server's MIN_CONFIDENCE, 0.9). 0 answers every reading."
+        },
+    )
+
     @pre_load
     def accept_legacy_text_field(self, data, **kwargs):
         """Map ``text`` onto ``image_base64``; refuse both when they disagree."""
@@ -52,6 +70,10 @@ class OcrResponseSchema(Schema):
         required=True,
         metadata={"description": "The exact digits, leading zeros kept: type this into the form."},
     )
+    confidence = fields.Float(
+        required=True,
+        metadata={"description": "Calibrated probability in [0, 1] that the digits are right."},
+    )
 
 
 class ErrorSchema(Schema):
@@ -60,10 +82,18 @@ class ErrorSchema(Schema):
     detail = fields.String(required=True, metadata={"description": "What went wrong, for a person."})
 
 
+class RefusalSchema(ErrorSchema):
+    """A 422: ``detail``, and for a low-confidence reading also what was read and how sure."""
+
+    digits = fields.String(metadata={"description": "Low confidence only: the digits read."})
+    confidence = fields.Float(metadata={"description": "Low confidence only: their confidence."})
+
+
 class HealthSchema(Schema):
     """The answer of ``GET /``."""
 
     status = fields.String(required=True, metadata={"description": "'ok' once the model is loaded."})
     model = fields.String(required=True, metadata={"description": "The ddddocr model in use."})
-    digits = fields.Integer(required=True, metadata={"description": "How many digits a captcha has."})
+    digits = fields.Integer(required=True, metadata={"description": "Default number of digits a captcha has."})
+    min_confidence = fields.Float(required=True, metadata={"description": "Default min_confidence."})
     version = fields.String(required=True, metadata={"description": "The service's version."})

@@ -1,6 +1,6 @@
 """The ``ocr`` blueprint: read a captcha, and tell monitors we are up."""
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from . import __version__
 from .extension import ocr
@@ -24,8 +24,13 @@ def health():
         schema:
           $ref: '#/definitions/Health'
     """
-    reader = ocr.reader
-    return {"status": "ok", "model": reader.model_name, "digits": reader.digit_count, "version": __version__}
+    return {
+        "status": "ok",
+        "model": ocr.reader.model_name,
+        "digits": current_app.config["OCR_DIGITS"],
+        "min_confidence": current_app.config["MIN_CONFIDENCE"],
+        "version": __version__,
+    }
 
 
 @bp.post("/ocr")
@@ -59,11 +64,13 @@ def read_captcha():
       422:
         description: >-
           No sure reading: no or empty image field, both fields with different values, not
-          base64, not an image, not exactly the expected number of digits read, malformed JSON.
-          Fall back to another solver; never retry with a guess.
+          base64, not an image, malformed JSON, a length or min_confidence out of range, no
+          reading of the expected length, or a reading below min_confidence (then the body
+          also has `digits` and `confidence`). Fall back to another solver.
         schema:
-          $ref: '#/definitions/Error'
+          $ref: '#/definitions/Refusal'
     """
     fields = ocr_request_schema.load(request.get_json())
-    reading = ocr.reader.read(open_image(decode_image_payload(fields["image_base64"])))
-    return {"number": reading.number, "digits": reading.digits}
+    image = open_image(decode_image_payload(fields["image_base64"]))
+    reading = ocr.read(image, fields["length"], fields["min_confidence"])
+    return {"number": reading.number, "digits": reading.digits, "confidence": reading.confidence}

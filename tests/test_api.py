@@ -20,7 +20,9 @@ def blank_image_base64():
 
 def assert_read(response, digits):
     assert response.status_code == 200, response.json
-    assert response.json == {"number": int(digits), "digits": digits}
+    assert response.json["digits"] == digits
+    assert response.json["number"] == int(digits)
+    assert 0.9 <= response.json["confidence"] <= 1.0
 
 
 @pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
@@ -62,7 +64,12 @@ def test_accepts_every_input_form(client, body):
         ({"image_base64": "iVBORw0K", "text": "R0lGOD"}, "'image_base64' and 'text' hold different images; send one of them"),
         ({"image_base64": "not base64!"}, "not valid base64"),
         ({"image_base64": base64.b64encode(b"just some text").decode()}, "not a decodable image"),
-        ({"image_base64": blank_image_base64()}, "read 0 digits"),
+        ({"image_base64": blank_image_base64()}, "low confidence: read "),
+        ({"image_base64": base64_of(A_CAPTCHA), "length": 2}, "length: must be a whole number from 3 to 8"),
+        ({"image_base64": base64_of(A_CAPTCHA), "length": 10**100}, "length: must be a whole number from 3 to 8"),
+        ({"image_base64": base64_of(A_CAPTCHA), "length": 4.5}, "length: must be a whole number from 3 to 8"),
+        ({"image_base64": base64_of(A_CAPTCHA), "min_confidence": 1.5}, "min_confidence: must be a number from 0 to 1"),
+        ({"image_base64": base64_of(A_CAPTCHA), "min_confidence": "high"}, "min_confidence: must be a number from 0 to 1"),
         ([{"image_base64": "x"}], "the body must be a JSON object"),
         ("a string", "the body must be a JSON object"),
     ],
@@ -115,4 +122,26 @@ def test_wrong_method_is_405_json_with_allow(client):
 def test_health_names_the_model_and_version(client):
     response = client.get("/")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "model": "common_old", "digits": 4, "version": "1.0.0"}
+    assert response.json == {"status": "ok", "model": "common", "digits": 4, "min_confidence": 0.9, "version": "1.0.0"}
+
+
+def test_a_reading_below_min_confidence_is_refused_with_what_was_read(client):
+    response = client.post("/ocr", json={"image_base64": base64_of(A_CAPTCHA), "min_confidence": 1.0})
+    assert response.status_code == 422
+    assert response.json["digits"] == label_of(A_CAPTCHA)
+    assert 0.9 <= response.json["confidence"] < 1.0
+    assert response.json["detail"].startswith(f"low confidence: read {label_of(A_CAPTCHA)} with confidence")
+
+
+def test_min_confidence_zero_answers_even_an_unsure_reading(client):
+    response = client.post("/ocr", json={"image_base64": base64_of(A_CAPTCHA), "length": 5, "min_confidence": 0})
+    assert response.status_code == 200
+    assert len(response.json["digits"]) == 5
+    assert response.json["confidence"] < 0.9
+
+
+def test_a_server_default_length_applies_when_the_request_has_none():
+    from captcha_service import create_app
+
+    client = create_app({"OCR_DIGITS": 5, "MIN_CONFIDENCE": 0.0}).test_client()
+    assert len(client.post("/ocr", json={"image_base64": base64_of(A_CAPTCHA)}).json["digits"]) == 5

@@ -9,7 +9,9 @@ def test_spec_describes_the_contract_from_the_schemas(client):
     assert read["parameters"][0]["schema"] == {"$ref": "#/definitions/OcrRequest"}
     assert set(read["responses"]) == OCR_RESPONSES
     assert read["responses"]["200"]["schema"] == {"$ref": "#/definitions/OcrResponse"}
-    assert set(spec["definitions"]["OcrResponse"]["properties"]) == {"number", "digits"}
+    assert set(spec["definitions"]["OcrResponse"]["properties"]) == {"number", "digits", "confidence"}
+    assert set(spec["definitions"]["OcrRequest"]["properties"]) == {"image_base64", "length", "min_confidence"}
+    assert read["responses"]["422"]["schema"] == {"$ref": "#/definitions/Refusal"}
     assert spec["definitions"]["Error"]["required"] == ["detail"]
     assert "'text'" in spec["definitions"]["OcrRequest"]["properties"]["image_base64"]["description"]
     assert "get" in spec["paths"]["/"]

@@ -18,7 +18,7 @@ print(client.post("/ocr", json={"image_base64": base64.b64encode(image.read_byte
 
 
 def test_the_engine_is_stored_once_per_app(app):
-    assert app.extensions[EXTENSION_KEY].model_name == "common_old"
+    assert app.extensions[EXTENSION_KEY].model_name == "common"
     with pytest.raises(RuntimeError, match="already registered"):
         ocr.init_app(app)
 

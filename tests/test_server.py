@@ -41,7 +41,8 @@ def test_reads_a_captcha_over_http(server, path):
     url, _ = server
     response = requests.post(url + "/ocr", json={"image_base64": base64_of(path)}, timeout=10)
     assert response.status_code == 200
-    assert response.json() == {"number": int(label_of(path)), "digits": label_of(path)}
+    assert response.json()["digits"] == label_of(path)
+    assert response.json()["number"] == int(label_of(path))
 
 
 @pytest.mark.parametrize("size", [BODY_LIMIT + 1, 4 * BODY_LIMIT])

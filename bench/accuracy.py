@@ -1,0 +1,171 @@
+"""Accuracy on labelled captcha folders, against the old method measured in the same run.
+
+    python -m bench.accuracy [FOLDER ...] [--model M] [--min-confidence C] [--url URL] [--json FILE]
+
+FOLDER: a folder of `<index>_<digits>.<ext>` images, or a root of such folders
+(default ../shared/captchas). Per folder and macro-averaged over folders it prints:
+  right / wrong / refused  at min_confidence (refused = the service would answer 422)
+  no threshold             right and wrong when every reading is answered
+  baseline                 ddddocr classification(), then the first 4 digits (the old service)
+then macro right / wrong at other thresholds, the time per image and the models' memory.
+With --url the readings come from a running server (POST /ocr with min_confidence 0; the
+threshold is applied here), so the HTTP path is measured too.
+"""
+
+import argparse
+import base64
+import json
+import resource
+import time
+
+import ddddocr
+import numpy as np
+import onnxruntime
+import requests
+
+from captcha_service.config import Config
+from captcha_service.exceptions import UnreadableInput
+from captcha_service.images import open_image
+from captcha_service.reader import CALIBRATIONS, DigitReader
+
+from .labelled import DEFAULT_ROOT, label_of, labelled_folders
+
+SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+NOT_READ = (None, 0.0)
+
+
+def engine_reader(model, length):
+    """(digits, confidence) of image bytes, read in this process; NOT_READ if refused."""
+    reader = DigitReader(model, 3)
+    reader.warm_up()
+
+    def read(data):
+        try:
+            reading = reader.read(open_image(data), length)
+        except UnreadableInput:
+            return NOT_READ
+        return reading.digits, reading.confidence
+
+    return read
+
+
+def http_reader(url, length):
+    """(digits, confidence) of image bytes, read by the server at ``url``; NOT_READ if refused."""
+    session = requests.Session()
+
+    def read(data):
+        body = {"image_base64": base64.b64encode(data).decode(), "length": length, "min_confidence": 0}
+        answer = session.post(url.rstrip("/") + "/ocr", json=body, timeout=30)
+        return (answer.json()["digits"], answer.json()["confidence"]) if answer.status_code == 200 else NOT_READ
+
+    return read
+
+
+def baseline_reader(length):
+    """The old service's method: ddddocr's text, its first ``length`` digits, or None."""
+    ocr = ddddocr.DdddOcr(show_ad=False)
+
+    def read(data):
+        digits = "".join(character for character in ocr.classification(data) if character in "0123456789")
+        return digits[:length] if len(digits) >= length else None
+
+    return read
+
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Run:
+    """Every reading of one run: per folder, arrays of labels, digits, confidences, baseline digits."""
+
+    def __init__(self, folders, read, read_baseline):
+        self.folders = {}
+        self.seconds = 0.0
+        for folder, paths in folders.items():
+            rows = []
+            for path in paths:
+                data = path.read_bytes()
+                started = time.perf_counter()
+                digits, confidence = read(data)
+                self.seconds += time.perf_counter() - started
+                rows.append((label_of(path), digits, confidence, read_baseline(data)))
+            self.folders[folder] = rows
+        self.images = sum(len(rows) for rows in self.folders.values())
+
+    def rates(self, folder, min_confidence, baseline=False):
+        """(right, wrong, refused) shares of one folder."""
+        rows = self.folders[folder]
+        answers = [(label, base if baseline else (digits if confidence >= min_confidence else None)) for label, digits, confidence, base in rows]
+        right = sum(answer == label for label, answer in answers)
+        refused = sum(answer is None for _, answer in answers)
+        return right / len(rows), (len(rows) - right - refused) / len(rows), refused / len(rows)
+
+    def macro(self, min_confidence, baseline=False):
+        return tuple(np.mean([self.rates(folder, min_confidence, baseline)[i] for folder in self.folders]) for i in range(3))
+
+    def table(self, min_confidence):
+        """{folder or 'macro': {outcome: share}} for the JSON output."""
+        def row(rates):
+            return dict(zip(("right", "wrong", "refused"), rates))
+
+        table = {
+            folder: {"images": len(rows), **row(self.rates(folder, min_confidence)),
+                     "no threshold": row(self.rates(folder, 0.0)), "baseline": row(self.rates(folder, 0.0, baseline=True))}
+            for folder, rows in self.folders.items()
+        }
+        table["macro"] = {"images": self.images, **row(self.macro(min_confidence)),
+                          "no threshold": row(self.macro(0.0)), "baseline": row(self.macro(0.0, baseline=True))}
+        return table
+
+
+def percent(share):
+    return f"{100 * share:5.1f}%"
+
+
+def print_report(run, name, min_confidence, model_memory):
+    print(f"{name}, min_confidence {min_confidence}")
+    header = f"{'folder':24s} {'n':>5s} | {'right':>6s} {'wrong':>6s} {'refused':>7s} | no threshold {'right':>6s} {'wrong':>6s} | baseline {'right':>6s} {'wrong':>6s} {'refused':>7s}"
+    print(header)
+    print("-" * len(header))
+    rows = [(folder, len(rows), run.rates(folder, min_confidence), run.rates(folder, 0.0), run.rates(folder, 0.0, True)) for folder, rows in run.folders.items()]
+    rows.append(("macro", run.images, run.macro(min_confidence), run.macro(0.0), run.macro(0.0, True)))
+    for folder, count, at_threshold, any_reading, baseline in rows:
+        print(
+            f"{folder:24s} {count:5d} | {percent(at_threshold[0])} {percent(at_threshold[1])} {percent(at_threshold[2]):>7s} |"
+            f"              {percent(any_reading[0])} {percent(any_reading[1])} |"
+            f"          {percent(baseline[0])} {percent(baseline[1])} {percent(baseline[2]):>7s}"
+        )
+    print("macro by min_confidence: " + "  ".join(
+        f"{threshold}: right {percent(run.macro(threshold)[0])} wrong {percent(run.macro(threshold)[1])}" for threshold in SWEEP
+    ))
+    print(f"time per image: {1000 * run.seconds / run.images:.1f} ms (reading only, this process, one at a time)")
+    if model_memory is not None:
+        print(f"memory of the loaded models (peak RSS growth while loading and warming up): {model_memory:.0f} MB")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="*", default=[DEFAULT_ROOT])
+    parser.add_argument("--model", default=Config.OCR_MODEL, choices=sorted(CALIBRATIONS))
+    parser.add_argument("--min-confidence", type=float, default=Config.MIN_CONFIDENCE)
+    parser.add_argument("--length", type=int, default=Config.OCR_DIGITS)
+    parser.add_argument("--url", help="measure a running server instead of reading in this process")
+    parser.add_argument("--json", help="also write the results to this file")
+    arguments = parser.parse_args()
+    onnxruntime.set_default_logger_severity(3)
+    if arguments.url:
+        read, name, model_memory = http_reader(arguments.url, arguments.length), f"server at {arguments.url}", None
+    else:
+        before = rss_mb()
+        read, name = engine_reader(arguments.model, arguments.length), f"model {arguments.model}"
+        model_memory = rss_mb() - before
+    run = Run(labelled_folders(arguments.folders), read, baseline_reader(arguments.length))
+    print_report(run, name, arguments.min_confidence, model_memory)
+    if arguments.json:
+        with open(arguments.json, "w") as output:
+            json.dump(run.table(arguments.min_confidence), output, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The engine on real captchas of every kind a site serves, with the real model."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from captcha_service.extension import EXTENSION_KEY
+from captcha_service.images import open_image
+from conftest import CAPTCHA_FILES, FIXTURES, label_of
+
+KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
+SURE = 0.9
+
+
+@pytest.fixture(scope="session")
+def reader(app):
+    return app.extensions[EXTENSION_KEY]
+
+
+def reencoded(path, change, image_format, **options):
+    """The fixture at ``path``, changed by ``change`` and saved again as ``image_format`` bytes."""
+    with Image.open(path) as image:
+        changed = change(image.convert("RGB"))
+    buffer = io.BytesIO()
+    changed.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def in_a_large_canvas(image):
+    canvas = Image.new("RGB", (image.width * 3, image.height * 6), image.getpixel((0, 0)))
+    canvas.paste(image, (image.width, image.height * 3))
+    return canvas
+
+
+@pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
+def test_reads_each_fixture_surely(reader, path):
+    reading = reader.read(open_image(path.read_bytes()), 4)
+    assert reading.digits == label_of(path)
+    assert SURE <= reading.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "image_format", "options"),
+    [
+        (lambda image: image.convert("L"), "PNG", {}),
+        (lambda image: image.convert("P", palette=Image.Palette.ADAPTIVE, colors=16), "PNG", {}),
+        (lambda image: image, "BMP", {}),
+        (lambda image: image, "WEBP", {"lossless": True}),
+        (lambda image: image.resize((image.width // 3, image.height // 3), Image.Resampling.LANCZOS), "PNG", {}),
+        (lambda image: image.resize((image.width * 4, image.height * 4), Image.Resampling.BICUBIC), "JPEG", {"quality": 95}),
+        (in_a_large_canvas, "PNG", {}),
+    ],
+    ids=["grey", "palette", "bmp", "webp", "very-small", "very-large", "band-in-large-canvas"],
+)
+def test_reads_the_same_captcha_served_differently(reader, change, image_format, options):
+    data = reencoded(KAPTCHA, change, image_format, **options)
+    assert reader.read(open_image(data), 4).digits == label_of(KAPTCHA)
+
+
+def test_an_animated_gif_is_read_from_all_its_frames(reader):
+    path = FIXTURES / "java_easycaptcha_gif-0_8985.gif"
+    with Image.open(path) as first_frame_only:
+        first_frame = first_frame_only.convert("RGB")
+    buffer = io.BytesIO()
+    first_frame.save(buffer, format="PNG")
+    assert reader.read(open_image(buffer.getvalue()), 4).confidence < SURE  # one frame hides a digit
+    assert reader.read(open_image(path.read_bytes()), 4).digits == "8985"
+
+
+def test_a_wrong_length_is_an_unsure_reading(reader):
+    reading = reader.read(open_image(KAPTCHA.read_bytes()), 6)
+    assert len(reading.digits) == 6
+    assert reading.confidence < SURE
