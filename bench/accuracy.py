@@ -25,7 +25,7 @@ import requests
 
 from captcha_service.config import Config
 from captcha_service.exceptions import UnreadableInput
-from captcha_service.images import open_image
+from captcha_service.images import decode_frames
 from captcha_service.reader import CALIBRATIONS, DigitReader
 
 from .labelled import DEFAULT_ROOT, label_of, labelled_folders
@@ -41,7 +41,7 @@ def engine_reader(model, length):
 
     def read(data):
         try:
-            reading = reader.read(open_image(data), length)
+            reading = reader.read(decode_frames(data), length)
         except UnreadableInput:
             return NOT_READ
         return reading.digits, reading.confidence

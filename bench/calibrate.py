@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime
 
-from captcha_service.images import open_image
+from captcha_service.images import decode_frames
 from captcha_service.reader import CALIBRATIONS, DigitReader
 
 from .labelled import DEFAULT_ROOT, label_of, labelled_folders
@@ -50,9 +50,9 @@ def collect(reader, folders, length):
     rows = []
     for folder, paths in folders.items():
         for path in paths:
-            image = open_image(path.read_bytes())
+            frames = decode_frames(path.read_bytes())
             for asked in (length - 1, length, length + 1):
-                evidence = reader.weigh(image, asked)
+                evidence = reader.weigh(frames, asked)
                 if evidence is not None:
                     rows.append((evidence.signals, evidence.digits == label_of(path), folder, asked == length))
     signals, right, folder_of, true_length = zip(*rows)

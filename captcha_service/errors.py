@@ -10,6 +10,12 @@ from .exceptions import UnreadableInput
 class JsonBodyRequest(Request):
     """A request whose JSON failures are the old service's: 415 wrong type, 422 malformed."""
 
+    def get_json(self, *args, **kwargs):
+        try:
+            return super().get_json(*args, **kwargs)
+        except RecursionError:
+            raise UnprocessableEntity("malformed JSON: nested too deeply") from None
+
     def on_json_loading_failed(self, error):
         if error is None:
             raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")

@@ -1,12 +1,23 @@
 """The OCR engine as a Flask extension: the model is loaded once per app, at start-up."""
 
+from dataclasses import dataclass
+
 import onnxruntime
 from flask import current_app
 
 from .exceptions import UnreadableInput
+from .images import ImageLimits, decode_frames
 from .reader import DigitReader
 
 EXTENSION_KEY = "captcha_ocr"
+
+
+@dataclass(frozen=True)
+class LoadedEngine:
+    """What ``init_app`` builds once per app; shared by all threads, never changed."""
+
+    reader: DigitReader
+    limits: ImageLimits
 
 
 class OcrEngine:
@@ -19,10 +30,11 @@ class OcrEngine:
     def init_app(self, app):
         """Load the models, run one warm-up read, and store the reader in ``app.extensions``.
 
-        Reads ``OCR_MODEL`` (a key of ``reader.CALIBRATIONS``) and ``ORT_LOGGING_LEVEL``
+        Reads ``OCR_MODEL`` (a key of ``reader.CALIBRATIONS``), ``ORT_LOGGING_LEVEL``
         (onnxruntime's severity: 0 verbose ... 4 fatal; onnxruntime does not read this
-        variable itself, so it is applied here). ``read`` uses ``OCR_DIGITS`` and
-        ``MIN_CONFIDENCE`` as the defaults of a request.
+        variable itself, so it is applied here) and the image limits ``MAX_IMAGE_BYTES``,
+        ``MAX_IMAGE_PIXELS``, ``MAX_ASPECT_RATIO``, ``MAX_FRAMES``. ``read`` uses
+        ``OCR_DIGITS`` and ``MIN_CONFIDENCE`` as the defaults of a request.
         """
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("the OCR engine is already registered on this app")
@@ -30,11 +42,11 @@ class OcrEngine:
         onnxruntime.set_default_logger_severity(log_severity)
         reader = DigitReader(app.config["OCR_MODEL"], log_severity)
         reader.warm_up()
-        app.extensions[EXTENSION_KEY] = reader
+        app.extensions[EXTENSION_KEY] = LoadedEngine(reader, ImageLimits.from_config(app.config))
 
     @property
-    def reader(self):
-        """The current app's reader."""
+    def loaded(self):
+        """The current app's ``LoadedEngine``."""
         try:
             return current_app.extensions[EXTENSION_KEY]
         except KeyError:
@@ -43,15 +55,16 @@ class OcrEngine:
             ) from None
 
 
-    def read(self, image, length=None, min_confidence=None):
-        """Read ``image``; refuse, with what was read, a reading less sure than ``min_confidence``.
+    def read(self, image_bytes, length=None, min_confidence=None):
+        """Read an image; refuse, with what was read, a reading less sure than ``min_confidence``.
 
         ``None`` means the app's default (``OCR_DIGITS``, ``MIN_CONFIDENCE``).
         """
         config = current_app.config
         length = config["OCR_DIGITS"] if length is None else length
         min_confidence = config["MIN_CONFIDENCE"] if min_confidence is None else min_confidence
-        reading = self.reader.read(image, length)
+        loaded = self.loaded
+        reading = loaded.reader.read(decode_frames(image_bytes, loaded.limits), length)
         if reading.confidence < min_confidence:
             raise UnreadableInput(
                 f"low confidence: read {reading.digits} with confidence {reading.confidence}, "

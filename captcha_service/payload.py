@@ -1,7 +1,6 @@
 """Turn the base64 text that clients send into image bytes."""
 
 import base64
-import binascii
 import re
 
 from .exceptions import UnreadableInput
@@ -28,7 +27,7 @@ def decode_image_payload(payload):
         raise UnreadableInput("not valid base64: the text has a stray character at the end", "bad_base64")
     try:
         return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII text
         raise UnreadableInput(
             "not valid base64: only A-Z, a-z, 0-9, '+', '/' (or '-', '_') and '=' may appear",
             "bad_base64",

@@ -42,8 +42,8 @@ ONNX_MODELS = {
 # labelled captchas; refit them whenever the models, the views or the signals change.
 CALIBRATIONS = {
     "common": Calibration(weights=(0.2020, 0.2902, 2.1752, 0.0472), bias=-0.0502),
-    "common_old": Calibration(weights=(0.0428, 0.1481, 4.2433, 0.0486), bias=-1.3771),
-    "common+common_old": Calibration(weights=(-0.2051, 0.5352, 5.7688, 0.0274), bias=-1.8763),
+    "common_old": Calibration(weights=(0.2702, 0.3081, 2.2324, 0.0470), bias=-0.1336),
+    "common+common_old": Calibration(weights=(0.2435, 0.2978, 3.3571, 0.0466), bias=-0.7469),
 }
 
 
@@ -74,21 +74,21 @@ class DigitReader:
             session, charset = ONNX_MODELS[name].load(options)
             self._models.append((session, session.get_inputs()[0].name, digit_columns(charset)))
 
-    def read(self, image, length):
-        """Read exactly ``length`` digits from a PIL image, with the probability they are right."""
-        evidence = self.weigh(image, length)
+    def read(self, frames, length):
+        """Read exactly ``length`` digits from an image's RGBA frames, with the probability they are right."""
+        evidence = self.weigh(frames, length)
         if evidence is None:
             raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
         return Reading(evidence.digits, round(self.calibration.probability_right(evidence.signals), 4))
 
-    def weigh(self, image, length):
+    def weigh(self, frames, length):
         """The best reading and its evidence, before calibration (see ``confidence.weigh_views``)."""
-        grey = trim_margins(flatten(image))
+        grey = trim_margins(flatten(frames))
         return weigh_views([self._digit_probabilities(model, view) for view in renderings(grey) for model in self._models], length)
 
     def warm_up(self):
         """One read of a blank picture, so the first request does not pay onnxruntime's set-up."""
-        self.weigh(Image.new("L", (160, 60), color=255), 4)
+        self.weigh([Image.new("RGBA", (160, 60), color="white")], 4)
 
     @staticmethod
     def _digit_probabilities(model, view):

@@ -1,25 +1,26 @@
 """Turn an image as a site serves it into the grey pictures the model reads (no Flask)."""
 
 import numpy as np
-from PIL import Image, ImageSequence
+from PIL import Image
 
 WHITE = (255, 255, 255, 255)
 INK_CONTRAST = 48
 MARGIN_OF_HEIGHT = 0.12
+MAX_ASPECT_RATIO = 16.0
 STRETCHES = (1.0, 1.35, 0.75)
 
 
-def flatten(image):
-    """One grey picture of what the image shows: transparency over white, frames together.
+def flatten(frames):
+    """One grey picture of what RGBA ``frames`` show: transparency over white, frames together.
 
     A transparent background becomes white (never black text on black). An animated image
     that reveals its digits frame by frame is read as all frames at once: per pixel, the
     inkiest value over the frames, dark ink on a light background or light on a dark one.
     """
-    frames = [_grey_frame(frame) for frame in ImageSequence.Iterator(image)]
-    if len(frames) == 1:
-        return frames[0]
-    stack = np.stack([np.asarray(frame) for frame in frames])
+    greys = [Image.alpha_composite(Image.new("RGBA", frame.size, WHITE), frame).convert("L") for frame in frames]
+    if len(greys) == 1:
+        return greys[0]
+    stack = np.stack([np.asarray(grey) for grey in greys])
     inkiest = stack.min(axis=0) if _background_level(stack[0]) >= 128 else stack.max(axis=0)
     return Image.fromarray(inkiest)
 
@@ -28,7 +29,8 @@ def trim_margins(grey):
     """Cut away borders of plain background, so digits in a band of a large canvas fill the height.
 
     Only rows and columns with no ink at all are cut, and a margin is kept: a noisy captcha,
-    whose borders are not plain, is left as it is.
+    whose borders are not plain, is left as it is. The cut keeps at least 1/MAX_ASPECT_RATIO of
+    its width in height, so a thin line of ink cannot become a huge input for the model.
     """
     pixels = np.asarray(grey, dtype=np.int16)
     ink = np.abs(pixels - _background_level(pixels)) > INK_CONTRAST
@@ -36,13 +38,13 @@ def trim_margins(grey):
     if rows.size == 0:
         return grey
     margin = max(2, round((rows[-1] - rows[0] + 1) * MARGIN_OF_HEIGHT))
-    box = (
-        max(0, columns[0] - margin),
-        max(0, rows[0] - margin),
-        min(grey.width, columns[-1] + 1 + margin),
-        min(grey.height, rows[-1] + 1 + margin),
-    )
-    return grey.crop(box)
+    left, right = max(0, columns[0] - margin), min(grey.width, columns[-1] + 1 + margin)
+    top, bottom = max(0, rows[0] - margin), min(grey.height, rows[-1] + 1 + margin)
+    shortfall = int(np.ceil((right - left) / MAX_ASPECT_RATIO)) - (bottom - top)
+    if shortfall > 0:
+        top = max(0, min(top - shortfall // 2, grey.height - (bottom - top) - shortfall))
+        bottom = min(grey.height, top + (bottom - top) + shortfall)
+    return grey.crop((left, top, right, bottom))
 
 
 def renderings(grey):
@@ -55,13 +57,6 @@ def renderings(grey):
         grey if stretch == 1.0 else grey.resize((max(1, round(grey.width * stretch)), grey.height), Image.Resampling.LANCZOS)
         for stretch in STRETCHES
     ]
-
-
-def _grey_frame(frame):
-    if frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info:
-        rgba = frame.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, WHITE), rgba).convert("L")
-    return frame.convert("L")
 
 
 def _background_level(pixels):

@@ -18,7 +18,7 @@ print(client.post("/ocr", json={"image_base64": base64.b64encode(image.read_byte
 
 
 def test_the_engine_is_stored_once_per_app(app):
-    assert app.extensions[EXTENSION_KEY].model_name == "common"
+    assert app.extensions[EXTENSION_KEY].reader.model_name == "common"
     with pytest.raises(RuntimeError, match="already registered"):
         ocr.init_app(app)
 
@@ -26,7 +26,7 @@ def test_the_engine_is_stored_once_per_app(app):
 def test_a_missing_init_app_is_explained():
     bare = Flask(__name__)
     with bare.app_context(), pytest.raises(RuntimeError, match="did you forget to call ocr.init_app"):
-        OcrEngine().reader
+        OcrEngine().loaded
 
 
 def test_an_unknown_model_is_refused_at_start_up():

@@ -35,6 +35,8 @@ def test_accepts_what_clients_send(payload):
         (" \n ", "empty_image", "empty"),
         ("data:image/png;base64,", "empty_image", "empty"),
         ("abc$def", "bad_base64", "not valid base64"),
+        ("0\u0080", "bad_base64", "not valid base64"),
+        ("QUJD\u00e9", "bad_base64", "not valid base64"),
         ("ab=c" + ENCODED, "bad_base64", "not valid base64"),
         ("QUJDR", "bad_base64", "stray character"),
         ("data:text/plain;base64," + ENCODED, "not_an_image", "'text/plain', not an image"),
