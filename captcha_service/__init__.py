@@ -9,7 +9,7 @@ __version__ = "1.0.0"
 
 def create_app(test_config=None):
     """Create the app: config from the defaults, then the environment, then ``test_config``."""
-    from . import docs, errors, views
+    from . import admission, auth, docs, errors, views
     from .config import Config, settings_from_environment
     from .extension import ocr
 
@@ -20,6 +20,8 @@ def create_app(test_config=None):
         app.config.update(test_config)
 
     errors.init_app(app)
+    auth.init_app(app)
+    admission.init_app(app)
     ocr.init_app(app)
     app.register_blueprint(views.bp)
     docs.init_app(app)

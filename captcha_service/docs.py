@@ -20,6 +20,10 @@ def init_app(app):
         openapi_version="2.0",
         plugins=[MarshmallowPlugin()],
         info={"description": "Reads numeric captchas; answers 422 rather than guess."},
+        securityDefinitions={
+            "bearer": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Bearer <key>, when API_KEYS is set"},
+            "api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "The key, when API_KEYS is set"},
+        },
     )
     template = spec.to_flasgger(
         app, definitions=[OcrRequestSchema, OcrResponseSchema, ErrorSchema, RefusalSchema, HealthSchema]

@@ -6,6 +6,8 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
+from .auth import warn_if_open_to_the_network
+
 
 class JsonErrorTask(ErrorTask):
     """Answer a request that waitress refuses before the app sees it with ``{"detail": ...}``."""
@@ -38,6 +40,7 @@ def waitress_settings(config):
         "host": config["HOST"],
         "port": config["PORT"],
         "threads": config["THREADS"],
+        "connection_limit": config["CONNECTION_LIMIT"],
         "channel_timeout": config["CHANNEL_TIMEOUT"],
         "max_request_body_size": config["MAX_CONTENT_LENGTH"] + 1,
         "ident": "captcha-ocr",
@@ -46,6 +49,7 @@ def waitress_settings(config):
 
 def serve(app):
     """Serve ``app`` until interrupted, on the host and port of its config."""
+    warn_if_open_to_the_network(app, app.config["HOST"])
     server = JsonErrorServer(app, **waitress_settings(app.config))
     server.print_listen("Serving CaptchaOCR on http://{}:{}")
     server.run()

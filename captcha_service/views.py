@@ -3,8 +3,9 @@
 from flask import Blueprint, current_app, request
 
 from . import __version__
+from .admission import within_capacity
+from .auth import api_key_required
 from .extension import ocr
-from .images import open_image
 from .payload import decode_image_payload
 from .schemas import OcrRequestSchema
 
@@ -26,7 +27,7 @@ def health():
     """
     return {
         "status": "ok",
-        "model": ocr.reader.model_name,
+        "model": ocr.loaded.reader.model_name,
         "digits": current_app.config["OCR_DIGITS"],
         "min_confidence": current_app.config["MIN_CONFIDENCE"],
         "version": __version__,
@@ -34,12 +35,17 @@ def health():
 
 
 @bp.post("/ocr")
+@api_key_required
+@within_capacity
 def read_captcha():
     """Read the digits of a captcha image.
     ---
     tags: [ocr]
     consumes: [application/json]
     produces: [application/json]
+    security:
+      - bearer: []
+      - api_key: []
     parameters:
       - in: body
         name: body
@@ -57,6 +63,10 @@ def read_captcha():
         description: The body is larger than the configured limit.
         schema:
           $ref: '#/definitions/Error'
+      401:
+        description: API keys are set and the request has no valid one.
+        schema:
+          $ref: '#/definitions/Error'
       415:
         description: The body is not JSON (Content-Type must be application/json).
         schema:
@@ -69,8 +79,12 @@ def read_captcha():
           also has `digits` and `confidence`). Fall back to another solver.
         schema:
           $ref: '#/definitions/Refusal'
+      503:
+        description: Overloaded; no read could start within READ_WAIT_SECONDS. Retry after Retry-After.
+        schema:
+          $ref: '#/definitions/Error'
     """
     fields = ocr_request_schema.load(request.get_json())
-    image = open_image(decode_image_payload(fields["image_base64"]))
-    reading = ocr.read(image, fields["length"], fields["min_confidence"])
+    image_bytes = decode_image_payload(fields["image_base64"])
+    reading = ocr.read(image_bytes, fields["length"], fields["min_confidence"])
     return {"number": reading.number, "digits": reading.digits, "confidence": reading.confidence}

@@ -1,6 +1,10 @@
 import base64
+import contextlib
+import os
 import pathlib
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -54,3 +58,19 @@ def wait_until_healthy(url, timeout=60, still_running=lambda: True):
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer 200 within {timeout} s")
+
+
+@contextlib.contextmanager
+def running_server(log_path, **settings):
+    """``python wsgi.py`` on a free loopback port with ``settings`` in its environment; yields (url, port)."""
+    port = free_port()
+    environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **{name: str(value) for name, value in settings.items()}}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url + "/", still_running=lambda: process.poll() is None)
+            yield url, port
+        finally:
+            process.terminate()
+            process.wait(timeout=30)

@@ -1,6 +1,6 @@
 import re
 
-OCR_RESPONSES = {"200", "413", "415", "422"}
+OCR_RESPONSES = {"200", "401", "413", "415", "422", "503"}
 
 
 def test_spec_describes_the_contract_from_the_schemas(client):

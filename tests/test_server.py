@@ -1,15 +1,12 @@
 """End to end: the real waitress server from wsgi.py, over HTTP on loopback."""
 
 import json
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
 import requests
 
-from conftest import CAPTCHA_FILES, ROOT, base64_of, free_port, label_of, wait_until_healthy
+from conftest import CAPTCHA_FILES, base64_of, label_of, running_server
 
 BODY_LIMIT = 64 * 1024
 
@@ -17,18 +14,8 @@ BODY_LIMIT = 64 * 1024
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``python wsgi.py`` on a free port, with a small body limit; yields (base url, port)."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w")
-    environment = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "MAX_CONTENT_LENGTH": str(BODY_LIMIT)}
-    process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url + "/", still_running=lambda: process.poll() is None)
-        yield url, port
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
+    with running_server(tmp_path_factory.mktemp("server") / "server.log", MAX_CONTENT_LENGTH=BODY_LIMIT) as server:
+        yield server
 
 
 def test_health(server):
