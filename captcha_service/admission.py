@@ -1,22 +1,23 @@
 """Bound the reads in progress, so an overload gets a quick 503 instead of an endless queue."""
 
 import functools
-import os
 import threading
 
 from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
+from .config import read_slots
+
 SLOTS_EXTENSION = "captcha_ocr_read_slots"
 
 
 def init_app(app):
-    """Allow ``READ_SLOTS`` reads at once (0: one per CPU core); each waits ``READ_WAIT_SECONDS`` at most.
+    """Allow ``READ_SLOTS`` reads at once (see ``config.read_slots``); each waits ``READ_WAIT_SECONDS`` at most.
 
     With more waitress threads than slots, excess requests reach this gate quickly and are
     refused after a bounded wait, instead of piling up unseen in waitress's queue.
     """
-    app.extensions[SLOTS_EXTENSION] = threading.BoundedSemaphore(app.config["READ_SLOTS"] or os.cpu_count() or 1)
+    app.extensions[SLOTS_EXTENSION] = threading.BoundedSemaphore(read_slots(app.config))
 
 
 def within_capacity(view):

@@ -1,16 +1,18 @@
 """Configuration defaults, and the one place that reads them from the environment."""
 
+import os
+
 
 class Config:
     """Defaults; every name here can be overridden by an environment variable of the same name."""
 
     HOST = "127.0.0.1"
     PORT = 8000
-    THREADS = 8
-    CONNECTION_LIMIT = 100
+    THREADS = 64
+    CONNECTION_LIMIT = 64
     CHANNEL_TIMEOUT = 30
     READ_SLOTS = 0
-    READ_WAIT_SECONDS = 2.0
+    READ_WAIT_SECONDS = 1.0
     API_KEYS = ""
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     MAX_IMAGE_BYTES = 1024 * 1024
@@ -21,6 +23,17 @@ class Config:
     OCR_DIGITS = 4
     MIN_CONFIDENCE = 0.9
     ORT_LOGGING_LEVEL = 3
+    ORT_INTRA_OP_THREADS = 0
+
+
+def intra_op_threads(config):
+    """onnxruntime threads per read: ``ORT_INTRA_OP_THREADS``, or 0 for up to 2 (one read's sweet spot)."""
+    return config["ORT_INTRA_OP_THREADS"] or min(2, os.cpu_count() or 1)
+
+
+def read_slots(config):
+    """Reads at once: ``READ_SLOTS``, or 0 for as many as keep every core busy without oversubscribing."""
+    return config["READ_SLOTS"] or max(1, (os.cpu_count() or 1) // intra_op_threads(config))
 
 
 def settings_from_environment(environ):

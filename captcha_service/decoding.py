@@ -1,5 +1,6 @@
 """Turn the model's per-time-step scores into digits: CTC decoding restricted to blank + 0-9."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -7,7 +8,7 @@ import numpy as np
 CTC_BLANK = 0
 DIGITS = "0123456789"
 BEAM_WIDTH = 8
-NEGLIGIBLE = 1e-7
+NEGLIGIBLE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,10 @@ class Decoded:
     probability: float
 
 
-def softmax(logits):
-    """Probabilities over all the model's classes, per time step (rows of ``logits``)."""
+def softmax(logits, columns=slice(None)):
+    """Probabilities of the ``columns`` classes (default all) over all classes, per time step, as float64."""
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return shifted[:, columns].astype(np.float64) / shifted.sum(axis=1, keepdims=True, dtype=np.float64)
 
 
 def digit_columns(charset):
@@ -48,20 +49,19 @@ def _best_prefix(probabilities, length):
     digit. One beam is kept per prefix length, so that likely short prefixes (all blank, say)
     cannot crowd out the full-length ones; a prefix that can no longer reach ``length`` in the
     steps left is dropped. Scores are rescaled every step: only their ratios matter here.
+    Most steps give no digit a chance; they change scores only, so they skip the pruning.
     """
     beam = {(): (1.0, 0.0)}
     steps = len(probabilities)
-    for step_index, step in enumerate(probabilities):
-        blank = float(step[0])
-        likely_digits = [(digit, float(step[digit + 1])) for digit in range(10) if step[digit + 1] > NEGLIGIBLE]
+    rows = probabilities.tolist()
+    for step_index, row in enumerate(rows):
+        blank = row[0]
+        likely_digits = [(digit, p_digit) for digit, p_digit in enumerate(row[1:]) if p_digit > NEGLIGIBLE]
         extended = {}
         for prefix, (ends_blank, ends_digit) in beam.items():
             total = ends_blank + ends_digit
             stay_blank, stay_digit = extended.get(prefix, (0.0, 0.0))
-            stay_blank += total * blank
-            if prefix:
-                stay_digit += ends_digit * float(step[prefix[-1] + 1])
-            extended[prefix] = (stay_blank, stay_digit)
+            extended[prefix] = (stay_blank + total * blank, stay_digit + (ends_digit * row[prefix[-1] + 1] if prefix else 0.0))
             if len(prefix) == length:
                 continue
             for digit, p_digit in likely_digits:
@@ -69,7 +69,7 @@ def _best_prefix(probabilities, length):
                 grown = prefix + (digit,)
                 grown_blank, grown_digit = extended.get(grown, (0.0, 0.0))
                 extended[grown] = (grown_blank, grown_digit + reachable * p_digit)
-        beam = _prune(extended, length, steps_left=steps - step_index - 1)
+        beam = _prune(extended, length, steps_left=steps - step_index - 1) if likely_digits else _rescale(extended)
         if not beam:
             return None
     complete = [(sum(scores), prefix) for prefix, scores in beam.items() if len(prefix) == length]
@@ -79,37 +79,43 @@ def _best_prefix(probabilities, length):
 def _prune(extended, length, steps_left):
     by_length = {}
     for prefix, scores in extended.items():
-        if length - len(prefix) <= steps_left and sum(scores) > 0.0:
-            by_length.setdefault(len(prefix), []).append((sum(scores), prefix, scores))
-    kept = [entry for group in by_length.values() for entry in sorted(group, reverse=True)[:BEAM_WIDTH]]
-    if not kept:
+        total = scores[0] + scores[1]
+        if length - len(prefix) <= steps_left and total > 0.0:
+            by_length.setdefault(len(prefix), []).append((total, prefix, scores))
+    kept = [entry for group in by_length.values() for entry in (sorted(group, reverse=True)[:BEAM_WIDTH] if len(group) > BEAM_WIDTH else group)]
+    return _rescale({prefix: scores for _, prefix, scores in kept})
+
+
+def _rescale(beam):
+    top = max((ends_blank + ends_digit for ends_blank, ends_digit in beam.values()), default=0.0)
+    if top == 0.0:
         return {}
-    top = max(total for total, _, _ in kept)
-    return {prefix: (ends_blank / top, ends_digit / top) for _, prefix, (ends_blank, ends_digit) in kept}
+    return {prefix: (ends_blank / top, ends_digit / top) for prefix, (ends_blank, ends_digit) in beam.items()}
 
 
 def ctc_probability(probabilities, digits):
-    """P(``digits`` | image) under CTC: the sum over every alignment, by the forward algorithm."""
+    """P(``digits`` | image) under CTC: the sum over every alignment, by the forward algorithm.
+
+    The states are blank, d1, blank, d2, ..., blank: a handful, so plain floats beat numpy here.
+    """
     labels = [CTC_BLANK]
     for digit in digits:
         labels += [digit + 1, CTC_BLANK]
-    labels = np.array(labels)
-    emissions = probabilities[:, labels]
-    # A label may also be reached from two states back when it is a digit unlike the one before.
-    skip = np.zeros(len(labels), dtype=bool)
-    skip[3::2] = labels[3::2] != labels[1:-2:2]
-    alpha = np.zeros(len(labels))
-    alpha[:2] = emissions[0, :2]
+    # A digit may also be reached from two states back, over a blank, unless it repeats the one before.
+    skips = [index >= 2 and labels[index] != CTC_BLANK and labels[index] != labels[index - 2] for index in range(len(labels))]
+    rows = probabilities.tolist()
+    alpha = [0.0] * len(labels)
+    alpha[0], alpha[1] = rows[0][labels[0]], rows[0][labels[1]]
     log_scale = 0.0
-    for emission in emissions[1:]:
+    for row in rows[1:]:
         previous = alpha
-        alpha = previous.copy()
-        alpha[1:] += previous[:-1]
-        alpha[2:] += np.where(skip[2:], previous[:-2], 0.0)
-        alpha *= emission
-        total = alpha.sum()
+        alpha = [
+            (previous[index] + (previous[index - 1] if index else 0.0) + (previous[index - 2] if skips[index] else 0.0)) * row[label]
+            for index, label in enumerate(labels)
+        ]
+        total = sum(alpha)
         if total == 0.0:
             return 0.0
-        alpha /= total
-        log_scale += np.log(total)
-    return float(np.exp(log_scale) * alpha[-2:].sum())
+        alpha = [value / total for value in alpha]
+        log_scale += math.log(total)
+    return math.exp(log_scale) * (alpha[-1] + alpha[-2])

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import onnxruntime
 from flask import current_app
 
+from .config import intra_op_threads
 from .exceptions import UnreadableInput
 from .images import ImageLimits, decode_frames
 from .reader import DigitReader
@@ -32,7 +33,7 @@ class OcrEngine:
 
         Reads ``OCR_MODEL`` (a key of ``reader.CALIBRATIONS``), ``ORT_LOGGING_LEVEL``
         (onnxruntime's severity: 0 verbose ... 4 fatal; onnxruntime does not read this
-        variable itself, so it is applied here) and the image limits ``MAX_IMAGE_BYTES``,
+        variable itself, so it is applied here), ``ORT_INTRA_OP_THREADS`` and the image limits ``MAX_IMAGE_BYTES``,
         ``MAX_IMAGE_PIXELS``, ``MAX_ASPECT_RATIO``, ``MAX_FRAMES``. ``read`` uses
         ``OCR_DIGITS`` and ``MIN_CONFIDENCE`` as the defaults of a request.
         """
@@ -40,7 +41,7 @@ class OcrEngine:
             raise RuntimeError("the OCR engine is already registered on this app")
         log_severity = app.config["ORT_LOGGING_LEVEL"]
         onnxruntime.set_default_logger_severity(log_severity)
-        reader = DigitReader(app.config["OCR_MODEL"], log_severity)
+        reader = DigitReader(app.config["OCR_MODEL"], log_severity, intra_op_threads(app.config))
         reader.warm_up()
         app.extensions[EXTENSION_KEY] = LoadedEngine(reader, ImageLimits.from_config(app.config))
 

@@ -1,10 +1,10 @@
 """Read the digits of a captcha image with ddddocr's models on onnxruntime (no Flask)."""
 
+import functools
+import importlib.util
 import pathlib
 from dataclasses import dataclass
 
-import ddddocr
-import ddddocr.charsets
 import numpy as np
 import onnxruntime
 from PIL import Image
@@ -26,11 +26,28 @@ class OnnxModel:
 
     def load(self, session_options):
         """Return (session, charset). Fails loudly if a ddddocr release has moved them."""
-        path = pathlib.Path(ddddocr.__file__).with_name(self.onnx_file)
         session = onnxruntime.InferenceSession(
-            str(path), sess_options=session_options, providers=["CPUExecutionProvider"]
+            str(ddddocr_folder() / self.onnx_file), sess_options=session_options, providers=["CPUExecutionProvider"]
         )
-        return session, getattr(ddddocr.charsets, self.charset_name)
+        return session, getattr(ddddocr_charsets(), self.charset_name)
+
+
+def ddddocr_folder():
+    """The installed ddddocr package's folder, found without importing the package.
+
+    ``import ddddocr`` loads OpenCV and its own engines (some 55 MB of memory); the service
+    needs only the model files and the charsets module, which is plain data.
+    """
+    return pathlib.Path(importlib.util.find_spec("ddddocr").origin).parent
+
+
+@functools.cache
+def ddddocr_charsets():
+    """ddddocr's ``charsets.py``, loaded on its own."""
+    spec = importlib.util.spec_from_file_location("ddddocr_charsets", ddddocr_folder() / "charsets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 ONNX_MODELS = {
@@ -62,11 +79,14 @@ class Reading:
 class DigitReader:
     """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it."""
 
-    def __init__(self, model_name, log_severity):
+    def __init__(self, model_name, log_severity, intra_op_threads=0):
         if model_name not in CALIBRATIONS:
             raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(CALIBRATIONS)}")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = log_severity
+        options.intra_op_num_threads = intra_op_threads
+        # Inputs vary in width; a memory pattern per width seen would only grow (bench/load.py).
+        options.enable_mem_pattern = False
         self.model_name = model_name
         self.calibration = CALIBRATIONS[model_name]
         self._models = []
@@ -83,18 +103,21 @@ class DigitReader:
 
     def weigh(self, frames, length):
         """The best reading and its evidence, before calibration (see ``confidence.weigh_views``)."""
-        grey = trim_margins(flatten(frames))
-        return weigh_views([self._digit_probabilities(model, view) for view in renderings(grey) for model in self._models], length)
+        scores = self.model_scores(self.model_inputs(frames))
+        columns = [digit_columns for _ in range(len(scores) // len(self._models)) for _, _, digit_columns in self._models]
+        return weigh_views([softmax(view_scores, view_columns) for view_scores, view_columns in zip(scores, columns)], length)
+
+    def model_inputs(self, frames):
+        """The model inputs of an image's views (see ``rendering``)."""
+        return [model_input(view) for view in renderings(trim_margins(flatten(frames)))]
+
+    def model_scores(self, inputs):
+        """The models' own work: raw scores (time steps, classes) for each view and model."""
+        return [session.run(None, {input_name: batch})[0][:, 0, :] for batch in inputs for session, input_name, _ in self._models]
 
     def warm_up(self):
         """One read of a blank picture, so the first request does not pay onnxruntime's set-up."""
         self.weigh([Image.new("RGBA", (160, 60), color="white")], 4)
-
-    @staticmethod
-    def _digit_probabilities(model, view):
-        session, input_name, columns = model
-        (scores,) = session.run(None, {input_name: model_input(view)})
-        return softmax(scores[:, 0, :])[:, columns].astype(np.float64)
 
 
 def model_input(grey):

@@ -40,7 +40,7 @@ def answer(session, url, body):
 
 def test_concurrent_answers_equal_single_threaded_answers(tmp_path):
     bodies = mixed_bodies()
-    with running_server(tmp_path / "server.log", THREADS=CLIENTS, READ_WAIT_SECONDS=60) as (url, _):
+    with running_server(tmp_path / "server.log", THREADS=CLIENTS, READ_WAIT_SECONDS=60) as (url, _, _, _):
         with requests.Session() as session:
             expected = [answer(session, url, body) for body in bodies]
         assignments = [index % len(bodies) for index in range(REQUESTS)]

@@ -62,7 +62,7 @@ IMAGE_CASES = [
     ("truncated-jpeg", KAPTCHA.read_bytes()[:700], "damaged"),
     ("truncated-gif", GIF.read_bytes()[:2000], "damaged"),
     ("zero-bytes", b"\x00" * 64, "not a decodable image"),
-    ("one-by-one", saved(Image.new("RGB", (1, 1), "white"), "PNG"), "low confidence"),
+    ("one-by-one", saved(Image.new("RGB", (1, 1), "white"), "PNG"), "no reading of 4 digits"),
     ("text-file", b"username=admin\npassword=hunter2\n", "not a decodable image"),
     ("pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF", "not a decodable image"),
     ("svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="60"><text y="40">1234</text></svg>', "not a decodable image"),

@@ -5,12 +5,21 @@ import io
 import pytest
 from PIL import Image
 
+from captcha_service.exceptions import UnreadableInput
 from captcha_service.extension import EXTENSION_KEY
 from captcha_service.images import decode_frames
 from conftest import CAPTCHA_FILES, FIXTURES, label_of
 
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
 SURE = 0.9
+
+
+def is_unsure(reader, frames):
+    """Refused outright, or read below the default threshold."""
+    try:
+        return reader.read(frames, 4).confidence < SURE
+    except UnreadableInput:
+        return True
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +73,7 @@ def test_an_animated_gif_is_read_from_all_its_frames(reader):
         first_frame = first_frame_only.convert("RGB")
     buffer = io.BytesIO()
     first_frame.save(buffer, format="PNG")
-    assert reader.read(decode_frames(buffer.getvalue()), 4).confidence < SURE  # one frame hides a digit
+    assert is_unsure(reader, decode_frames(buffer.getvalue()))  # one frame hides a digit
     assert reader.read(decode_frames(path.read_bytes()), 4).digits == "8985"
 
 

@@ -14,8 +14,8 @@ BODY_LIMIT = 64 * 1024
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``python wsgi.py`` on a free port, with a small body limit; yields (base url, port)."""
-    with running_server(tmp_path_factory.mktemp("server") / "server.log", MAX_CONTENT_LENGTH=BODY_LIMIT) as server:
-        yield server
+    with running_server(tmp_path_factory.mktemp("server") / "server.log", MAX_CONTENT_LENGTH=BODY_LIMIT) as (url, port, _, _):
+        yield url, port
 
 
 def test_health(server):

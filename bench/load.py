@@ -1,0 +1,245 @@
+"""Latency, throughput, memory and start-up of the real server, against the engine's own limits.
+
+    python -m bench.load [--soak N] [--seconds S] [--json FILE] [FOLDER ...]
+
+Starts `python wsgi.py` (waitress, as deployed, default settings) on a free loopback port and,
+in the same run, measures on the same mixed real captchas (../shared/captchas by default):
+  floor        the models' own work in this process (onnxruntime runs of the views), and the
+               engine's whole read (decode, views, models, decoding) for reference
+  latency      HTTP p50/p95/p99 at concurrency 1, and p50 / floor
+  throughput   requests/s at concurrency 1, 2, 4, 8, 16, and the best / the engine's best
+               in-process parallel throughput
+  memory       server RSS after warm-up and after a soak of N requests (images of varied sizes)
+  start-up     process start to the first 200 on GET /
+  overload     an offered load of 10x the measured capacity: what the clients get
+One figure a line. The ratios are what to read: these machines are shared and noisy.
+"""
+
+import argparse
+import base64
+import http.client
+import io
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import onnxruntime
+from PIL import Image
+
+from captcha_service.config import Config, intra_op_threads
+from captcha_service.images import decode_frames
+from captcha_service.reader import DigitReader
+
+from .labelled import DEFAULT_ROOT, labelled_folders
+from .live_server import rss_mb, running_server
+
+CONCURRENCIES = (1, 2, 4, 8, 16)
+WARM_UP_REQUESTS = 50
+SIZE_FACTORS = (0.6, 1.0, 2.0)
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Client:
+    """One keep-alive HTTP connection that POSTs prepared bodies to /ocr."""
+
+    def __init__(self, port):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(self, body):
+        """(status, seconds) of one request."""
+        started = time.perf_counter()
+        self.connection.request("POST", "/ocr", body=body, headers={"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        response.read()
+        if response.getheader("Connection", "").lower() == "close":
+            self.connection.close()
+        return response.status, time.perf_counter() - started
+
+
+def image_set(folders):
+    """The captcha bytes, and request bodies at several sizes (for the soak: varied input shapes)."""
+    images = [path.read_bytes() for paths in folders.values() for path in paths]
+    varied = []
+    for data in images:
+        with Image.open(io.BytesIO(data)) as image:
+            if getattr(image, "n_frames", 1) > 1:
+                varied.append(data)
+                continue
+            for factor in SIZE_FACTORS:
+                buffer = io.BytesIO()
+                image.convert("RGB").resize((max(1, round(image.width * factor)), max(1, round(image.height * factor)))).save(buffer, "PNG")
+                varied.append(buffer.getvalue())
+    return images, [body_of(data) for data in images], [body_of(data) for data in varied]
+
+
+def body_of(data):
+    return json.dumps({"image_base64": base64.b64encode(data).decode()}).encode()
+
+
+def engine_limits(images, seconds):
+    """Medians of the models' work and of the whole read, per image, and the best parallel reads/s."""
+    reader = DigitReader(Config.OCR_MODEL, 3, intra_op_threads(vars(Config)))
+    reader.warm_up()
+    model_times, read_times = [], []
+    for data in images:
+        inputs = reader.model_inputs(decode_frames(data))
+        started = time.perf_counter()
+        reader.model_scores(inputs)
+        model_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        reader.read(decode_frames(data), Config.OCR_DIGITS)
+        read_times.append(time.perf_counter() - started)
+    best = max(parallel_reads_per_second(reader, images, threads, seconds) for threads in (1, 2, 4))
+    return statistics.median(model_times), statistics.median(read_times), best
+
+
+def parallel_reads_per_second(reader, images, threads, seconds):
+    done = [0] * threads
+    deadline = time.perf_counter() + seconds
+
+    def work(worker):
+        index = worker
+        while time.perf_counter() < deadline:
+            reader.read(decode_frames(images[index % len(images)]), Config.OCR_DIGITS)
+            done[worker] += 1
+            index += threads
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    return sum(done) / (time.perf_counter() - started)
+
+
+def closed_loop(port, bodies, concurrency, seconds=None, total=None):
+    """Each of ``concurrency`` clients sends its next request when the last is answered."""
+    statuses, latencies, lock = Counter(), [], threading.Lock()
+    sent = iter(range(total)) if total else None
+    deadline = time.perf_counter() + seconds if seconds else None
+
+    def client(worker):
+        connection, index = Client(port), worker
+        while True:
+            if deadline and time.perf_counter() >= deadline:
+                return
+            if sent is not None:
+                with lock:
+                    index = next(sent, None)
+                if index is None:
+                    return
+            try:
+                status, latency = connection.post(bodies[index % len(bodies)])
+            except (OSError, http.client.HTTPException):
+                status, latency, connection = "connection error", 0.0, Client(port)
+            with lock:
+                statuses[status] += 1
+                latencies.append(latency)
+            index += concurrency
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(client, range(concurrency)))
+    return statuses, latencies, time.perf_counter() - started
+
+
+def open_loop(port, bodies, rate, seconds, clients=200):
+    """Requests sent at ``rate`` per second whatever the answers: what an overload looks like."""
+    statuses, latencies, lock = Counter(), [], threading.Lock()
+    count = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+
+    def send(index):
+        delay = start + index / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            status, latency = Client(port).post(bodies[index % len(bodies)])
+        except (OSError, http.client.HTTPException):
+            status, latency = "connection error", 0.0
+        with lock:
+            statuses[status] += 1
+            latencies.append(latency)
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, range(count)))
+    return statuses, latencies
+
+
+def is_error(status):
+    return not isinstance(status, int) or status >= 500
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="*", default=[DEFAULT_ROOT])
+    parser.add_argument("--soak", type=int, default=20_000, help="requests in the memory soak (default 20000)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each throughput measurement")
+    parser.add_argument("--latency-requests", type=int, default=400)
+    parser.add_argument("--json", help="also write the figures to this file")
+    arguments = parser.parse_args()
+    onnxruntime.set_default_logger_severity(3)
+    figures = {}
+
+    def report(name, value, unit=""):
+        figures[name] = value
+        print(f"{name}: {value:.3f}{unit}" if isinstance(value, float) else f"{name}: {value}{unit}", flush=True)
+
+    images, bodies, varied_bodies = image_set(labelled_folders(arguments.folders))
+    report("cpu cores", os.cpu_count())
+    report("images", len(images))
+    with tempfile.TemporaryDirectory() as scratch, running_server(os.path.join(scratch, "server.log")) as (url, port, process, startup):
+        report("start-up to first 200 on GET /", startup, " s")
+        closed_loop(port, bodies, 1, total=WARM_UP_REQUESTS)
+        report("server RSS after warm-up", rss_mb(process.pid), " MB")
+
+        floor, engine_read, engine_best = engine_limits(images, arguments.seconds)
+        report("floor: the models' own work per image (median, in-process)", 1000 * floor, " ms")
+        report("engine: whole read per image (median, in-process)", 1000 * engine_read, " ms")
+        report("engine: best in-process parallel throughput", engine_best, " reads/s")
+
+        statuses, latencies, _ = closed_loop(port, bodies, 1, total=arguments.latency_requests)
+        p50 = percentile(latencies, 0.5)
+        for share in (0.5, 0.95, 0.99):
+            report(f"HTTP latency p{round(share * 100)} at concurrency 1", 1000 * percentile(latencies, share), " ms")
+        report("ratio: HTTP p50 / floor", p50 / floor, " (goal <= 1.15)")
+        report("ratio: HTTP p50 / engine whole read", p50 / engine_read)
+
+        best = 0.0
+        for concurrency in CONCURRENCIES:
+            statuses, latencies, elapsed = closed_loop(port, bodies, concurrency, seconds=arguments.seconds)
+            rate = sum(statuses.values()) / elapsed
+            best = max(best, rate)
+            errors = sum(count for status, count in statuses.items() if is_error(status))
+            report(f"throughput at concurrency {concurrency}", rate, f" requests/s ({errors} errors, p99 {1000 * percentile(latencies, 0.99):.0f} ms)")
+        report("ratio: best HTTP throughput / best in-process throughput", best / engine_best, " (goal >= 0.90)")
+
+        before = rss_mb(process.pid)
+        statuses, _, elapsed = closed_loop(port, varied_bodies, 4, total=arguments.soak)
+        after = rss_mb(process.pid)
+        errors = sum(count for status, count in statuses.items() if is_error(status))
+        report("soak", f"{arguments.soak} requests of {len(varied_bodies)} images of varied sizes in {elapsed:.0f} s, {errors} errors")
+        report("server RSS after the soak", after, " MB")
+        report("RSS growth over the soak", after - before, " MB (goal <= 5)")
+
+        statuses, latencies = open_loop(port, bodies, rate=10 * best, seconds=min(arguments.seconds, 5.0))
+        answered = [latency for latency in latencies if latency > 0]
+        report("overload: offered load", 10 * best, " requests/s (10x the best throughput)")
+        report("overload: answers", ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items(), key=str)))
+        report("overload: latency p50 / p99", f"{1000 * percentile(answered, 0.5):.0f} / {1000 * percentile(answered, 0.99):.0f} ms")
+        report("overload: server RSS", rss_mb(process.pid), " MB")
+        report("overload: healthy afterwards", Client(port).post(bodies[0])[0] in (200, 422))
+    if arguments.json:
+        with open(arguments.json, "w") as output:
+            json.dump(figures, output, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    main()
