@@ -2,6 +2,7 @@
 
 import functools
 import importlib.util
+import itertools
 import pathlib
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ class DigitReader:
     def weigh(self, frames, length):
         """The best reading and its evidence, before calibration (see ``confidence.weigh_views``)."""
         scores = self.model_scores(self.model_inputs(frames))
-        columns = [digit_columns for _ in range(len(scores) // len(self._models)) for _, _, digit_columns in self._models]
+        columns = itertools.cycle(digit_columns for _, _, digit_columns in self._models)  # model_scores' order
         return weigh_views([softmax(view_scores, view_columns) for view_scores, view_columns in zip(scores, columns)], length)
 
     def model_inputs(self, frames):
