@@ -1,0 +1,55 @@
+"""Read captcha files with the service's engine: ``python -m captcha_service read IMAGE...``.
+
+Handy to check a new site's captchas before wiring a pipeline. Settings come from the
+environment as the server's do (OCR_MODEL, OCR_DIGITS, MIN_CONFIDENCE, MAX_*). One line per
+image, tab-separated: ``NAME DIGITS CONFIDENCE`` for a sure reading, ``NAME refused REASON``
+otherwise. Exit status: 0 when every image was read surely, 1 when any was refused, 2 on bad usage.
+"""
+
+import argparse
+import os
+import sys
+
+import onnxruntime
+
+from .config import Config, settings_from_environment
+from .engine import Engine
+from .exceptions import UnreadableInput
+from .schemas import LONGEST, SHORTEST
+
+STANDARD_INPUT = "-"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m captcha_service", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    read = commands.add_parser("read", help="read captcha image files ('-' reads standard input)")
+    read.add_argument("images", nargs="+", metavar="IMAGE")
+    read.add_argument("--length", type=int, choices=range(SHORTEST, LONGEST + 1), help="digits per captcha (default OCR_DIGITS)")
+    read.add_argument("--min-confidence", type=float, help="refuse readings less sure than this (default MIN_CONFIDENCE)")
+    arguments = parser.parse_args(argv)
+    if arguments.min_confidence is not None and not 0.0 <= arguments.min_confidence <= 1.0:
+        parser.error("--min-confidence must be from 0 to 1")
+
+    config = {name: value for name, value in vars(Config).items() if name.isupper()} | settings_from_environment(os.environ)
+    onnxruntime.set_default_logger_severity(config["ORT_LOGGING_LEVEL"])
+    engine = Engine.from_config(config)
+    length = arguments.length or config["OCR_DIGITS"]
+    min_confidence = config["MIN_CONFIDENCE"] if arguments.min_confidence is None else arguments.min_confidence
+    refused = 0
+    for name in arguments.images:
+        try:
+            reading = engine.read(_image_bytes(name), length, min_confidence)
+        except (UnreadableInput, OSError) as refusal:
+            refused += 1
+            print(f"{name}\trefused\t{getattr(refusal, 'detail', None) or refusal}")
+        else:
+            print(f"{name}\t{reading.digits}\t{reading.confidence}")
+    return 1 if refused else 0
+
+
+def _image_bytes(name):
+    if name == STANDARD_INPUT:
+        return sys.stdin.buffer.read()
+    with open(name, "rb") as image:
+        return image.read()

@@ -1,0 +1,36 @@
+"""The whole read of one image, as the service does it, without Flask: for the app and the CLI."""
+
+from dataclasses import dataclass
+
+from .config import intra_op_threads
+from .exceptions import UnreadableInput
+from .images import ImageLimits, decode_frames
+from .reader import DigitReader
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A loaded reader and the input limits. Built once; shared by all threads, never changed."""
+
+    reader: DigitReader
+    limits: ImageLimits
+
+    @classmethod
+    def from_config(cls, config):
+        """Load the models of ``OCR_MODEL`` and warm them up; limits from the ``MAX_*`` settings."""
+        reader = DigitReader(config["OCR_MODEL"], config["ORT_LOGGING_LEVEL"], intra_op_threads(config))
+        reader.warm_up()
+        return cls(reader, ImageLimits.from_config(config))
+
+    def read(self, image_bytes, length, min_confidence):
+        """Read ``length`` digits; refuse, with what was read, a reading less sure than ``min_confidence``."""
+        reading = self.reader.read(decode_frames(image_bytes, self.limits), length)
+        if reading.confidence < min_confidence:
+            raise UnreadableInput(
+                f"low confidence: read {reading.digits} with confidence {reading.confidence}, "
+                f"below min_confidence {min_confidence}",
+                "low_confidence",
+                digits=reading.digits,
+                confidence=reading.confidence,
+            )
+        return reading
