@@ -23,6 +23,7 @@ class Config:
     OCR_DIGITS = 4
     MIN_CONFIDENCE = 0.9
     ORT_LOGGING_LEVEL = 3
+    LOG_LEVEL = "INFO"
     ORT_INTRA_OP_THREADS = 0
 
 

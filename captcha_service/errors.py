@@ -5,6 +5,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, UnprocessableEntity, UnsupportedMediaType
 
 from .exceptions import UnreadableInput
+from .request_log import note_refusal
 
 
 class JsonBodyRequest(Request):
@@ -32,6 +33,7 @@ def init_app(app):
 
 def http_error_response(error):
     """Keep the status and headers (e.g. ``Allow`` on 405) but replace the HTML body."""
+    note_refusal(error.name.lower().replace(" ", "_"))
     response = error.get_response()
     response.set_data(jsonify(detail=error.description).get_data())
     response.content_type = "application/json"
@@ -39,10 +41,12 @@ def http_error_response(error):
 
 
 def validation_error_response(error):
+    note_refusal("invalid_request")
     return jsonify(detail=_flatten_messages(error.messages)), 422
 
 
 def unreadable_input_response(error):
+    note_refusal(error.reason)
     return jsonify(detail=error.detail, **error.extra), 422
 
 

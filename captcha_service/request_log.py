@@ -1,0 +1,63 @@
+"""One logfmt line per request, and an ``X-Request-ID`` on every answer.
+
+Logged: request id, method, path, status, latency, and for /ocr the digits' length, the
+confidence and the reason of a refusal. Never the image, never a header's value but the id.
+"""
+
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import g, request
+
+LOGGER_NAME = "captcha_service.requests"
+REQUEST_ID_HEADER = "X-Request-ID"
+ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+def init_app(app):
+    """Log each request at ``LOG_LEVEL`` (default INFO) to standard error, one line each."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(app.config["LOG_LEVEL"].upper())
+    app.before_request(start_request)
+    app.after_request(finish_request)
+
+
+def start_request():
+    """Take the client's request id if it is a sane token, or make one."""
+    offered = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = offered if ACCEPTABLE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
+def note_refusal(reason):
+    """Remember why this request was refused, for its log line (called by the error handlers)."""
+    g.refusal_reason = reason
+
+
+def finish_request(response):
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = request_id
+    fields = {
+        "request_id": request_id,
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "latency_ms": f"{1000 * (time.perf_counter() - g.get('request_started', time.perf_counter())):.1f}",
+    }
+    body = response.get_json(silent=True) if response.is_json else None
+    if isinstance(body, dict) and isinstance(body.get("digits"), str):
+        fields["digits_length"] = len(body["digits"])
+        fields["confidence"] = body.get("confidence")
+    if "refusal_reason" in g:
+        fields["reason"] = g.refusal_reason
+    logger.info(" ".join(f"{name}={value}" for name, value in fields.items()))
+    return response
