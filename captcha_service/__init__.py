@@ -9,7 +9,7 @@ __version__ = "1.0.0"
 
 def create_app(test_config=None):
     """Create the app: config from the defaults, then the environment, then ``test_config``."""
-    from . import admission, auth, docs, errors, request_log, views
+    from . import admission, auth, docs, errors, metrics, request_log, views
     from .config import Config, settings_from_environment
     from .extension import ocr
 
@@ -20,6 +20,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
 
     request_log.init_app(app)
+    metrics.init_app(app, app.config["OCR_MODEL"])
     errors.init_app(app)
     auth.init_app(app)
     admission.init_app(app)

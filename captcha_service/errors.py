@@ -5,7 +5,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, UnprocessableEntity, UnsupportedMediaType
 
 from .exceptions import UnreadableInput
-from .request_log import note_refusal
+from .outcome import note_refusal
 
 
 class JsonBodyRequest(Request):
@@ -46,7 +46,7 @@ def validation_error_response(error):
 
 
 def unreadable_input_response(error):
-    note_refusal(error.reason)
+    note_refusal(error.reason, error.extra.get("digits"), error.extra.get("confidence"))
     return jsonify(detail=error.detail, **error.extra), 422
 
 

@@ -1,9 +1,12 @@
 """The OCR engine as a Flask extension: the model is loaded once per app, at start-up."""
 
+import time
+
 import onnxruntime
 from flask import current_app
 
 from .engine import Engine
+from .outcome import current_outcome
 
 EXTENSION_KEY = "captcha_ocr"
 
@@ -42,11 +45,18 @@ class OcrEngine:
     def read(self, image_bytes, length=None, min_confidence=None):
         """Read an image with the app's defaults for what the request leaves out (``None``)."""
         config = current_app.config
-        return self.loaded.read(
-            image_bytes,
-            config["OCR_DIGITS"] if length is None else length,
-            config["MIN_CONFIDENCE"] if min_confidence is None else min_confidence,
-        )
+        outcome = current_outcome()
+        started = time.perf_counter()
+        try:
+            reading = self.loaded.read(
+                image_bytes,
+                config["OCR_DIGITS"] if length is None else length,
+                config["MIN_CONFIDENCE"] if min_confidence is None else min_confidence,
+            )
+        finally:
+            outcome.reading_seconds = time.perf_counter() - started
+        outcome.digits, outcome.confidence = reading.digits, reading.confidence
+        return reading
 
 
 ocr = OcrEngine()

@@ -12,6 +12,8 @@ import uuid
 
 from flask import g, request
 
+from .outcome import current_outcome
+
 LOGGER_NAME = "captcha_service.requests"
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -38,11 +40,6 @@ def start_request():
     g.request_started = time.perf_counter()
 
 
-def note_refusal(reason):
-    """Remember why this request was refused, for its log line (called by the error handlers)."""
-    g.refusal_reason = reason
-
-
 def finish_request(response):
     request_id = g.get("request_id") or uuid.uuid4().hex
     response.headers[REQUEST_ID_HEADER] = request_id
@@ -53,11 +50,11 @@ def finish_request(response):
         "status": response.status_code,
         "latency_ms": f"{1000 * (time.perf_counter() - g.get('request_started', time.perf_counter())):.1f}",
     }
-    body = response.get_json(silent=True) if response.is_json else None
-    if isinstance(body, dict) and isinstance(body.get("digits"), str):
-        fields["digits_length"] = len(body["digits"])
-        fields["confidence"] = body.get("confidence")
-    if "refusal_reason" in g:
-        fields["reason"] = g.refusal_reason
+    outcome = current_outcome()
+    if outcome.digits is not None:
+        fields["digits_length"] = len(outcome.digits)
+        fields["confidence"] = outcome.confidence
+    if outcome.reason is not None:
+        fields["reason"] = outcome.reason
     logger.info(" ".join(f"{name}={value}" for name, value in fields.items()))
     return response

@@ -1,0 +1,51 @@
+"""/metrics, scraped as Prometheus would, after known traffic."""
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from captcha_service import create_app
+from conftest import CAPTCHA_FILES, base64_of
+
+
+@pytest.fixture(scope="module")
+def scraped():
+    client = create_app().test_client()
+    client.post("/ocr", json={"image_base64": base64_of(CAPTCHA_FILES[0])})
+    client.post("/ocr", json={"image_base64": base64_of(CAPTCHA_FILES[1])})
+    client.post("/ocr", json={"image_base64": "not base64!"})
+    client.post("/ocr", json={"image_base64": base64_of(CAPTCHA_FILES[0]), "min_confidence": 1})
+    client.get("/")
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.content_type.startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
+
+
+def value(scraped, name, **labels):
+    return scraped.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_requests_are_counted_by_endpoint_and_status(scraped):
+    assert value(scraped, "captcha_requests_total", endpoint="/ocr", status="200") == 2
+    assert value(scraped, "captcha_requests_total", endpoint="/ocr", status="422") == 2
+    assert value(scraped, "captcha_requests_total", endpoint="/", status="200") == 1
+
+
+def test_refusals_are_counted_by_reason(scraped):
+    assert value(scraped, "captcha_refusals_total", reason="bad_base64") == 1
+    assert value(scraped, "captcha_refusals_total", reason="low_confidence") == 1
+
+
+def test_latencies_and_confidences_are_observed(scraped):
+    assert value(scraped, "captcha_request_seconds_count", endpoint="/ocr") == 4
+    assert value(scraped, "captcha_reading_seconds_count") == 3  # the bad base64 never reached the engine
+    assert value(scraped, "captcha_confidence_count") == 3
+    assert value(scraped, "captcha_confidence_bucket", le="0.9") == 0  # all three read surely
+
+
+def test_model_and_requests_in_flight(scraped):
+    assert value(scraped, "captcha_model_info", model="common", version="1.0.0") == 1
+    assert value(scraped, "captcha_requests_in_flight") == 1  # the scrape itself
