@@ -8,13 +8,20 @@ PM2 := node_modules/.bin/pm2
 # pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
 NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
 
-.PHONY: serve test pm2-start pm2-stop
+.PHONY: serve test pm2-start pm2-stop nginx
 
 serve: $(VENV)/.runtime-installed
 	$(VENV_PYTHON) wsgi.py
 
-test: $(VENV)/.dev-installed $(NODE_TOOLS)
+test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx
 	$(VENV_PYTHON) -m pytest
+
+# Debian's nginx-light, for the scale-out test; where it cannot be installed (not root, no apt)
+# that test is skipped, not failed.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || \
+	  (apt-get update -qq && apt-get install -y -qq nginx-light) >/dev/null 2>&1 || \
+	  echo "nginx could not be installed: tests/test_nginx.py will be skipped"
 
 pm2-start: $(VENV)/.runtime-installed $(PM2)
 	$(PM2) start eco.config.js

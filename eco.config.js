@@ -11,7 +11,9 @@ module.exports = {
       interpreter: process.env.CAPTCHA_OCR_PYTHON || path.join(__dirname, ".venv", "bin", "python"),
       cwd: __dirname,
       exec_mode: "fork", // cluster mode is for Node.js programs only
-      instances: 1,
+      // CAPTCHA_OCR_INSTANCES=N runs N processes on PORT, PORT+1, ... (put deploy/nginx.conf in front).
+      instances: Number(process.env.CAPTCHA_OCR_INSTANCES || 1),
+      increment_var: "PORT",
       autorestart: true,
       max_memory_restart: "1G", // PM2 polls the memory of this process every 30 s
       kill_timeout: 15000, // ms from SIGINT to SIGKILL: time for requests in flight to finish
@@ -19,6 +21,7 @@ module.exports = {
         HOST: process.env.HOST || "127.0.0.1",
         PORT: process.env.PORT || "8000",
         ORT_LOGGING_LEVEL: "3",
+        TRUSTED_PROXY: process.env.TRUSTED_PROXY || "",
         PYTHONUNBUFFERED: "1",
       },
     },

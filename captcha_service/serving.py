@@ -51,9 +51,18 @@ def waitress_settings(config):
     """waitress' settings from the app config.
 
     waitress refuses a body of ``max_request_body_size`` bytes or more, Flask one of more than
-    ``MAX_CONTENT_LENGTH``: the +1 makes both refuse the same bodies.
+    ``MAX_CONTENT_LENGTH``: the +1 makes both refuse the same bodies. Behind a proxy at
+    ``TRUSTED_PROXY`` (an address), its ``X-Forwarded-For``/``-Proto``/``-Host`` are believed.
     """
-    return {
+    proxy = {}
+    if config["TRUSTED_PROXY"]:
+        proxy = {
+            "trusted_proxy": config["TRUSTED_PROXY"],
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": "x-forwarded-for x-forwarded-proto x-forwarded-host",
+            "clear_untrusted_proxy_headers": True,
+        }
+    return proxy | {
         "host": config["HOST"],
         "port": config["PORT"],
         "threads": config["THREADS"],
