@@ -8,4 +8,4 @@ from captcha_service.serving import limit_malloc_arenas, serve
 
 if __name__ == "__main__":
     limit_malloc_arenas()  # first: onnxruntime starts its threads when create_app loads the model
-    serve(create_app())
+    serve(create_app(load_model_in_background=True))

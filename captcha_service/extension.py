@@ -1,14 +1,19 @@
 """The OCR engine as a Flask extension: the model is loaded once per app, at start-up."""
 
+import os
+import threading
 import time
 
 import onnxruntime
 from flask import current_app
+from werkzeug.exceptions import ServiceUnavailable
 
 from .engine import Engine
 from .outcome import current_outcome
+from .reader import CALIBRATIONS
 
 EXTENSION_KEY = "captcha_ocr"
+REGISTERED_KEY = "captcha_ocr_registered"
 
 
 class OcrEngine:
@@ -18,8 +23,12 @@ class OcrEngine:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app):
+    def init_app(self, app, in_background=False):
         """Load the models, run one warm-up read, and store the ``Engine`` in ``app.extensions``.
+
+        ``in_background`` (for a server): return at once and load in a thread, so the server
+        answers ``GET /`` with "starting" (up, not ready) until the model is loaded and warmed.
+        A failure there ends the process, for PM2 to start it again.
 
         Reads ``OCR_MODEL`` (a key of ``reader.CALIBRATIONS``), ``ORT_LOGGING_LEVEL``
         (onnxruntime's severity: 0 verbose ... 4 fatal; onnxruntime does not read this
@@ -27,10 +36,21 @@ class OcrEngine:
         ``MAX_IMAGE_BYTES``, ``MAX_IMAGE_PIXELS``, ``MAX_ASPECT_RATIO``, ``MAX_FRAMES``. ``read``
         uses ``OCR_DIGITS`` and ``MIN_CONFIDENCE`` as the defaults of a request.
         """
-        if EXTENSION_KEY in app.extensions:
+        if REGISTERED_KEY in app.extensions:
             raise RuntimeError("the OCR engine is already registered on this app")
+        if app.config["OCR_MODEL"] not in CALIBRATIONS:
+            raise ValueError(f"unknown OCR model {app.config['OCR_MODEL']!r}; choose one of {sorted(CALIBRATIONS)}")
+        app.extensions[REGISTERED_KEY] = True
         onnxruntime.set_default_logger_severity(app.config["ORT_LOGGING_LEVEL"])
-        app.extensions[EXTENSION_KEY] = Engine.from_config(app.config)
+        if in_background:
+            threading.Thread(target=_load_or_exit, args=(app,), name="load-ocr-model", daemon=True).start()
+        else:
+            app.extensions[EXTENSION_KEY] = Engine.from_config(app.config)
+
+    @property
+    def ready(self):
+        """Whether the current app's model is loaded and warmed up."""
+        return EXTENSION_KEY in current_app.extensions
 
     @property
     def loaded(self):
@@ -38,6 +58,8 @@ class OcrEngine:
         try:
             return current_app.extensions[EXTENSION_KEY]
         except KeyError:
+            if REGISTERED_KEY in current_app.extensions:
+                raise ServiceUnavailable("starting: the model is still loading; retry shortly", retry_after=1) from None
             raise RuntimeError(
                 "the OCR engine is not registered on this app; did you forget to call ocr.init_app(app)?"
             ) from None
@@ -57,6 +79,14 @@ class OcrEngine:
             outcome.reading_seconds = time.perf_counter() - started
         outcome.digits, outcome.confidence = reading.digits, reading.confidence
         return reading
+
+
+def _load_or_exit(app):
+    try:
+        app.extensions[EXTENSION_KEY] = Engine.from_config(app.config)
+    except Exception:  # noqa: BLE001 - whatever it is, this process can never be ready
+        app.logger.exception("the OCR model could not be loaded; exiting")
+        os._exit(1)
 
 
 ocr = OcrEngine()

@@ -92,7 +92,8 @@ class RefusalSchema(ErrorSchema):
 class HealthSchema(Schema):
     """The answer of ``GET /``."""
 
-    status = fields.String(required=True, metadata={"description": "'ok' once the model is loaded."})
+    status = fields.String(required=True, metadata={"description": "'ok' once the model is loaded and warmed up, 'starting' before."})
+    ready = fields.Boolean(required=True, metadata={"description": "Whether /ocr can read now."})
     model = fields.String(required=True, metadata={"description": "The ddddocr model in use."})
     digits = fields.Integer(required=True, metadata={"description": "Default number of digits a captcha has."})
     min_confidence = fields.Float(required=True, metadata={"description": "Default min_confidence."})

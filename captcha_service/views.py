@@ -15,23 +15,30 @@ ocr_request_schema = OcrRequestSchema()
 
 @bp.get("/")
 def health():
-    """Health check for monitors: the service is up and its model is loaded.
+    """Health check for probes: up (it answers), and ready (model loaded and warmed up) or not.
     ---
     tags: [health]
     produces: [application/json]
     responses:
       200:
-        description: The service is up and its model is loaded.
+        description: Up and ready to read captchas.
+        schema:
+          $ref: '#/definitions/Health'
+      503:
+        description: Up, but the model is still loading ("status" is "starting"). Retry shortly.
         schema:
           $ref: '#/definitions/Health'
     """
-    return {
-        "status": "ok",
-        "model": ocr.loaded.reader.model_name,
+    ready = ocr.ready
+    body = {
+        "status": "ok" if ready else "starting",
+        "ready": ready,
+        "model": current_app.config["OCR_MODEL"],
         "digits": current_app.config["OCR_DIGITS"],
         "min_confidence": current_app.config["MIN_CONFIDENCE"],
         "version": __version__,
     }
+    return body, 200 if ready else 503
 
 
 @bp.post("/ocr")
@@ -80,7 +87,7 @@ def read_captcha():
         schema:
           $ref: '#/definitions/Refusal'
       503:
-        description: Overloaded; no read could start within READ_WAIT_SECONDS. Retry after Retry-After.
+        description: Overloaded (no read could start within READ_WAIT_SECONDS), or the model is still loading. Retry after Retry-After.
         schema:
           $ref: '#/definitions/Error'
     """
