@@ -7,6 +7,7 @@ from . import __version__
 from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema, RefusalSchema
 
 TITLE = "CaptchaOCR"
+OPENAPI_VERSION = "3.0.3"  # 2.0 cannot describe a JSON body and form fields on one operation
 
 
 def init_app(app):
@@ -17,16 +18,14 @@ def init_app(app):
     spec = APISpec(
         title=TITLE,
         version=__version__,
-        openapi_version="2.0",
+        openapi_version=OPENAPI_VERSION,
         plugins=[MarshmallowPlugin()],
         info={"description": "Reads numeric captchas; answers 422 rather than guess."},
-        securityDefinitions={
-            "bearer": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Bearer <key>, when API_KEYS is set"},
-            "api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "The key, when API_KEYS is set"},
-        },
     )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "description": "When API_KEYS is set"})
+    spec.components.security_scheme("api_key", {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "When API_KEYS is set"})
     template = spec.to_flasgger(
         app, definitions=[OcrRequestSchema, OcrResponseSchema, ErrorSchema, RefusalSchema, HealthSchema]
     )
-    app.config.setdefault("SWAGGER", {"title": TITLE, "uiversion": 3})
+    app.config.setdefault("SWAGGER", {"title": TITLE, "uiversion": 3, "openapi": OPENAPI_VERSION})
     Swagger(app, template=template)

@@ -19,7 +19,10 @@ class JsonBodyRequest(Request):
 
     def on_json_loading_failed(self, error):
         if error is None:
-            raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+            raise UnsupportedMediaType(
+                "send JSON (application/json), a form upload (multipart/form-data) or the image itself "
+                "(image/png, image/jpeg, image/gif, image/webp, image/bmp)"
+            )
         raise UnprocessableEntity(f"malformed JSON: {error}")
 
 

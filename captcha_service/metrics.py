@@ -43,10 +43,12 @@ def scrape():
     """Prometheus metrics: requests, refusals by reason, latencies, confidences.
     ---
     tags: [health]
-    produces: [text/plain]
     responses:
       200:
         description: The metrics, in Prometheus' text format.
+        content:
+          text/plain:
+            schema: {type: string}
     """
     body = generate_latest(current_app.extensions[METRICS_EXTENSION].registry)
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}

@@ -8,6 +8,38 @@ LEGACY_IMAGE_FIELD = "text"
 SHORTEST, LONGEST = 3, 8
 
 
+def _length_field(strict):
+    return fields.Integer(
+        strict=strict,
+        load_default=None,
+        validate=validate.Range(SHORTEST, LONGEST, error=f"must be a whole number from {SHORTEST} to {LONGEST}"),
+        error_messages={"invalid": f"must be a whole number from {SHORTEST} to {LONGEST}"},
+        metadata={"description": "How many digits the captcha has (default: the server's OCR_DIGITS, 4)."},
+    )
+
+
+def _min_confidence_field():
+    return fields.Float(
+        load_default=None,
+        validate=validate.Range(0.0, 1.0, error="must be a number from 0 to 1"),
+        error_messages={"invalid": "must be a number from 0 to 1", "special": "must be a number from 0 to 1"},
+        metadata={
+            "description": "Refuse (422) readings less sure than this "
+            "(default: the server's MIN_CONFIDENCE, 0.9). 0 answers every reading."
+        },
+    )
+
+
+class ReadOptionsSchema(Schema):
+    """``length`` and ``min_confidence`` as text: from the query string or form fields."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    length = _length_field(strict=False)
+    min_confidence = _min_confidence_field()
+
+
 class OcrRequestSchema(Schema):
     """``{"image_base64": "..."}``; the older service's ``{"text": "..."}`` is accepted too."""
 
@@ -30,23 +62,8 @@ class OcrRequestSchema(Schema):
             "The legacy field name 'text' is accepted too."
         },
     )
-
-    length = fields.Integer(
-        strict=True,
-        load_default=None,
-        validate=validate.Range(SHORTEST, LONGEST, error=f"must be a whole number from {SHORTEST} to {LONGEST}"),
-        error_messages={"invalid": f"must be a whole number from {SHORTEST} to {LONGEST}"},
-        metadata={"description": "How many digits the captcha has (default: the server's OCR_DIGITS, 4)."},
-    )
-    min_confidence = fields.Float(
-        load_default=None,
-        validate=validate.Range(0.0, 1.0, error="must be a number from 0 to 1"),
-        error_messages={"invalid": "must be a number from 0 to 1", "special": "must be a number from 0 to 1"},
-        metadata={
-            "description": "Refuse (422) readings less sure than this "
-            "(default: the server's MIN_CONFIDENCE, 0.9). 0 answers every reading."
-        },
-    )
+    length = _length_field(strict=True)
+    min_confidence = _min_confidence_field()
 
     @pre_load
     def accept_legacy_text_field(self, data, **kwargs):

@@ -1,4 +1,4 @@
-"""The ``ocr`` blueprint: read a captcha, and tell monitors we are up."""
+"""The ``ocr`` blueprint: read a captcha, and tell probes whether we are ready."""
 
 from flask import Blueprint, current_app, request
 
@@ -6,11 +6,9 @@ from . import __version__
 from .admission import within_capacity
 from .auth import api_key_required
 from .extension import ocr
-from .payload import decode_image_payload
-from .schemas import OcrRequestSchema
+from .inputs import image_and_options
 
 bp = Blueprint("ocr", __name__)
-ocr_request_schema = OcrRequestSchema()
 
 
 @bp.get("/")
@@ -18,16 +16,19 @@ def health():
     """Health check for probes: up (it answers), and ready (model loaded and warmed up) or not.
     ---
     tags: [health]
-    produces: [application/json]
     responses:
       200:
         description: Up and ready to read captchas.
-        schema:
-          $ref: '#/definitions/Health'
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Health'
       503:
         description: Up, but the model is still loading ("status" is "starting"). Retry shortly.
-        schema:
-          $ref: '#/definitions/Health'
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Health'
     """
     ready = ocr.ready
     body = {
@@ -45,53 +46,87 @@ def health():
 @api_key_required
 @within_capacity
 def read_captcha():
-    """Read the digits of a captcha image.
+    """Read the digits of a captcha image: JSON base64, a form upload, or the image itself.
     ---
     tags: [ocr]
-    consumes: [application/json]
-    produces: [application/json]
     security:
+      - {}
       - bearer: []
       - api_key: []
     parameters:
-      - in: body
-        name: body
-        required: true
-        schema:
-          $ref: '#/definitions/OcrRequest'
+      - in: query
+        name: length
+        required: false
+        description: Digits the captcha has (3-8; default OCR_DIGITS). A JSON or form value wins.
+        schema: {type: integer, minimum: 3, maximum: 8}
+      - in: query
+        name: min_confidence
+        required: false
+        description: Refuse readings less sure than this (0-1; default MIN_CONFIDENCE). A JSON or form value wins.
+        schema: {type: number, minimum: 0, maximum: 1}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/OcrRequest'
+        multipart/form-data:
+          schema:
+            type: object
+            properties:
+              image: {type: string, format: binary, description: The captcha image file.}
+              file: {type: string, format: binary, description: The same, under the name some clients use.}
+              length: {type: integer, minimum: 3, maximum: 8}
+              min_confidence: {type: number, minimum: 0, maximum: 1}
+        image/png: {schema: {type: string, format: binary}}
+        image/jpeg: {schema: {type: string, format: binary}}
+        image/gif: {schema: {type: string, format: binary}}
+        image/webp: {schema: {type: string, format: binary}}
+        image/bmp: {schema: {type: string, format: binary}}
     responses:
       200:
         description: >-
           The digits were read. Use `digits` to fill in a form: `number` is an integer and
           loses leading zeros (0371 -> 371).
-        schema:
-          $ref: '#/definitions/OcrResponse'
-      413:
-        description: The body is larger than the configured limit.
-        schema:
-          $ref: '#/definitions/Error'
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/OcrResponse'
       401:
         description: API keys are set and the request has no valid one.
-        schema:
-          $ref: '#/definitions/Error'
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Error'
+      413:
+        description: The body is larger than the configured limit.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Error'
       415:
-        description: The body is not JSON (Content-Type must be application/json).
-        schema:
-          $ref: '#/definitions/Error'
+        description: The body is none of JSON, a multipart form, or an image type listed here.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Error'
       422:
         description: >-
-          No sure reading: no or empty image field, both fields with different values, not
+          No sure reading: no or empty image, both JSON fields with different values, not
           base64, not an image, malformed JSON, a length or min_confidence out of range, no
           reading of the expected length, or a reading below min_confidence (then the body
           also has `digits` and `confidence`). Fall back to another solver.
-        schema:
-          $ref: '#/definitions/Refusal'
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Refusal'
       503:
         description: Overloaded (no read could start within READ_WAIT_SECONDS), or the model is still loading. Retry after Retry-After.
-        schema:
-          $ref: '#/definitions/Error'
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Error'
     """
-    fields = ocr_request_schema.load(request.get_json())
-    image_bytes = decode_image_payload(fields["image_base64"])
-    reading = ocr.read(image_bytes, fields["length"], fields["min_confidence"])
+    image_bytes, options = image_and_options(request)
+    reading = ocr.read(image_bytes, options.get("length"), options.get("min_confidence"))
     return {"number": reading.number, "digits": reading.digits, "confidence": reading.confidence}

@@ -1,0 +1,60 @@
+"""A form upload and a raw image body get the same answers, limits and errors as JSON base64."""
+
+import io
+
+import pytest
+
+from conftest import CAPTCHA_FILES, FIXTURES, base64_of, label_of
+
+KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
+GIF = FIXTURES / "java_easycaptcha_gif-0_8985.gif"
+MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif"}
+
+
+def json_answer(client, path, **options):
+    return client.post("/ocr", json={"image_base64": base64_of(path), **options}).json
+
+
+@pytest.mark.parametrize("field", ["image", "file"])
+def test_a_form_upload_reads_like_json(client, field):
+    response = client.post("/ocr", data={field: (io.BytesIO(KAPTCHA.read_bytes()), "captcha.jpg")}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert response.json == json_answer(client, KAPTCHA)
+
+
+@pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
+def test_a_raw_image_body_reads_like_json(client, path):
+    response = client.post("/ocr", data=path.read_bytes(), content_type=MEDIA_TYPES[path.suffix])
+    assert response.status_code == 200
+    assert response.json == json_answer(client, path)
+    assert response.json["digits"] == label_of(path)
+
+
+def test_options_come_from_form_fields_or_the_query_string(client):
+    form = {"image": (io.BytesIO(KAPTCHA.read_bytes()), "c.jpg"), "min_confidence": "1"}
+    refused = client.post("/ocr", data=form, content_type="multipart/form-data")
+    assert refused.status_code == 422 and refused.json["detail"].startswith("low confidence")
+    raw = client.post("/ocr?length=5&min_confidence=0", data=KAPTCHA.read_bytes(), content_type="image/jpeg")
+    assert raw.status_code == 200 and len(raw.json["digits"]) == 5
+    wins = client.post("/ocr?length=5", json={"image_base64": base64_of(KAPTCHA), "length": 4})
+    assert wins.status_code == 200 and wins.json["digits"] == label_of(KAPTCHA)
+
+
+@pytest.mark.parametrize(
+    ("request_options", "status", "detail"),
+    [
+        ({"data": {"other": "x"}, "content_type": "multipart/form-data"}, 422, "no image: upload the file in the form field 'image'"),
+        ({"data": {"image": (io.BytesIO(b""), "e.png")}, "content_type": "multipart/form-data"}, 422, "the uploaded 'image' is empty"),
+        ({"data": {"image": (io.BytesIO(b"plain text"), "t.png")}, "content_type": "multipart/form-data"}, 422, "not a decodable image"),
+        ({"data": b"", "content_type": "image/png"}, 422, "the image is empty"),
+        ({"data": b"%PDF-1.4 not an image", "content_type": "image/png"}, 422, "not a decodable image"),
+        ({"data": GIF.read_bytes(), "content_type": "image/gif", "query_string": {"length": "x"}}, 422, "length: must be a whole number"),
+        ({"data": b"x" * 3_000_000, "content_type": "image/png"}, 413, ""),
+        ({"data": b"1234", "content_type": "text/plain"}, 415, "multipart/form-data"),
+    ],
+    ids=["no-upload", "empty-upload", "upload-not-an-image", "empty-raw", "raw-not-an-image", "bad-query-option", "raw-too-large", "text-plain"],
+)
+def test_the_other_forms_are_refused_like_json(client, request_options, status, detail):
+    response = client.post("/ocr", **request_options)
+    assert response.status_code == status
+    assert response.is_json and detail in response.json["detail"]
