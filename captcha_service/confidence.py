@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decoding import ctc_probability, decode_digits
+from .decoding import best_digits, ctc_probability
 
 FLOOR = 1e-12
 
@@ -41,8 +41,7 @@ def weigh_views(view_probabilities, length):
     ``view_probabilities``: one (time steps, 11) array per view, blank then '0'..'9'. Each
     view proposes its own best reading; the one with the highest mean probability wins.
     """
-    decoded = (decode_digits(probabilities, length) for probabilities in view_probabilities)
-    own_readings = [reading.digits if reading else None for reading in decoded]
+    own_readings = [best_digits(probabilities, length) for probabilities in view_probabilities]
     candidates = {reading for reading in own_readings if reading}
     if not candidates:
         return None

@@ -36,10 +36,16 @@ def decode_digits(probabilities, length):
     ``probabilities`` has shape (time steps, 11): blank then '0'..'9', taken from the softmax
     over *all* the model's classes, so mass it gives to letters is not counted as digits.
     """
-    prefix = _best_prefix(probabilities, length)
-    if prefix is None:
+    digits = best_digits(probabilities, length)
+    if digits is None:
         return None
-    return Decoded("".join(DIGITS[digit] for digit in prefix), ctc_probability(probabilities, prefix))
+    return Decoded(digits, ctc_probability(probabilities, [int(digit) for digit in digits]))
+
+
+def best_digits(probabilities, length):
+    """The most probable string of exactly ``length`` digits (see ``decode_digits``), or ``None``."""
+    prefix = _best_prefix(probabilities, length)
+    return None if prefix is None else "".join(DIGITS[digit] for digit in prefix)
 
 
 def _best_prefix(probabilities, length):

@@ -10,7 +10,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from .engine import Engine
 from .outcome import current_outcome
-from .reader import CALIBRATIONS
+from .reader import check_model_name
 
 EXTENSION_KEY = "captcha_ocr"
 REGISTERED_KEY = "captcha_ocr_registered"
@@ -38,8 +38,7 @@ class OcrEngine:
         """
         if REGISTERED_KEY in app.extensions:
             raise RuntimeError("the OCR engine is already registered on this app")
-        if app.config["OCR_MODEL"] not in CALIBRATIONS:
-            raise ValueError(f"unknown OCR model {app.config['OCR_MODEL']!r}; choose one of {sorted(CALIBRATIONS)}")
+        check_model_name(app.config["OCR_MODEL"])
         app.extensions[REGISTERED_KEY] = True
         onnxruntime.set_default_logger_severity(app.config["ORT_LOGGING_LEVEL"])
         if in_background:

@@ -77,12 +77,17 @@ class Reading:
         return int(self.digits)
 
 
+def check_model_name(model_name):
+    """Refuse an OCR_MODEL that is not one of the choices, naming them."""
+    if model_name not in CALIBRATIONS:
+        raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(CALIBRATIONS)}")
+
+
 class DigitReader:
     """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it."""
 
     def __init__(self, model_name, log_severity, intra_op_threads=0):
-        if model_name not in CALIBRATIONS:
-            raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(CALIBRATIONS)}")
+        check_model_name(model_name)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = log_severity
         options.intra_op_num_threads = intra_op_threads

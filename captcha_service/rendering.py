@@ -6,7 +6,7 @@ from PIL import Image
 WHITE = (255, 255, 255, 255)
 INK_CONTRAST = 48
 MARGIN_OF_HEIGHT = 0.12
-MAX_ASPECT_RATIO = 16.0
+TRIMMED_MAX_ASPECT_RATIO = 16.0  # bounds the model input after trimming, whatever the input limit
 STRETCHES = (1.0, 1.35, 0.75)
 
 
@@ -29,7 +29,7 @@ def trim_margins(grey):
     """Cut away borders of plain background, so digits in a band of a large canvas fill the height.
 
     Only rows and columns with no ink at all are cut, and a margin is kept: a noisy captcha,
-    whose borders are not plain, is left as it is. The cut keeps at least 1/MAX_ASPECT_RATIO of
+    whose borders are not plain, is left as it is. The cut keeps at least 1/TRIMMED_MAX_ASPECT_RATIO of
     its width in height, so a thin line of ink cannot become a huge input for the model.
     """
     pixels = np.asarray(grey, dtype=np.int16)
@@ -40,7 +40,7 @@ def trim_margins(grey):
     margin = max(2, round((rows[-1] - rows[0] + 1) * MARGIN_OF_HEIGHT))
     left, right = max(0, columns[0] - margin), min(grey.width, columns[-1] + 1 + margin)
     top, bottom = max(0, rows[0] - margin), min(grey.height, rows[-1] + 1 + margin)
-    shortfall = int(np.ceil((right - left) / MAX_ASPECT_RATIO)) - (bottom - top)
+    shortfall = int(np.ceil((right - left) / TRIMMED_MAX_ASPECT_RATIO)) - (bottom - top)
     if shortfall > 0:
         top = max(0, min(top - shortfall // 2, grey.height - (bottom - top) - shortfall))
         bottom = min(grey.height, top + (bottom - top) + shortfall)

@@ -40,11 +40,11 @@ class ReadOptionsSchema(Schema):
     min_confidence = _min_confidence_field()
 
 
-class OcrRequestSchema(Schema):
-    """``{"image_base64": "..."}``; the older service's ``{"text": "..."}`` is accepted too."""
+class OcrRequestSchema(ReadOptionsSchema):
+    """``{"image_base64": "..."}``; the older service's ``{"text": "..."}`` is accepted too.
 
-    class Meta:
-        unknown = EXCLUDE
+    Its ``length`` must be a JSON whole number, not text: JSON has numbers.
+    """
 
     error_messages = {"type": "the body must be a JSON object"}
 
@@ -63,7 +63,6 @@ class OcrRequestSchema(Schema):
         },
     )
     length = _length_field(strict=True)
-    min_confidence = _min_confidence_field()
 
     @pre_load
     def accept_legacy_text_field(self, data, **kwargs):
