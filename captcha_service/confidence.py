@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decoding import best_digits, ctc_probability
+from .decoding import best_digits, ctc_log_probability
 
 FLOOR = 1e-12
+TINY = 1e-300  # a step with no blank-or-digit mass at all has no alignment: only keeps log() finite
 
 
 @dataclass(frozen=True)
@@ -45,22 +46,26 @@ def weigh_views(view_probabilities, length):
     candidates = {reading for reading in own_readings if reading}
     if not candidates:
         return None
-    scores = {candidate: _mean_probability(view_probabilities, candidate) for candidate in candidates}
+    log_by_view = {candidate: _log_view_probabilities(view_probabilities, candidate) for candidate in candidates}
+    scores = {candidate: float(np.mean(np.exp(log_by_view[candidate]))) for candidate in candidates}
     best, *others = sorted(candidates, key=scores.get, reverse=True)
     runner_up = scores[others[0]] if others else 0.0
-    renormalised = [probabilities / probabilities.sum(axis=1, keepdims=True) for probabilities in view_probabilities]
+    # Renormalising every time step over blank and digits divides every alignment, and so the
+    # CTC probability, by the product of the steps' blank-and-digit mass.
+    log_digit_mass = np.array([np.log(np.maximum(probabilities.sum(axis=1), TINY)).sum() for probabilities in view_probabilities])
+    renormalised = float(np.mean(np.exp(np.array(log_by_view[best]) - log_digit_mass)))
     signals = (
         _log(scores[best]),
-        _log(_mean_probability(renormalised, best)),
+        _log(renormalised),
         own_readings.count(best) / len(own_readings),
         _log(scores[best]) - _log(runner_up),
     )
     return Evidence(best, signals)
 
 
-def _mean_probability(view_probabilities, digits):
+def _log_view_probabilities(view_probabilities, digits):
     indices = [int(character) for character in digits]
-    return float(np.mean([ctc_probability(probabilities, indices) for probabilities in view_probabilities]))
+    return [ctc_log_probability(probabilities, indices) for probabilities in view_probabilities]
 
 
 def _log(value):

@@ -9,6 +9,8 @@ CTC_BLANK = 0
 DIGITS = "0123456789"
 BEAM_WIDTH = 8
 NEGLIGIBLE = 1e-4
+RESCALE_BELOW = 1e-3  # a blank probability under which the beam is rescaled at once
+RESCALE_EVERY = 32  # else every so many steps: 1e-3 ** 32 is still far from underflow
 
 
 @dataclass(frozen=True)
@@ -20,9 +22,20 @@ class Decoded:
 
 
 def softmax(logits, columns=slice(None)):
-    """Probabilities of the ``columns`` classes (default all) over all classes, per time step, as float64."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted[:, columns].astype(np.float64) / shifted.sum(axis=1, keepdims=True, dtype=np.float64)
+    """Probabilities of the ``columns`` classes (default all) over all classes, per time step, as float64.
+
+    The model's logits stay far from float32's exp() range (|logit| < 60 on every captcha we
+    have), so the usual shift by each row's maximum, a pass over 8,210 classes per step, is only
+    paid when a row would overflow or vanish.
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        exponentials = np.exp(logits)
+    totals = exponentials.sum(axis=1, keepdims=True)
+    if not (np.isfinite(totals).all() and (totals > 0.0).all()):
+        exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
+        totals = exponentials.sum(axis=1, keepdims=True)
+    # numpy sums float32 pairwise: a relative error near 1e-6, nothing that matters here.
+    return exponentials[:, columns].astype(np.float64) / totals.astype(np.float64)
 
 
 def digit_columns(charset):
@@ -54,15 +67,25 @@ def _best_prefix(probabilities, length):
     Each prefix carries the probability of its alignments ending in blank and in its last
     digit. One beam is kept per prefix length, so that likely short prefixes (all blank, say)
     cannot crowd out the full-length ones; a prefix that can no longer reach ``length`` in the
-    steps left is dropped. Scores are rescaled every step: only their ratios matter here.
-    Most steps give no digit a chance; they change scores only, so they skip the pruning.
+    steps left is dropped. Only the scores' ratios matter, so they are rescaled now and then.
+    Most steps give no digit a chance: they change the scores of the prefixes, never the set.
     """
     beam = {(): (1.0, 0.0)}
     steps = len(probabilities)
-    rows = probabilities.tolist()
-    for step_index, row in enumerate(rows):
+    unscaled_steps = 0
+    for step_index, row in enumerate(probabilities.tolist()):
         blank = row[0]
         likely_digits = [(digit, p_digit) for digit, p_digit in enumerate(row[1:]) if p_digit > NEGLIGIBLE]
+        if not likely_digits:
+            beam = {
+                prefix: ((ends_blank + ends_digit) * blank, ends_digit * row[prefix[-1] + 1] if prefix else 0.0)
+                for prefix, (ends_blank, ends_digit) in beam.items()
+            }
+            # Each such step keeps at least ``blank`` of the best score: rescale before it can underflow.
+            unscaled_steps += 1
+            if blank < RESCALE_BELOW or unscaled_steps == RESCALE_EVERY:
+                beam, unscaled_steps = _rescale(beam), 0
+            continue
         extended = {}
         for prefix, (ends_blank, ends_digit) in beam.items():
             total = ends_blank + ends_digit
@@ -75,7 +98,7 @@ def _best_prefix(probabilities, length):
                 grown = prefix + (digit,)
                 grown_blank, grown_digit = extended.get(grown, (0.0, 0.0))
                 extended[grown] = (grown_blank, grown_digit + reachable * p_digit)
-        beam = _prune(extended, length, steps_left=steps - step_index - 1) if likely_digits else _rescale(extended)
+        beam, unscaled_steps = _prune(extended, length, steps_left=steps - step_index - 1), 0
         if not beam:
             return None
     complete = [(sum(scores), prefix) for prefix, scores in beam.items() if len(prefix) == length]
@@ -100,7 +123,12 @@ def _rescale(beam):
 
 
 def ctc_probability(probabilities, digits):
-    """P(``digits`` | image) under CTC: the sum over every alignment, by the forward algorithm.
+    """P(``digits`` | image) under CTC: the sum over every alignment (see ``ctc_log_probability``)."""
+    return math.exp(ctc_log_probability(probabilities, digits))
+
+
+def ctc_log_probability(probabilities, digits):
+    """log P(``digits`` | image) under CTC, by the forward algorithm; -inf if no alignment is possible.
 
     The states are blank, d1, blank, d2, ..., blank: a handful, so plain floats beat numpy here.
     """
@@ -121,7 +149,8 @@ def ctc_probability(probabilities, digits):
         ]
         total = sum(alpha)
         if total == 0.0:
-            return 0.0
+            return -math.inf
         alpha = [value / total for value in alpha]
         log_scale += math.log(total)
-    return math.exp(log_scale) * (alpha[-1] + alpha[-2])
+    end = alpha[-1] + alpha[-2]
+    return log_scale + math.log(end) if end > 0.0 else -math.inf

@@ -80,3 +80,19 @@ def test_softmax_rows_sum_to_one_and_digit_columns_follow_the_charset():
     assert softmax(np.array([[1000.0, 0.0], [0.0, 0.0]])).sum(axis=1) == pytest.approx([1, 1])
     charset = ["", "a", "7", "0", "1", "2", "3", "4", "5", "6", "8", "9"]
     assert digit_columns(charset) == [0, 3, 4, 5, 6, 7, 8, 9, 2, 10, 11]
+
+
+def test_softmax_survives_logits_that_overflow_or_vanish_in_float32():
+    logits = np.array([[120.0, 119.0, 0.0], [-200.0, -201.0, -300.0], [1.0, 2.0, 3.0]], dtype=np.float32)
+    shifted = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
+    assert softmax(logits) == pytest.approx(shifted / shifted.sum(axis=1, keepdims=True), rel=1e-5)
+
+
+@pytest.mark.parametrize("blank", [1e-4, 0.01])
+def test_long_inputs_with_little_blank_do_not_underflow(blank):
+    """600 steps whose mass is mostly on letters: the search's scores shrink every step."""
+    probabilities = np.full((600, 11), 1e-6)
+    probabilities[:, BLANK] = blank
+    for step, digit in zip((100, 250, 400, 550), (3, 1, 4, 1)):
+        probabilities[step, digit + 1] = 0.9
+    assert decode_digits(probabilities, 4).digits == "3141"
