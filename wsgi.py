@@ -4,7 +4,8 @@ Settings come from the environment (HOST, PORT, THREADS, ...): see captcha_servi
 """
 
 from captcha_service import create_app
-from captcha_service.serving import limit_malloc_arenas, serve
+from captcha_service.memory import limit_malloc_arenas
+from captcha_service.serving import serve
 
 if __name__ == "__main__":
     limit_malloc_arenas()  # first: onnxruntime starts its threads when create_app loads the model

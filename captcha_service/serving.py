@@ -1,6 +1,5 @@
 """Serve the app with waitress, whose own refusals (413, malformed HTTP) are JSON like ours."""
 
-import ctypes
 import json
 
 from waitress.channel import HTTPChannel
@@ -8,6 +7,7 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
 from .auth import warn_if_open_to_the_network
+from .memory import TrimFreedHeap
 
 
 class JsonErrorTask(ErrorTask):
@@ -29,22 +29,6 @@ class JsonErrorChannel(HTTPChannel):
 
 class JsonErrorServer(TcpWSGIServer):
     channel_class = JsonErrorChannel
-
-
-M_ARENA_MAX = -8  # glibc's mallopt() parameter, as in <malloc.h>
-
-
-def limit_malloc_arenas(arenas=1):
-    """Cap glibc's malloc arenas, as ``MALLOC_ARENA_MAX`` would, before any thread starts.
-
-    glibc gives threads their own arenas, each keeping freed memory; with waitress's and
-    onnxruntime's threads the server's RSS was ~80 MB higher than with one arena, for no
-    measurable throughput (bench/load.py). Nothing happens where the C library is not glibc.
-    """
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):
-        pass
 
 
 def waitress_settings(config):
@@ -76,6 +60,6 @@ def waitress_settings(config):
 def serve(app):
     """Serve ``app`` until interrupted, on the host and port of its config."""
     warn_if_open_to_the_network(app, app.config["HOST"])
-    server = JsonErrorServer(app, **waitress_settings(app.config))
+    server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
     server.print_listen("Serving CaptchaOCR on http://{}:{}")
     server.run()
