@@ -3,17 +3,20 @@
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import onnxruntime
 from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
+from .config import read_slots
 from .engine import Engine
 from .outcome import current_outcome
 from .reader import check_model_name
 
 EXTENSION_KEY = "captcha_ocr"
 REGISTERED_KEY = "captcha_ocr_registered"
+READ_THREADS_KEY = "captcha_ocr_read_threads"
 
 
 class OcrEngine:
@@ -40,6 +43,10 @@ class OcrEngine:
             raise RuntimeError("the OCR engine is already registered on this app")
         check_model_name(app.config["OCR_MODEL"])
         app.extensions[REGISTERED_KEY] = True
+        # Reads run on READ_SLOTS threads of their own, not on whichever of waitress's threads
+        # took the request: onnxruntime keeps buffers per calling thread, and with reads spread
+        # over 64 threads the RSS grew ~8 MB over a soak (bench/load.py); on a few, ~2 MB.
+        app.extensions[READ_THREADS_KEY] = ThreadPoolExecutor(read_slots(app.config), thread_name_prefix="read")
         onnxruntime.set_default_logger_severity(app.config["ORT_LOGGING_LEVEL"])
         if in_background:
             threading.Thread(target=_load_or_exit, args=(app,), name="load-ocr-model", daemon=True).start()
@@ -69,11 +76,12 @@ class OcrEngine:
         outcome = current_outcome()
         started = time.perf_counter()
         try:
-            reading = self.loaded.read(
+            reading = current_app.extensions[READ_THREADS_KEY].submit(
+                self.loaded.read,
                 image_bytes,
                 config["OCR_DIGITS"] if length is None else length,
                 config["MIN_CONFIDENCE"] if min_confidence is None else min_confidence,
-            )
+            ).result()
         finally:
             outcome.reading_seconds = time.perf_counter() - started
         outcome.digits, outcome.confidence = reading.digits, reading.confidence

@@ -5,7 +5,7 @@ import pytest
 from flask import Flask
 
 from captcha_service.config import Config
-from captcha_service.extension import EXTENSION_KEY, OcrEngine, ocr
+from captcha_service.extension import EXTENSION_KEY, READ_THREADS_KEY, OcrEngine, ocr
 from conftest import ROOT
 
 READ_ONE_CAPTCHA = """
@@ -49,3 +49,22 @@ def test_ort_logging_level_is_applied(level, warns):
     )
     assert completed.stdout.strip() == "200", completed.stderr
     assert ("onnxruntime" in completed.stderr) is warns, completed.stderr
+
+
+def test_reads_run_on_the_read_slots_threads_whatever_thread_serves_the_request(app):
+    """onnxruntime keeps buffers per calling thread: reads must not spread over every server thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from captcha_service.config import read_slots
+    from conftest import CAPTCHA_FILES, base64_of
+
+    body = {"image_base64": base64_of(CAPTCHA_FILES[0])}
+
+    def post(_):
+        return app.test_client().post("/ocr", json=body).status_code
+
+    with ThreadPoolExecutor(8) as requests:
+        assert set(requests.map(post, range(24))) <= {200, 422}
+    read_threads = app.extensions[READ_THREADS_KEY]._threads  # the executor's workers (stdlib, stable)
+    assert 1 <= len(read_threads) <= read_slots(app.config)
+    assert all(thread.name.startswith("read_") and thread.is_alive() for thread in read_threads)
