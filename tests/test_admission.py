@@ -1,7 +1,8 @@
+import threading
 import time
 
 from captcha_service import create_app
-from captcha_service.admission import SLOTS_EXTENSION
+from captcha_service.admission import SLOTS_EXTENSION, FairSlots
 from conftest import CAPTCHA_FILES, base64_of
 
 BODY = {"image_base64": base64_of(CAPTCHA_FILES[0])}
@@ -22,3 +23,36 @@ def test_an_overloaded_service_answers_503_quickly():
     assert "busy" in response.json["detail"]
     assert waited < 1.0
     assert app.test_client().post("/ocr", json=BODY).status_code == 200
+
+
+def test_freed_slots_go_to_the_longest_waiting_request_first():
+    slots = FairSlots(1)
+    assert slots.acquire(timeout=1)
+    served = []
+
+    def wait_then_hold(name):
+        assert slots.acquire(timeout=5)
+        served.append(name)
+        slots.release()
+
+    waiters = []
+    for name in ("first", "second", "third"):
+        waiter = threading.Thread(target=wait_then_hold, args=(name,))
+        waiter.start()
+        waiters.append(waiter)
+        while len(slots._waiters) < len(waiters):  # each is queued before the next arrives
+            time.sleep(0.001)
+    slots.release()
+    assert slots.acquire(timeout=5)  # a newcomer gets the slot only after every earlier waiter
+    assert served == ["first", "second", "third"]
+    slots.release()
+    for waiter in waiters:
+        waiter.join()
+
+
+def test_a_waiter_that_times_out_leaves_the_slots_as_they_were():
+    slots = FairSlots(1)
+    assert slots.acquire(timeout=1)
+    assert not slots.acquire(timeout=0.01)
+    slots.release()
+    assert slots.acquire(timeout=0.01) and not slots.acquire(timeout=0.01)
