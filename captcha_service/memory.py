@@ -31,8 +31,8 @@ class TrimFreedHeap:
 
     glibc keeps freed memory for reuse and returns only the top of its heap, so the decoded
     images, arrays and JSON of requests of varied sizes leave free pages in the RSS (reading
-    the 4,900 soak images of bench/load.py in-process: +5.4 MB, +0.7 MB after a trim; in the
-    server ~3 MB between under load and idle). ``malloc_trim`` gives them back; it costs about a millisecond
+    ~1,700 captchas at three sizes in-process: +5.4 MB, +0.7 MB after a trim; in the server
+    ~3 MB between under load and idle). ``malloc_trim`` gives them back; it costs about a millisecond
     and holds the heap's lock, so it runs in its own thread, at most once a second, and never
     while the server idles. onnxruntime's own arena (see ``reader``) is not malloc's to trim.
     """
