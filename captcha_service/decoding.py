@@ -1,7 +1,6 @@
 """Turn the model's per-time-step scores into digits: CTC decoding restricted to blank + 0-9."""
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,14 +10,6 @@ BEAM_WIDTH = 8
 NEGLIGIBLE = 1e-4
 RESCALE_BELOW = 1e-3  # a blank probability under which the beam is rescaled at once
 RESCALE_EVERY = 32  # else every so many steps: 1e-3 ** 32 is still far from underflow
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """A digit string of the requested length, and the model's probability of exactly it."""
-
-    digits: str
-    probability: float
 
 
 def softmax(logits, columns=slice(None)):
@@ -43,20 +34,12 @@ def digit_columns(charset):
     return [CTC_BLANK] + [charset.index(digit) for digit in DIGITS]
 
 
-def decode_digits(probabilities, length):
+def best_digits(probabilities, length):
     """Most probable string of exactly ``length`` digits under CTC, or ``None`` if there is none.
 
     ``probabilities`` has shape (time steps, 11): blank then '0'..'9', taken from the softmax
     over *all* the model's classes, so mass it gives to letters is not counted as digits.
     """
-    digits = best_digits(probabilities, length)
-    if digits is None:
-        return None
-    return Decoded(digits, ctc_probability(probabilities, [int(digit) for digit in digits]))
-
-
-def best_digits(probabilities, length):
-    """The most probable string of exactly ``length`` digits (see ``decode_digits``), or ``None``."""
     prefix = _best_prefix(probabilities, length)
     return None if prefix is None else "".join(DIGITS[digit] for digit in prefix)
 
@@ -120,11 +103,6 @@ def _rescale(beam):
     if top == 0.0:
         return {}
     return {prefix: (ends_blank / top, ends_digit / top) for prefix, (ends_blank, ends_digit) in beam.items()}
-
-
-def ctc_probability(probabilities, digits):
-    """P(``digits`` | image) under CTC: the sum over every alignment (see ``ctc_log_probability``)."""
-    return math.exp(ctc_log_probability(probabilities, digits))
 
 
 def ctc_log_probability(probabilities, digits):

@@ -1,4 +1,4 @@
-"""Keep the server's memory flat: one malloc arena, and freed heap given back when it idles (glibc)."""
+"""Keep the server's memory flat: one malloc arena, and freed heap given back after requests (glibc)."""
 
 import ctypes
 import threading
