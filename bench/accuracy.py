@@ -24,11 +24,11 @@ import onnxruntime
 import requests
 
 from captcha_service.config import Config
-from captcha_service.exceptions import UnreadableInput
-from captcha_service.images import decode_frames
-from captcha_service.reader import CALIBRATIONS, DigitReader
+from captcha_service.ocr.exceptions import UnreadableInput
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.reader import CALIBRATIONS, DigitReader
 
-from .labelled import DEFAULT_ROOT, label_of, labelled_folders
+from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 NOT_READ = (None, 0.0)
@@ -41,7 +41,7 @@ def engine_reader(model, length):
 
     def read(data):
         try:
-            reading = reader.read(decode_frames(data), length)
+            reading = reader.read(decode_picture(data), length)
         except UnreadableInput:
             return NOT_READ
         return reading.digits, reading.confidence

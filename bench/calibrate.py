@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime
 
-from captcha_service.images import decode_frames
-from captcha_service.reader import CALIBRATIONS, DigitReader
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.reader import CALIBRATIONS, DigitReader
 
-from .labelled import DEFAULT_ROOT, label_of, labelled_folders
+from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
 L2 = 1e-2
@@ -50,9 +50,9 @@ def collect(reader, folders, length):
     rows = []
     for folder, paths in folders.items():
         for path in paths:
-            frames = decode_frames(path.read_bytes())
+            picture = decode_picture(path.read_bytes())
             for asked in (length - 1, length, length + 1):
-                evidence = reader.weigh(frames, asked)
+                evidence = reader.weigh(picture, asked)
                 if evidence is not None:
                     rows.append((evidence.signals, evidence.digits == label_of(path), folder, asked == length))
     signals, right, folder_of, true_length = zip(*rows)

@@ -33,10 +33,10 @@ import onnxruntime
 from PIL import Image
 
 from captcha_service.config import Config, intra_op_threads
-from captcha_service.images import decode_frames
-from captcha_service.reader import DigitReader
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.reader import DigitReader
 
-from .labelled import DEFAULT_ROOT, labelled_folders
+from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
 from .live_server import rss_mb, running_server
 
 CONCURRENCIES = (1, 2, 4, 8, 16)
@@ -93,12 +93,12 @@ def engine_limits(images, seconds):
     reader.warm_up()
     model_times, read_times = [], []
     for data in images:
-        inputs = reader.model_inputs(decode_frames(data))
+        inputs = reader.model_inputs(decode_picture(data))
         started = time.perf_counter()
         reader.model_scores(inputs)
         model_times.append(time.perf_counter() - started)
         started = time.perf_counter()
-        reader.read(decode_frames(data), Config.OCR_DIGITS)
+        reader.read(decode_picture(data), Config.OCR_DIGITS)
         read_times.append(time.perf_counter() - started)
     best = max(parallel_reads_per_second(reader, images, threads, seconds) for threads in (1, 2, 4))
     return statistics.median(model_times), statistics.median(read_times), best
@@ -111,7 +111,7 @@ def parallel_reads_per_second(reader, images, threads, seconds):
     def work(worker):
         index = worker
         while time.perf_counter() < deadline:
-            reader.read(decode_frames(images[index % len(images)]), Config.OCR_DIGITS)
+            reader.read(decode_picture(images[index % len(images)]), Config.OCR_DIGITS)
             done[worker] += 1
             index += threads
 

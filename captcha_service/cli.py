@@ -13,8 +13,8 @@ import sys
 import onnxruntime
 
 from .config import Config, settings_from_environment
-from .engine import Engine
-from .exceptions import UnreadableInput
+from .ocr.engine import Engine
+from .ocr.exceptions import UnreadableInput
 from .schemas import LONGEST, SHORTEST
 
 STANDARD_INPUT = "-"

@@ -14,18 +14,26 @@ class Config:
     READ_SLOTS = 0
     READ_WAIT_SECONDS = 1.0
     API_KEYS = ""
+    API_KEYS_FILE = ""
     TRUSTED_PROXY = ""
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     MAX_IMAGE_BYTES = 1024 * 1024
     MAX_IMAGE_PIXELS = 4_000_000
     MAX_ASPECT_RATIO = 16.0
     MAX_FRAMES = 64
+    MAX_DECODED_PIXELS = 8_000_000
+    MAX_JPEG_SCANS = 32
     OCR_MODEL = "common"
     OCR_DIGITS = 4
     MIN_CONFIDENCE = 0.9
     ORT_LOGGING_LEVEL = 3
     LOG_LEVEL = "INFO"
     ORT_INTRA_OP_THREADS = 0
+
+
+def defaults():
+    """The defaults as a mapping, as ``app.config`` holds them (for the CLI, benchmarks and tests)."""
+    return {name: value for name, value in vars(Config).items() if name.isupper()}
 
 
 def intra_op_threads(config):

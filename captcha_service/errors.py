@@ -4,7 +4,7 @@ from flask import Request, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, UnprocessableEntity, UnsupportedMediaType
 
-from .exceptions import UnreadableInput
+from .ocr.exceptions import UnreadableInput
 from .outcome import note_refusal
 
 

@@ -10,9 +10,9 @@ from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from .config import read_slots
-from .engine import Engine
+from .ocr.engine import Engine
 from .outcome import current_outcome
-from .reader import check_model_name
+from .ocr.reader import check_model_name
 
 EXTENSION_KEY = "captcha_ocr"
 REGISTERED_KEY = "captcha_ocr_registered"

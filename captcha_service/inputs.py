@@ -1,7 +1,7 @@
 """The three ways a request may carry its image: JSON base64, a form upload, or the image itself."""
 
-from .exceptions import UnreadableInput
-from .payload import decode_image_payload
+from .ocr.exceptions import UnreadableInput
+from .ocr.payload import decode_image_payload
 from .schemas import OcrRequestSchema, ReadOptionsSchema
 
 IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")

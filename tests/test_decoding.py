@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from captcha_service.decoding import best_digits, ctc_log_probability, digit_columns, softmax
+from captcha_service.ocr.decoding import best_digits, ctc_log_probability, digit_columns, softmax
 
 BLANK = 0
 

@@ -1,80 +1,11 @@
 """Broken and hostile requests: each gets a 4xx JSON answer with a useful detail, never a 500."""
 
-import base64
-import io
 import json
-import struct
-import zlib
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from conftest import FIXTURES, label_of
-
-KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
-GIF = FIXTURES / "java_easycaptcha_gif-0_8985.gif"
-PNG = FIXTURES / "captcha_py-105_0093.png"
-
-
-def encoded(data):
-    return base64.b64encode(data).decode()
-
-
-def saved(image, image_format, **options):
-    buffer = io.BytesIO()
-    image.save(buffer, format=image_format, **options)
-    return buffer.getvalue()
-
-
-def png_chunk(kind, payload):
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def png_of(width, height, color_type, rows, chunks=()):
-    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
-    return b"\x89PNG\r\n\x1a\n" + header + b"".join(chunks) + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
-
-
-def many_frame_gif(frames):
-    """A GIF of ``frames`` 1x1 frames, written by hand: PIL would take long to encode it."""
-    frame = b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00" + b"\x02\x02\x44\x01\x00"
-    return b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff" + frame * frames + b"\x3b"
-
-
-def kaptcha_as(mode, image_format):
-    with Image.open(KAPTCHA) as image:
-        return saved(image.convert(mode), image_format)
-
-
-def sixteen_bit_png():
-    with Image.open(KAPTCHA) as image:
-        grey = np.asarray(image.convert("L"), dtype=np.uint16) * 257
-    return saved(Image.fromarray(grey), "PNG")
-
-
-def noise_png(width, height):
-    return saved(Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)), "PNG")
-
-
-IMAGE_CASES = [
-    ("truncated-png", PNG.read_bytes()[:300], "damaged"),
-    ("truncated-jpeg", KAPTCHA.read_bytes()[:700], "damaged"),
-    ("truncated-gif", GIF.read_bytes()[:2000], "damaged"),
-    ("zero-bytes", b"\x00" * 64, "not a decodable image"),
-    ("one-by-one", saved(Image.new("RGB", (1, 1), "white"), "PNG"), "no reading of 4 digits"),
-    ("text-file", b"username=admin\npassword=hunter2\n", "not a decodable image"),
-    ("pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF", "not a decodable image"),
-    ("svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="60"><text y="40">1234</text></svg>', "not a decodable image"),
-    ("tiff-odd-mode", saved(Image.new("I;16", (160, 60)), "TIFF"), "not a decodable image"),
-    ("palette-png-without-palette", png_of(16, 8, 3, b"\x00" + b"\x00" * 16 * 8), "damaged"),
-    ("ten-thousand-frame-gif", many_frame_gif(10_000), "10000 frames; at most 64"),
-    ("random-bytes", np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8).tobytes(), "not a decodable image"),
-    ("claims-a-huge-canvas", png_of(100_000, 100_000, 0, b""), "pixels"),
-    ("a-4000x1-strip", saved(Image.new("L", (4000, 1), 255), "PNG"), "not the shape of a captcha"),
-    ("a-1x400-column", saved(Image.new("L", (1, 400), 255), "PNG"), "not the shape of a captcha"),
-    ("over-max-image-bytes", noise_png(700, 600), "bytes; at most 1048576"),
-]
+from conftest import label_of
+from hostile_corpus import IMAGE_CASES, KAPTCHA, encoded, kaptcha_as, sixteen_bit_png
 
 
 @pytest.mark.parametrize(("data", "detail"), [case[1:] for case in IMAGE_CASES], ids=[case[0] for case in IMAGE_CASES])

@@ -5,10 +5,10 @@ import base64
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from captcha_service.exceptions import UnreadableInput
+from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.extension import EXTENSION_KEY
-from captcha_service.images import decode_frames
-from captcha_service.payload import decode_image_payload
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.payload import decode_image_payload
 from conftest import CAPTCHA_FILES
 
 FIXTURE_BYTES = [path.read_bytes() for path in CAPTCHA_FILES]
@@ -59,22 +59,22 @@ def test_base64_of_any_bytes_round_trips(raw, decoration):
 @QUICK
 @given(st.binary(max_size=2048))
 def test_any_bytes_decode_or_are_refused(data):
-    frames = refuses_cleanly(decode_frames, data)
-    assert frames is None or all(frame.mode == "RGBA" for frame in frames)
+    picture = refuses_cleanly(decode_picture, data)
+    assert picture is None or picture.mode == "L"
 
 
 @QUICK
 @given(damaged_images())
 def test_damaged_captchas_decode_or_are_refused(data):
-    frames = refuses_cleanly(decode_frames, data)
-    assert frames is None or all(frame.mode == "RGBA" for frame in frames)
+    picture = refuses_cleanly(decode_picture, data)
+    assert picture is None or picture.mode == "L"
 
 
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=damaged_images())
 def test_damaged_captchas_read_or_are_refused_by_the_engine(app, data):
     reader = app.extensions[EXTENSION_KEY].reader
-    frames = refuses_cleanly(decode_frames, data)
-    if frames is not None:
-        reading = refuses_cleanly(reader.read, frames, 4)
+    picture = refuses_cleanly(decode_picture, data)
+    if picture is not None:
+        reading = refuses_cleanly(reader.read, picture, 4)
         assert reading is None or 0.0 <= reading.confidence <= 1.0

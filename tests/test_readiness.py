@@ -6,7 +6,7 @@ import time
 import pytest
 
 from captcha_service import create_app
-from captcha_service.engine import Engine
+from captcha_service.ocr.engine import Engine
 from conftest import CAPTCHA_FILES, base64_of, label_of
 
 

@@ -5,9 +5,9 @@ import io
 import pytest
 from PIL import Image
 
-from captcha_service.exceptions import UnreadableInput
+from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.extension import EXTENSION_KEY
-from captcha_service.images import decode_frames
+from captcha_service.ocr.images import decode_picture
 from conftest import CAPTCHA_FILES, FIXTURES, label_of
 
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
@@ -44,7 +44,7 @@ def in_a_large_canvas(image):
 
 @pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
 def test_reads_each_fixture_surely(reader, path):
-    reading = reader.read(decode_frames(path.read_bytes()), 4)
+    reading = reader.read(decode_picture(path.read_bytes()), 4)
     assert reading.digits == label_of(path)
     assert SURE <= reading.confidence <= 1.0
 
@@ -64,7 +64,7 @@ def test_reads_each_fixture_surely(reader, path):
 )
 def test_reads_the_same_captcha_served_differently(reader, change, image_format, options):
     data = reencoded(KAPTCHA, change, image_format, **options)
-    assert reader.read(decode_frames(data), 4).digits == label_of(KAPTCHA)
+    assert reader.read(decode_picture(data), 4).digits == label_of(KAPTCHA)
 
 
 def test_an_animated_gif_is_read_from_all_its_frames(reader):
@@ -73,11 +73,11 @@ def test_an_animated_gif_is_read_from_all_its_frames(reader):
         first_frame = first_frame_only.convert("RGB")
     buffer = io.BytesIO()
     first_frame.save(buffer, format="PNG")
-    assert is_unsure(reader, decode_frames(buffer.getvalue()))  # one frame hides a digit
-    assert reader.read(decode_frames(path.read_bytes()), 4).digits == "8985"
+    assert is_unsure(reader, decode_picture(buffer.getvalue()))  # one frame hides a digit
+    assert reader.read(decode_picture(path.read_bytes()), 4).digits == "8985"
 
 
 def test_a_wrong_length_is_an_unsure_reading(reader):
-    reading = reader.read(decode_frames(KAPTCHA.read_bytes()), 6)
+    reading = reader.read(decode_picture(KAPTCHA.read_bytes()), 6)
     assert len(reading.digits) == 6
     assert reading.confidence < SURE

@@ -1,10 +1,10 @@
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageSequence
 
-from captcha_service.images import decode_frames
-from captcha_service.rendering import flatten, renderings, trim_margins
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.rendering import flatten, renderings, trim_margins
 from conftest import FIXTURES
 
 
@@ -18,7 +18,7 @@ def test_a_transparent_background_becomes_white_not_black():
     with Image.open(path) as image:
         assert image.mode == "P" and "transparency" in image.info
         assert np.median(border(image.convert("L"))) < 50  # what ddddocr 1.6.1 reads: ink on black
-    assert np.median(border(flatten(decode_frames(path.read_bytes())))) == 255
+    assert np.median(border(decode_picture(path.read_bytes()))) == 255
 
 
 def test_an_rgba_image_is_composited_over_white():
@@ -34,12 +34,13 @@ def test_an_animated_image_shows_the_ink_of_every_frame():
         ImageDraw.Draw(frame).rectangle((index * 10 + 2, 2, index * 10 + 7, 7), fill=0)
     animated = io.BytesIO()
     frames[0].save(animated, format="GIF", save_all=True, append_images=frames[1:], duration=100)
-    grey = np.asarray(flatten(decode_frames(animated.getvalue())))
+    grey = np.asarray(decode_picture(animated.getvalue()))
     assert all(grey[4, index * 10 + 4] < 50 for index in range(3))
 
 
 def test_the_fixture_gif_reveals_a_different_digit_in_each_frame():
-    frames = decode_frames((FIXTURES / "java_easycaptcha_gif-0_8985.gif").read_bytes())
+    with Image.open(FIXTURES / "java_easycaptcha_gif-0_8985.gif") as gif:
+        frames = [frame.convert("RGBA") for frame in ImageSequence.Iterator(gif)]
     assert len(frames) == 4
     first_frame = np.asarray(flatten(frames[:1]), dtype=int)
     assert (np.asarray(flatten(frames), dtype=int) < first_frame - 60).sum() > 100

@@ -3,7 +3,8 @@
 import pathlib
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
-DEFAULT_ROOT = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "captchas"
+# ../shared/captchas beside the repository: the labelled folders of development and benchmarks.
+DEFAULT_ROOT = pathlib.Path(__file__).resolve().parents[3] / "shared" / "captchas"
 
 
 def label_of(path):

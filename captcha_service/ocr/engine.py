@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from .config import intra_op_threads
+from ..config import intra_op_threads
 from .exceptions import UnreadableInput
-from .images import ImageLimits, decode_frames
+from .images import ImageLimits, decode_picture, guard_pillow
 from .reader import DigitReader
 
 
@@ -20,11 +20,13 @@ class Engine:
         """Load the models of ``OCR_MODEL`` and warm them up; limits from the ``MAX_*`` settings."""
         reader = DigitReader(config["OCR_MODEL"], config["ORT_LOGGING_LEVEL"], intra_op_threads(config))
         reader.warm_up()
-        return cls(reader, ImageLimits.from_config(config))
+        limits = ImageLimits.from_config(config)
+        guard_pillow(limits)
+        return cls(reader, limits)
 
     def read(self, image_bytes, length, min_confidence):
         """Read ``length`` digits; refuse, with what was read, a reading less sure than ``min_confidence``."""
-        reading = self.reader.read(decode_frames(image_bytes, self.limits), length)
+        reading = self.reader.read(decode_picture(image_bytes, self.limits), length)
         if reading.confidence < min_confidence:
             raise UnreadableInput(
                 f"low confidence: read {reading.digits} with confidence {reading.confidence}, "

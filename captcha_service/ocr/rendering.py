@@ -1,7 +1,9 @@
 """Turn an image as a site serves it into the grey pictures the model reads (no Flask)."""
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
+
+from .exceptions import UnreadableInput
 
 WHITE = (255, 255, 255, 255)
 INK_CONTRAST = 48
@@ -11,18 +13,28 @@ STRETCHES = (1.0, 1.35, 0.75)
 
 
 def flatten(frames):
-    """One grey picture of what RGBA ``frames`` show: transparency over white, frames together.
+    """One grey picture of what RGBA ``frames`` (any iterable) show: transparency over white, frames together.
 
     A transparent background becomes white (never black text on black). An animated image
     that reveals its digits frame by frame is read as all frames at once: per pixel, the
-    inkiest value over the frames, dark ink on a light background or light on a dark one.
+    inkiest value over the frames, dark ink on a light background or light on a dark one
+    (told by the first frame's border). Frames are folded in one by one, so only one is
+    ever held besides the picture.
     """
-    greys = [Image.alpha_composite(Image.new("RGBA", frame.size, WHITE), frame).convert("L") for frame in frames]
-    if len(greys) == 1:
-        return greys[0]
-    stack = np.stack([np.asarray(grey) for grey in greys])
-    inkiest = stack.min(axis=0) if _background_level(stack[0]) >= 128 else stack.max(axis=0)
-    return Image.fromarray(inkiest)
+    picture, inkiest = None, None
+    for frame in frames:
+        grey = Image.alpha_composite(Image.new("RGBA", frame.size, WHITE), frame).convert("L")
+        if picture is None:
+            picture = grey
+            inkiest = ImageChops.darker if _background_level(np.asarray(grey)) >= 128 else ImageChops.lighter
+        elif grey.size != picture.size:
+            raise UnreadableInput(
+                f"the image's frames differ in size ({picture.width}x{picture.height}, then {grey.width}x{grey.height})",
+                "bad_shape",
+            )
+        else:
+            picture = inkiest(picture, grey)
+    return picture
 
 
 def trim_margins(grey):

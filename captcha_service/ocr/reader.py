@@ -12,7 +12,7 @@ from PIL import Image
 from .confidence import Calibration, weigh_views
 from .decoding import digit_columns, softmax
 from .exceptions import UnreadableInput
-from .rendering import flatten, renderings, trim_margins
+from .rendering import renderings, trim_margins
 
 MODEL_HEIGHT = 64
 
@@ -100,22 +100,22 @@ class DigitReader:
             session, charset = ONNX_MODELS[name].load(options)
             self._models.append((session, session.get_inputs()[0].name, digit_columns(charset)))
 
-    def read(self, frames, length):
-        """Read exactly ``length`` digits from an image's RGBA frames, with the probability they are right."""
-        evidence = self.weigh(frames, length)
+    def read(self, picture, length):
+        """Read exactly ``length`` digits from an image's grey picture, with the probability they are right."""
+        evidence = self.weigh(picture, length)
         if evidence is None:
             raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
         return Reading(evidence.digits, round(self.calibration.probability_right(evidence.signals), 4))
 
-    def weigh(self, frames, length):
+    def weigh(self, picture, length):
         """The best reading and its evidence, before calibration (see ``confidence.weigh_views``)."""
-        scores = self.model_scores(self.model_inputs(frames))
+        scores = self.model_scores(self.model_inputs(picture))
         columns = itertools.cycle(digit_columns for _, _, digit_columns in self._models)  # model_scores' order
         return weigh_views([softmax(view_scores, view_columns) for view_scores, view_columns in zip(scores, columns)], length)
 
-    def model_inputs(self, frames):
+    def model_inputs(self, picture):
         """The model inputs of an image's views (see ``rendering``)."""
-        return [model_input(view) for view in renderings(trim_margins(flatten(frames)))]
+        return [model_input(view) for view in renderings(trim_margins(picture))]
 
     def model_scores(self, inputs):
         """The models' own work: raw scores (time steps, classes) for each view and model."""
@@ -123,7 +123,7 @@ class DigitReader:
 
     def warm_up(self):
         """One read of a blank picture, so the first request does not pay onnxruntime's set-up."""
-        self.weigh([Image.new("RGBA", (160, 60), color="white")], 4)
+        self.weigh(Image.new("L", (160, 60), color=255), 4)
 
 
 def model_input(grey):

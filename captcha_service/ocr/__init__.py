@@ -1,0 +1,1 @@
+"""The reading core: image bytes in, digits and confidence out. Imports nothing of Flask."""
