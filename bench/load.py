@@ -37,7 +37,7 @@ from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.reader import DigitReader
 
 from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
-from .live_server import rss_mb, running_server
+from tests.live_server import rss_mb, running_server
 
 CONCURRENCIES = (1, 2, 4, 8, 16)
 WARM_UP_REQUESTS = 50

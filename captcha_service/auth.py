@@ -13,23 +13,31 @@ KEYS_EXTENSION = "captcha_ocr_api_keys"
 
 
 def init_app(app):
-    """Load the keys of ``API_KEYS``: comma-separated keys, or the path of a file of one key a line."""
-    app.extensions[KEYS_EXTENSION] = load_api_keys(app.config["API_KEYS"])
+    """Load the keys: ``API_KEYS`` (comma-separated) and ``API_KEYS_FILE`` (a file of one key a line).
+
+    Either or both may be set; neither turns auth off. A file that cannot be read, or a setting
+    that holds no key, stops the start-up: a typo must never leave the service open, nor make
+    a path the key.
+    """
+    app.extensions[KEYS_EXTENSION] = load_api_keys(app.config["API_KEYS"], app.config["API_KEYS_FILE"])
 
 
-def load_api_keys(setting):
-    """The keys as bytes. A file may hold blank lines and ``#`` comments."""
-    setting = setting.strip()
-    if not setting:
-        return ()
-    path = pathlib.Path(setting)
-    if path.is_file():
-        lines = (line.strip() for line in path.read_text().splitlines())
-        keys = [line for line in lines if line and not line.startswith("#")]
-    else:
-        keys = [key.strip() for key in setting.split(",") if key.strip()]
-    if not keys:
+def load_api_keys(listed, file_name=""):
+    """The keys as bytes. The file may hold blank lines and ``#`` comments."""
+    keys = [key.strip() for key in listed.split(",") if key.strip()]
+    if any(key.startswith(("/", "./", "~")) for key in keys):
+        raise ValueError("API_KEYS holds what looks like a file path: name a file of keys in API_KEYS_FILE")
+    if listed.strip() and not keys:
         raise ValueError("API_KEYS is set but holds no key")
+    if file_name.strip():
+        try:
+            lines = pathlib.Path(file_name.strip()).read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"API_KEYS_FILE={file_name!r} cannot be read: {error}") from None
+        from_file = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+        if not from_file:
+            raise ValueError(f"API_KEYS_FILE={file_name!r} holds no key")
+        keys += from_file
     return tuple(key.encode() for key in keys)
 
 
@@ -51,7 +59,7 @@ def api_key_required(view):
 
 def warn_if_open_to_the_network(app, host):
     """Log a warning when the service listens beyond loopback with no API keys."""
-    if not app.extensions[KEYS_EXTENSION] and not _is_loopback(host):
+    if not app.extensions[KEYS_EXTENSION] and not is_loopback(host):
         app.logger.warning("listening on %s without API keys: anyone who can reach it can use it (set API_KEYS)", host)
 
 
@@ -68,7 +76,8 @@ def _is_known(presented, keys):
     return presented != b"" and any(matches)
 
 
-def _is_loopback(host):
+def is_loopback(host):
+    """Whether ``host`` (a name or address to listen on) is this machine's loopback."""
     if host == "localhost":
         return True
     try:

@@ -4,6 +4,7 @@ Logged: request id, method, path, status, latency, and for /ocr the digits' leng
 confidence and the reason of a refusal. Never the image, never a header's value but the id.
 """
 
+import json
 import logging
 import re
 import sys
@@ -17,6 +18,8 @@ from .outcome import current_outcome
 LOGGER_NAME = "captcha_service.requests"
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+BARE_VALUE = re.compile(r'[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+')  # printable ASCII but '"', '=' and '\'
+
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -40,6 +43,16 @@ def start_request():
     g.request_started = time.perf_counter()
 
 
+def logfmt_value(value):
+    """``value`` as logfmt: bare when plain, else quoted with every control character escaped.
+
+    The path is logged after percent-decoding: ``%0A`` would forge a whole log line, and ESC
+    or CR reach the terminal of whoever reads ``pm2 logs``.
+    """
+    text = str(value)
+    return text if BARE_VALUE.fullmatch(text) else json.dumps(text)
+
+
 def finish_request(response):
     request_id = g.get("request_id") or uuid.uuid4().hex
     response.headers[REQUEST_ID_HEADER] = request_id
@@ -56,5 +69,5 @@ def finish_request(response):
         fields["confidence"] = outcome.confidence
     if outcome.reason is not None:
         fields["reason"] = outcome.reason
-    logger.info(" ".join(f"{name}={value}" for name, value in fields.items()))
+    logger.info(" ".join(f"{name}={logfmt_value(value)}" for name, value in fields.items()))
     return response

@@ -1,12 +1,13 @@
 """Serve the app with waitress, whose own refusals (413, malformed HTTP) are JSON like ours."""
 
 import json
+import signal
 
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
-from .auth import warn_if_open_to_the_network
+from .auth import is_loopback, warn_if_open_to_the_network
 from .memory import TrimFreedHeap
 
 
@@ -29,6 +30,16 @@ class JsonErrorChannel(HTTPChannel):
 
 class JsonErrorServer(TcpWSGIServer):
     channel_class = JsonErrorChannel
+
+
+def warn_if_no_proxy_in_front(app):
+    """Beyond loopback and with no proxy, slow clients can hold every connection: say so at start-up."""
+    if not is_loopback(app.config["HOST"]) and not app.config["TRUSTED_PROXY"]:
+        app.logger.warning(
+            "listening on %s with no proxy in front (TRUSTED_PROXY is unset): %d clients that send their "
+            "requests slowly hold every connection (slowloris); put nginx in front (deploy/nginx.conf)",
+            app.config["HOST"], app.config["CONNECTION_LIMIT"],
+        )
 
 
 def waitress_settings(config):
@@ -58,8 +69,14 @@ def waitress_settings(config):
 
 
 def serve(app):
-    """Serve ``app`` until interrupted, on the host and port of its config."""
+    """Serve ``app`` until interrupted, on the host and port of its config.
+
+    SIGTERM (systemd, Docker, Kubernetes) is treated as SIGINT (PM2): waitress stops taking
+    connections and lets the requests in flight finish, instead of the process ending at once.
+    """
     warn_if_open_to_the_network(app, app.config["HOST"])
+    warn_if_no_proxy_in_front(app)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
     server.print_listen("Serving CaptchaOCR on http://{}:{}")
     server.run()

@@ -3,7 +3,7 @@ import pathlib
 
 import pytest
 
-from bench.live_server import ROOT, free_port, running_server, wait_until_healthy  # noqa: F401 (used by tests)
+from live_server import ROOT, free_port, running_server, wait_until_healthy  # noqa: F401 (used by tests)
 from captcha_service import create_app
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"

@@ -50,11 +50,27 @@ def test_without_keys_the_service_is_open(client):
 def test_keys_load_from_a_file(tmp_path):
     key_file = tmp_path / "keys.txt"
     key_file.write_text("# operators\nalpha\n\n beta \n")
-    assert load_api_keys(str(key_file)) == (b"alpha", b"beta")
+    assert load_api_keys("", str(key_file)) == (b"alpha", b"beta")
+    assert load_api_keys("gamma", str(key_file)) == (b"gamma", b"alpha", b"beta")
     assert load_api_keys(" a , b ,") == (b"a", b"b")
     assert load_api_keys("") == ()
     with pytest.raises(ValueError, match="holds no key"):
         load_api_keys(" , ")
+
+
+def test_a_missing_key_file_stops_the_start_up(tmp_path):
+    with pytest.raises(ValueError, match="cannot be read"):
+        create_app({"API_KEYS_FILE": str(tmp_path / "no-such-file")})
+    (tmp_path / "empty").write_text("# nobody yet\n")
+    with pytest.raises(ValueError, match="holds no key"):
+        load_api_keys("", str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("setting", ["/etc/captcha-ocr/keys", "./keys.txt", "~/keys", "k1,/etc/keys"])
+def test_a_path_in_api_keys_is_refused_not_taken_as_a_key(setting):
+    # Once, API_KEYS=/etc/captcha-ocr/keys with no such file made the path itself the only key.
+    with pytest.raises(ValueError, match="API_KEYS_FILE"):
+        load_api_keys(setting)
 
 
 @pytest.mark.parametrize(("host", "keys", "warns"), [("0.0.0.0", "", True), ("127.0.0.1", "", False), ("localhost", "", False), ("0.0.0.0", "k", False)])

@@ -57,3 +57,19 @@ def test_api_keys_never_reach_the_log(log_lines):
     assert [fields_of(line)["status"] for line in lines] == ["200", "401"]
     assert fields_of(lines[1])["reason"] == "unauthorized"
     assert not any("s3cret" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/%0Arequest_id=forged%20status=200", '"/\\nrequest_id=forged status=200"'),
+        ("/%1B[2J%0D", '"/\\u001b[2J\\r"'),
+        ("/a%22b", '"/a\\"b"'),
+    ],
+    ids=["newline", "escape-and-cr", "quote"],
+)
+def test_what_a_client_puts_in_the_path_cannot_forge_or_colour_a_log_line(client, log_lines, path, logged):
+    client.get(path)
+    (line,) = log_lines()
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert f" path={logged} status=404 " in line

@@ -1,12 +1,17 @@
 """End to end: the real waitress server from wsgi.py, over HTTP on loopback."""
 
+import base64
 import json
+import signal
 import socket
+import threading
+import time
 
 import pytest
 import requests
 
 from conftest import CAPTCHA_FILES, base64_of, label_of, running_server
+from hostile_corpus import progressive_jpeg_with_scans
 
 BODY_LIMIT = 64 * 1024
 
@@ -58,3 +63,18 @@ def test_malformed_http_is_400_json(server):
     assert head.startswith("HTTP/1.1 400")
     assert "Content-Type: application/json" in head
     assert json.loads(body)["detail"].startswith("Bad Request")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_a_stop_signal_lets_the_read_in_flight_finish(tmp_path, stop):
+    # A large progressive JPEG within the limits: its read takes long enough to be in flight.
+    body = {"image_base64": base64.b64encode(progressive_jpeg_with_scans(20)).decode()}
+    with running_server(tmp_path / "server.log") as (url, _, process, _):
+        answers = []
+        client = threading.Thread(target=lambda: answers.append(requests.post(url + "/ocr", json=body, timeout=30)))
+        client.start()
+        time.sleep(0.05)
+        process.send_signal(stop)
+        client.join()
+        assert process.wait(timeout=30) == 0
+    assert answers[0].status_code == 422 and "no reading" in answers[0].json()["detail"]

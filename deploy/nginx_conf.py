@@ -1,0 +1,25 @@
+"""Print deploy/nginx.conf.in filled in for N service processes on consecutive ports.
+
+    python3 deploy/nginx_conf.py [--instances N] [--port 8000] [--listen 127.0.0.1:8080] > nginx.conf
+
+PM2 with CAPTCHA_OCR_INSTANCES=N runs the processes on PORT, PORT+1, ... (eco.config.js).
+"""
+
+import argparse
+import pathlib
+
+TEMPLATE = pathlib.Path(__file__).with_name("nginx.conf.in")
+
+
+def nginx_conf(instances, port, listen):
+    servers = "\n".join(f"        server 127.0.0.1:{port + index} max_fails=1 fail_timeout=10s;" for index in range(instances))
+    return TEMPLATE.read_text().replace("@SERVERS@", servers).replace("@LISTEN@", listen)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--instances", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8000, help="the first process's port")
+    parser.add_argument("--listen", default="127.0.0.1:8080")
+    arguments = parser.parse_args()
+    print(nginx_conf(arguments.instances, arguments.port, arguments.listen), end="")
