@@ -13,6 +13,9 @@ in the same run, measures on the same mixed real captchas (../shared/captchas by
                each once the server has idled for 3 s; and at the end of the soak, under load
   start-up     process start to the first 200 on GET /
   overload     an offered load of 10x the measured capacity: what the clients get
+  worst case   each input of the hostile corpus (tests/hostile_corpus.py) and the heaviest
+               allowed ones, on their own: the slowest and the most memory-hungry, with the
+               server's peak RSS while it is read and GET /'s latency meanwhile
 One figure a line. The ratios are what to read: these machines are shared and noisy.
 """
 
@@ -37,6 +40,7 @@ from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.reader import DigitReader
 
 from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
+from tests.hostile_corpus import DATA_URL_WITHOUT_A_COMMA, HEAVY_BUT_ALLOWED, IMAGE_CASES
 from tests.live_server import rss_mb, running_server
 
 CONCURRENCIES = (1, 2, 4, 8, 16)
@@ -181,6 +185,51 @@ def idle_rss_mb(pid):
     return rss_mb(pid)
 
 
+def peak_rss_mb(pid):
+    """The process's peak RSS since the last ``reset_peak_rss`` (VmHWM)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def reset_peak_rss(pid):
+    with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def worst_cases(port, pid):
+    """(name, status, seconds, peak RSS MB, slowest GET / meanwhile in ms) of each hostile or heavy input."""
+    inputs = [(name, base64.b64encode(data).decode()) for name, data, _ in IMAGE_CASES]
+    inputs += [(name, base64.b64encode(data).decode()) for name, data in HEAVY_BUT_ALLOWED]
+    inputs.append(("data-url-without-a-comma", DATA_URL_WITHOUT_A_COMMA))
+    results = []
+    for name, text in inputs:
+        body = json.dumps({"image_base64": text}).encode()
+        reset_peak_rss(pid)
+        health, done = [], threading.Event()
+
+        def probe():
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            while not done.is_set():
+                started = time.perf_counter()
+                connection.request("GET", "/")
+                connection.getresponse().read()
+                health.append(time.perf_counter() - started)
+                time.sleep(0.01)
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        try:
+            status, seconds = Client(port).post(body)
+        except (OSError, http.client.HTTPException):
+            status, seconds = "connection error", float("nan")
+        done.set()
+        prober.join()
+        results.append((name, status, seconds, peak_rss_mb(pid), 1000 * max(health, default=0.0)))
+    return results
+
+
 def is_error(status):
     return not isinstance(status, int) or status >= 500
 
@@ -246,6 +295,16 @@ def main():
         report("overload: latency p50 / p99", f"{1000 * percentile(answered, 0.5):.0f} / {1000 * percentile(answered, 0.99):.0f} ms")
         report("overload: server RSS", rss_mb(process.pid), " MB")
         report("overload: healthy afterwards", Client(port).post(bodies[0])[0] in (200, 422))
+
+    with tempfile.TemporaryDirectory() as scratch, running_server(os.path.join(scratch, "server.log")) as (url, port, process, _):
+        cases = worst_cases(port, process.pid)
+        slowest = max(cases, key=lambda case: case[2])
+        hungriest = max(cases, key=lambda case: case[3])
+        report("worst case: inputs", f"{len(cases)} hostile or heavy, statuses {dict(Counter(case[1] for case in cases))}")
+        report("worst case: slowest", f"{slowest[0]}: {1000 * slowest[2]:.0f} ms (goal <= 1000)")
+        report("worst case: peak RSS", f"{hungriest[0]}: {hungriest[3]:.0f} MB (goal <= 300)")
+        report("worst case: slowest GET / while one is read", f"{max(case[4] for case in cases):.0f} ms (goal <= 100)")
+        report("worst case: healthy afterwards", Client(port).post(bodies[0])[0] in (200, 422))
     if arguments.json:
         with open(arguments.json, "w") as output:
             json.dump(figures, output, indent=2, default=str)

@@ -113,3 +113,22 @@ IMAGE_CASES = [
 ]
 
 
+
+
+def animated_gif(frames, width, height):
+    """A real animated GIF of ``frames`` frames, each a dark stripe at another place."""
+    pictures = []
+    for index in range(frames):
+        picture = Image.new("L", (width, height), 255)
+        picture.paste(0, (index * width // frames, 0, (index + 1) * width // frames, height))
+        pictures.append(picture)
+    return saved(pictures[0], "GIF", save_all=True, append_images=pictures[1:])
+
+
+# Inputs within every limit that cost the most to decode: the worst a client can make us do.
+HEAVY_BUT_ALLOWED = [
+    ("progressive-jpeg-2000x2000-of-32-scans", progressive_jpeg_with_scans(22)),
+    ("gif-of-32-frames-of-500x500", animated_gif(32, 500, 500)),
+    ("png-of-2000x2000", saved(Image.new("L", (2000, 2000), 255), "PNG")),
+]
+DATA_URL_WITHOUT_A_COMMA = "data:" + "A" * 1_400_000
