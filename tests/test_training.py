@@ -1,0 +1,52 @@
+"""The training code on a tiny budget: render, train a few steps, export, load in the engine, read."""
+
+import json
+import random
+
+import numpy as np
+from PIL import Image
+
+from captcha_service.ocr.confidence import digit_evidence
+from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, DigitModel
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.recogniser import session_options
+from captcha_service.ocr.rendering import trim_margins
+from tests.captchas import CAPTCHA_FILES
+from training import data, train
+from training.fonts import digit_fonts
+from training.render import LENGTH_WEIGHTS, render_captcha
+
+
+def test_a_seed_renders_the_same_captcha_every_time():
+    first, again = render_captcha(random.Random(7)), render_captcha(random.Random(7))
+    assert (first.digits, first.data) == (again.digits, again.data)
+    assert render_captcha(random.Random(8)).data != first.data
+
+
+def test_rendered_captchas_vary_and_decode_as_the_service_decodes():
+    captchas = [data.captcha_of_seed(seed) for seed in range(120)]
+    assert {len(captcha.digits) for captcha in captchas} == set(LENGTH_WEIGHTS)
+    assert {captcha.format for captcha in captchas} >= {"PNG", "JPEG", "GIF"}
+    sizes = {decode_picture(captcha.data).size for captcha in captchas}
+    widths, heights = [width for width, _ in sizes], [height for _, height in sizes]
+    assert min(widths) < 100 < 250 < max(widths) and min(heights) < 35 < 80 < max(heights)
+    assert data.model_pixels(captchas[0].data).shape == (INPUT_HEIGHT, INPUT_WIDTH)
+
+
+def test_the_renderer_draws_with_many_installed_fonts():
+    assert len(digit_fonts()) >= 100  # `make fonts` installs the Debian packages of training/debian-fonts.txt
+
+
+def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path):
+    out = tmp_path / "digits.onnx"
+    train.main(["--dry-run", "--validation", "", "--out", str(out)])
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["data"]["captchas"] == 256 and card["parameters"] > 100_000
+    model = DigitModel(session_options(3, 1), path=out)
+    probabilities = model.probabilities(trim_margins(decode_picture(CAPTCHA_FILES[0].read_bytes())))
+    assert probabilities.shape == (INPUT_WIDTH // 4, 11)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    evidence = digit_evidence(probabilities, 4)
+    assert evidence is None or (len(evidence.digits) == 4 and evidence.digits.isdigit())
+    blank = model.probabilities(Image.new("L", (160, 60), 255))
+    assert blank.shape == probabilities.shape

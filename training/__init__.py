@@ -1,0 +1,1 @@
+"""Rendering captchas and training our digit model. Not imported by the service."""

@@ -1,0 +1,48 @@
+"""Training samples: captchas rendered from a seed, read into the digit model's input."""
+
+import multiprocessing
+import random
+
+import numpy as np
+
+from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, digit_model_input
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.rendering import trim_margins
+
+from .generators import captcha_py, wheezy_captcha
+from .render import random_digits, render_captcha
+
+# Mostly our own renderer; the two PyPI generators of the validation folders, a little.
+SOURCES = ((0.82, "render"), (0.09, "captcha"), (0.09, "wheezy"))
+
+
+def captcha_of_seed(seed):
+    """The captcha of one seed: the same image and digits on every run."""
+    rng = random.Random(seed)
+    source = rng.choices([name for _, name in SOURCES], weights=[weight for weight, _ in SOURCES])[0]
+    if source == "render":
+        return render_captcha(rng)
+    digits = random_digits(rng)
+    return (captcha_py if source == "captcha" else wheezy_captcha)(rng, digits)
+
+
+def model_pixels(image_bytes):
+    """What the service feeds the digit model for these image bytes (uint8, H x W)."""
+    return digit_model_input(trim_margins(decode_picture(image_bytes)))
+
+
+def sample(seed):
+    captcha = captcha_of_seed(seed)
+    return model_pixels(captcha.data), captcha.digits
+
+
+def build(first_seed, count, processes=None):
+    """(pixels (count, H, W) uint8, labels list of str) of seeds first_seed .. first_seed + count - 1."""
+    pixels = np.zeros((count, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.uint8)
+    labels = []
+    seeds = range(first_seed, first_seed + count)
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        for index, (picture, digits) in enumerate(pool.imap(sample, seeds, chunksize=64)):
+            pixels[index] = picture
+            labels.append(digits)
+    return pixels, labels

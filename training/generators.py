@@ -1,0 +1,60 @@
+"""The two PyPI generators behind ../shared/captchas' synthetic folders that we may train on.
+
+`captcha` draws with ``secrets`` and wheezy with the global ``random``; both are fed from the
+sample's own ``random.Random`` here, so their captchas are as reproducible as ours.
+"""
+
+import io
+import random
+
+from captcha import image as captcha_image
+from wheezy.captcha import image as wheezy
+
+from .fonts import digit_fonts
+from .render import Captcha
+
+
+class _SeededSecrets:
+    """The part of ``secrets`` that `captcha` calls, drawn from a seeded generator."""
+
+    def __init__(self, rng):
+        self.randbelow = rng.randrange
+        self.randbits = rng.getrandbits
+        self.choice = rng.choice
+
+
+def captcha_py(rng, digits):
+    """`captcha.image.ImageCaptcha` with its own font or two of ours, at a size of its range."""
+    fonts = [str(path) for path in rng.sample(digit_fonts(), 2)] if rng.random() < 0.5 else None
+    width = rng.randint(120, 220)
+    generator = captcha_image.ImageCaptcha(width=width, height=int(width * rng.uniform(0.3, 0.45)), fonts=fonts)
+    captcha_image.secrets = _SeededSecrets(rng)
+    buffer = io.BytesIO()
+    generator.generate_image(digits).save(buffer, "PNG")
+    return Captcha(digits, buffer.getvalue(), "PNG")
+
+
+def wheezy_captcha(rng, digits):
+    """wheezy.captcha's example pipeline with our fonts and colours chosen at random."""
+    random.seed(rng.getrandbits(64))
+    fonts = [str(path) for path in rng.sample(digit_fonts(), 2)]
+    ink = rng.choice(("#5C87B2", "#333333", "#8B1A1A", "#2E7D32", "#6A1B9A"))
+    render = wheezy.captcha(
+        drawings=[
+            wheezy.background(rng.choice(("#EEEECC", "#FFFFFF", "#E0F0FF"))),
+            wheezy.text(
+                fonts=fonts,
+                font_sizes=(rng.randint(30, 42), rng.randint(43, 56)),
+                drawings=[wheezy.warp(), wheezy.rotate(), wheezy.offset()],
+                color=ink,
+            ),
+            wheezy.curve(color=ink),
+            wheezy.noise(number=rng.randint(10, 60), color=ink),
+            wheezy.smooth(),
+        ],
+        width=rng.randint(150, 220),
+        height=rng.randint(60, 80),
+    )
+    buffer = io.BytesIO()
+    render(digits).save(buffer, "JPEG", quality=rng.randint(60, 90))
+    return Captcha(digits, buffer.getvalue(), "JPEG")
