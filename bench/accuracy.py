@@ -26,37 +26,36 @@ import requests
 from captcha_service.config import Config
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.reader import CALIBRATIONS, DigitReader
-
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
+from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, Recogniser
 
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
-NOT_READ = (None, 0.0)
+NOT_READ = (None, 0.0, None)
 
 
 def engine_reader(model, length):
-    """(digits, confidence) of image bytes, read in this process; NOT_READ if refused."""
-    reader = DigitReader(model, 3)
-    reader.warm_up()
+    """(digits, confidence, decided by) of image bytes, read in this process; NOT_READ if refused."""
+    recogniser = Recogniser(model, 3)
+    recogniser.warm_up()
 
     def read(data):
         try:
-            reading = reader.read(decode_picture(data), length)
+            reading = recogniser.read(decode_picture(data), length)
         except UnreadableInput:
             return NOT_READ
-        return reading.digits, reading.confidence
+        return reading.digits, reading.confidence, reading.decided_by
 
     return read
 
 
 def http_reader(url, length):
-    """(digits, confidence) of image bytes, read by the server at ``url``; NOT_READ if refused."""
+    """(digits, confidence, None) of image bytes, read by the server at ``url``; NOT_READ if refused."""
     session = requests.Session()
 
     def read(data):
         body = {"image_base64": base64.b64encode(data).decode(), "length": length, "min_confidence": 0}
         answer = session.post(url.rstrip("/") + "/ocr", json=body, timeout=30)
-        return (answer.json()["digits"], answer.json()["confidence"]) if answer.status_code == 200 else NOT_READ
+        return (answer.json()["digits"], answer.json()["confidence"], None) if answer.status_code == 200 else NOT_READ
 
     return read
 
@@ -87,19 +86,24 @@ class Run:
             for path in paths:
                 data = path.read_bytes()
                 started = time.perf_counter()
-                digits, confidence = read(data)
+                digits, confidence, decided_by = read(data)
                 self.seconds += time.perf_counter() - started
-                rows.append((label_of(path), digits, confidence, read_baseline(data)))
+                rows.append((label_of(path), digits, confidence, read_baseline(data), decided_by))
             self.folders[folder] = rows
         self.images = sum(len(rows) for rows in self.folders.values())
 
     def rates(self, folder, min_confidence, baseline=False):
         """(right, wrong, refused) shares of one folder."""
         rows = self.folders[folder]
-        answers = [(label, base if baseline else (digits if confidence >= min_confidence else None)) for label, digits, confidence, base in rows]
+        answers = [(label, base if baseline else (digits if confidence >= min_confidence else None)) for label, digits, confidence, base, _ in rows]
         right = sum(answer == label for label, answer in answers)
         refused = sum(answer is None for _, answer in answers)
         return right / len(rows), (len(rows) - right - refused) / len(rows), refused / len(rows)
+
+    def alone_share(self, folder):
+        """Share of a folder's captchas that our digit model answered alone (the cascade's first stage)."""
+        rows = self.folders[folder]
+        return sum(decided_by == DIGIT_MODEL for *_, decided_by in rows) / len(rows)
 
     def macro(self, min_confidence, baseline=False):
         return tuple(np.mean([self.rates(folder, min_confidence, baseline)[i] for folder in self.folders]) for i in range(3))
@@ -125,10 +129,16 @@ def percent(share):
 
 def print_report(run, name, min_confidence, model_memory):
     print(f"{name}, min_confidence {min_confidence}")
-    header = f"{'folder':24s} {'n':>5s} | {'right':>6s} {'wrong':>6s} {'refused':>7s} | no threshold {'right':>6s} {'wrong':>6s} | baseline {'right':>6s} {'wrong':>6s} {'refused':>7s}"
+    header = (
+        f"{'folder':24s} {'n':>5s} | {'right':>6s} {'wrong':>6s} {'refused':>7s} | no threshold {'right':>6s} {'wrong':>6s}"
+        f" | baseline {'right':>6s} {'wrong':>6s} {'refused':>7s}"
+    )
     print(header)
     print("-" * len(header))
-    rows = [(folder, len(rows), run.rates(folder, min_confidence), run.rates(folder, 0.0), run.rates(folder, 0.0, True)) for folder, rows in run.folders.items()]
+    rows = [
+        (folder, len(rows), run.rates(folder, min_confidence), run.rates(folder, 0.0), run.rates(folder, 0.0, True))
+        for folder, rows in run.folders.items()
+    ]
     rows.append(("macro", run.images, run.macro(min_confidence), run.macro(0.0), run.macro(0.0, True)))
     for folder, count, at_threshold, any_reading, baseline in rows:
         print(
@@ -139,6 +149,10 @@ def print_report(run, name, min_confidence, model_memory):
     print("macro by min_confidence: " + "  ".join(
         f"{threshold}: right {percent(run.macro(threshold)[0])} wrong {percent(run.macro(threshold)[1])}" for threshold in SWEEP
     ))
+    if "+" in name and DIGIT_MODEL in name:
+        shares = {folder: run.alone_share(folder) for folder in run.folders}
+        print("answered by our digit model alone (no ddddocr run): " + ", ".join(f"{folder} {percent(share).strip()}" for folder, share in shares.items())
+              + f"; macro {percent(np.mean(list(shares.values()))).strip()}")
     print(f"time per image: {1000 * run.seconds / run.images:.1f} ms (reading only, this process, one at a time)")
     if model_memory is not None:
         print(f"memory of the loaded models (peak RSS growth while loading and warming up): {model_memory:.0f} MB")

@@ -1,10 +1,13 @@
 """Fit the confidence calibration of each OCR_MODEL choice on labelled captchas.
 
-    python -m bench.calibrate [FOLDER ...]      (default: ../shared/captchas)
+    python -m bench.calibrate [FOLDER ...] [--model M ...]      (default: ../shared/captchas, every choice)
 
-For each choice it prints what a calibration fitted on the *other* folders does on each
+For each calibration it prints what a calibration fitted on the *other* folders does on each
 held-out folder (leave-one-folder-out: the honest estimate for generators we have never
-seen), then the `Calibration(...)` fitted on all folders, to paste into reader.CALIBRATIONS.
+seen), then the `Calibration(...)` fitted on all folders, to paste into
+captcha_service/ocr/recogniser.py's CALIBRATIONS. For the cascade (digits+common) it also
+prints the cascade as the service runs it, with both stages' held-out calibrations: right and
+wrong at each threshold, and how often our model answers alone.
 
 Each image is also read with one digit too few and one too many. Those readings are wrong by
 construction, and without them the fit never sees the model put a low probability on a reading
@@ -19,44 +22,50 @@ import numpy as np
 import onnxruntime
 
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.reader import CALIBRATIONS, DigitReader
-
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
+from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, SURE_ALONE, Recogniser
+from captcha_service.ocr.rendering import trim_margins
 
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
 L2 = 1e-2
 OFF_LENGTH_WEIGHT = 0.1
+FAILED = float("nan")
 
 
 @dataclass
 class Readings:
-    """One row per reading: its signals, whether it is right, its folder, if its length is the label's."""
+    """One row per reading of one calibration: its signals, whether it is right, its folder, image and asked length."""
 
     signals: np.ndarray
     right: np.ndarray
     folder_of: np.ndarray
+    image_of: np.ndarray
     true_length: np.ndarray
 
     def where(self, mask):
-        return Readings(self.signals[mask], self.right[mask], self.folder_of[mask], self.true_length[mask])
+        return Readings(self.signals[mask], self.right[mask], self.folder_of[mask], self.image_of[mask], self.true_length[mask])
 
     @property
     def weights(self):
         return np.where(self.true_length, 1.0, OFF_LENGTH_WEIGHT)
 
 
-def collect(reader, folders, length):
-    """Readings of every image at ``length`` and at one digit fewer and one more."""
-    rows = []
+def collect(recogniser, folders, length):
+    """{calibration name: Readings} of every image at ``length`` and at one digit fewer and one more."""
+    rows = {}
+    image = 0
     for folder, paths in folders.items():
         for path in paths:
-            picture = decode_picture(path.read_bytes())
+            trimmed = trim_margins(decode_picture(path.read_bytes()))
             for asked in (length - 1, length, length + 1):
-                evidence = reader.weigh(picture, asked)
-                if evidence is not None:
-                    rows.append((evidence.signals, evidence.digits == label_of(path), folder, asked == length))
-    signals, right, folder_of, true_length = zip(*rows)
-    return Readings(np.array(signals), np.array(right, dtype=float), np.array(folder_of), np.array(true_length))
+                for name, evidence in recogniser.evidence_by_choice(trimmed, asked).items():
+                    if evidence is not None:
+                        rows.setdefault(name, []).append((evidence.signals, evidence.digits == label_of(path), folder, image, asked == length))
+            image += 1
+    return {
+        name: Readings(*(np.array(column, dtype=float if index == 1 else None) for index, column in enumerate(zip(*found))))
+        for name, found in rows.items()
+    }
 
 
 def fit_logistic(readings):
@@ -77,7 +86,7 @@ def fit_logistic(readings):
 
 
 def predict(weights, bias, signals):
-    return 1.0 / (1.0 + np.exp(-(signals @ weights + bias)))
+    return 1.0 / (1.0 + np.exp(-np.clip(signals @ weights + bias, -700, 700)))
 
 
 def held_out_confidences(readings):
@@ -89,6 +98,25 @@ def held_out_confidences(readings):
     return confidences
 
 
+def by_image(readings, confidences):
+    """{image: (confidence, right)} of the true-length readings."""
+    mask = readings.true_length
+    return dict(zip(readings.image_of[mask].tolist(), zip(confidences[mask].tolist(), readings.right[mask].tolist())))
+
+
+def report(title, answers, folder_of_image, folders):
+    """Macro right/wrong at each threshold of {image: (confidence, right)} (absent = no reading)."""
+    print(title)
+    for threshold in THRESHOLDS:
+        per_folder = []
+        for folder in folders:
+            images = [image for image, name in folder_of_image.items() if name == folder]
+            accepted = [answers[image][1] for image in images if image in answers and answers[image][0] >= threshold]
+            per_folder.append((sum(accepted) / len(images), (len(accepted) - sum(accepted)) / len(images)))
+        right, wrong = np.mean(per_folder, axis=0)
+        print(f"  min_confidence {threshold:.2f}: right {100 * right:5.1f}%  wrong {100 * wrong:4.1f}%")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", default=[DEFAULT_ROOT])
@@ -97,29 +125,40 @@ def main():
     arguments = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     folders = labelled_folders(arguments.folders)
+    folder_of_image = dict(enumerate(folder for folder, paths in folders.items() for _ in paths))
+    fitted = {}
     for model in arguments.model or sorted(CALIBRATIONS):
+        if model in fitted:
+            continue
         started = time.perf_counter()
-        readings = collect(DigitReader(model, 3), folders, arguments.length)
-        held_out = held_out_confidences(readings)
-        true_length = readings.true_length
-        confidences, right, folder_of = held_out[true_length], readings.right[true_length], readings.folder_of[true_length]
-        print(f"\n{model}: {len(readings.right)} readings in {time.perf_counter() - started:.0f} s; leave-one-folder-out, macro over folders:")
-        for threshold in THRESHOLDS:
-            accepted = confidences >= threshold
-            per_folder = [
-                (np.mean(accepted[folder_of == folder] & (right[folder_of == folder] == 1)),
-                 np.mean(accepted[folder_of == folder] & (right[folder_of == folder] == 0)))
-                for folder in folders
-            ]
-            precision = right[accepted].mean() if accepted.any() else float("nan")
-            print(
-                f"  min_confidence {threshold:.2f}: right {100 * np.mean([r for r, _ in per_folder]):5.1f}%"
-                f"  wrong {100 * np.mean([w for _, w in per_folder]):4.1f}%  right among answered {100 * precision:5.1f}%"
-            )
-        off_length_passing = (held_out[~true_length] >= 0.9).mean()
-        print(f"  readings of the wrong length at or above 0.9: {100 * off_length_passing:.1f}%")
-        weights, bias = fit_logistic(readings)
-        print(f'    "{model}": Calibration(weights=({", ".join(f"{w:.4f}" for w in weights)}), bias={bias:.4f}),')
+        for name, readings in collect(Recogniser(model, 3), folders, arguments.length).items():
+            held_out = held_out_confidences(readings)
+            fitted[name] = (readings, held_out)
+            report(f"\n{name}: {len(readings.right)} readings in {time.perf_counter() - started:.0f} s; leave-one-folder-out, macro over folders:",
+                   by_image(readings, held_out), folder_of_image, folders)
+            off_length = held_out[~readings.true_length] >= 0.9
+            print(f"  readings of the wrong length at or above 0.9: {100 * off_length.mean():.1f}%")
+            weights, bias = fit_logistic(readings)
+            print(f'    "{name}": Calibration(weights=({", ".join(f"{w:.4f}" for w in weights)}), bias={bias:.4f}),')
+        if DIGIT_MODEL in model and "+" in model:
+            cascade(fitted[DIGIT_MODEL], fitted[model], folder_of_image, folders)
+
+
+def cascade(alone, joint, folder_of_image, folders):
+    """The cascade with held-out calibrations: our model's answer when it is sure alone, else the joint one."""
+    alone_answers, joint_answers = by_image(*alone), by_image(*joint)
+    answers, stage_one = {}, {folder: 0 for folder in folders}
+    for image in folder_of_image:
+        if image in alone_answers and alone_answers[image][0] >= SURE_ALONE:
+            answers[image] = alone_answers[image]
+            stage_one[folder_of_image[image]] += 1
+        elif image in joint_answers:
+            answers[image] = joint_answers[image]
+    report(f"\ncascade (our model alone when its confidence is >= {SURE_ALONE}), leave-one-folder-out:", answers, folder_of_image, folders)
+    sizes = {folder: sum(name == folder for name in folder_of_image.values()) for folder in folders}
+    print("  answered by our model alone: " + ", ".join(f"{folder} {100 * stage_one[folder] / sizes[folder]:.0f}%" for folder in folders)
+          + f"; macro {100 * np.mean([stage_one[f] / sizes[f] for f in folders]):.1f}%")
+    report("every captcha through both models (no cascade), leave-one-folder-out:", joint_answers, folder_of_image, folders)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,7 @@
 
 import os
 
-from flask import Flask
-
-__version__ = "1.0.0"
+from .version import __version__  # noqa: F401 - the package's version, as importers expect it
 
 
 def create_app(test_config=None, load_model_in_background=False):
@@ -12,13 +10,14 @@ def create_app(test_config=None, load_model_in_background=False):
 
     A server passes ``load_model_in_background`` to answer "starting" while the model loads.
     """
-    from . import admission, auth, docs, errors, metrics, request_log, views
-    from .config import Config, settings_from_environment
+    from flask import Flask  # here, so that importing the reading core (captcha_service.ocr) loads no Flask
+
+    from . import auth, docs, errors, metrics, request_log, views
+    from .config import load_config
     from .extension import ocr
 
     app = Flask(__name__)
-    app.config.from_object(Config)
-    app.config.update(settings_from_environment(os.environ))
+    app.config.update(load_config(os.environ))
     if test_config is not None:
         app.config.update(test_config)
 
@@ -26,7 +25,6 @@ def create_app(test_config=None, load_model_in_background=False):
     metrics.init_app(app, app.config["OCR_MODEL"])
     errors.init_app(app)
     auth.init_app(app)
-    admission.init_app(app)
     ocr.init_app(app, in_background=load_model_in_background)
     app.register_blueprint(views.bp)
     docs.init_app(app)

@@ -1,24 +1,39 @@
-"""Bound the reads in progress, so an overload gets a quick 503 instead of an endless queue."""
+"""The read pool: a bounded wait for one of a few read slots, and the threads reads run on."""
 
-import functools
 import threading
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
-from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
-from .config import read_slots
 
-SLOTS_EXTENSION = "captcha_ocr_read_slots"
+class ReadPool:
+    """``slots`` reads at once, each on one of ``slots`` threads of its own; a quick 503 past that.
 
-
-def init_app(app):
-    """Allow ``READ_SLOTS`` reads at once (see ``config.read_slots``); each waits ``READ_WAIT_SECONDS`` at most.
-
-    With more waitress threads than slots, excess requests reach this gate quickly and are
-    refused after a bounded wait, instead of piling up unseen in waitress's queue.
+    Admission is fair (``FairSlots``) and bounded (``wait`` seconds): with more waitress threads
+    than slots, excess requests are refused after a bounded wait instead of piling up unseen in
+    waitress's queue. Reads run on the pool's threads, not on whichever of waitress's threads
+    took the request: onnxruntime keeps buffers per calling thread, and with reads spread over
+    64 threads the RSS grew over a soak (bench/load.py).
     """
-    app.extensions[SLOTS_EXTENSION] = FairSlots(read_slots(app.config))
+
+    def __init__(self, slots, wait):
+        self.slots = FairSlots(slots)
+        self.wait = wait
+        self.thread_names = set()  # of the threads reads have run on so far
+        self._threads = ThreadPoolExecutor(slots, thread_name_prefix="read", initializer=self._started)
+
+    def run(self, function, *arguments):
+        """``function(*arguments)`` on a read thread once a slot is free, or ServiceUnavailable."""
+        if not self.slots.acquire(timeout=self.wait):
+            raise ServiceUnavailable(f"busy: no read slot freed up within {self.wait:g} s; retry shortly", retry_after=1)
+        try:
+            return self._threads.submit(function, *arguments).result()
+        finally:
+            self.slots.release()
+
+    def _started(self):
+        self.thread_names.add(threading.current_thread().name)
 
 
 class FairSlots:
@@ -58,20 +73,3 @@ class FairSlots:
                 self._waiters.popleft().release()
             else:
                 self._free += 1
-
-
-def within_capacity(view):
-    """Run the view in a read slot, or answer 503 with Retry-After when none frees up in time."""
-
-    @functools.wraps(view)
-    def admitted(*args, **kwargs):
-        slots = current_app.extensions[SLOTS_EXTENSION]
-        wait = current_app.config["READ_WAIT_SECONDS"]
-        if not slots.acquire(timeout=wait):
-            raise ServiceUnavailable(f"busy: no read slot freed up within {wait:g} s; retry shortly", retry_after=1)
-        try:
-            return view(*args, **kwargs)
-        finally:
-            slots.release()
-
-    return admitted

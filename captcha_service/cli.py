@@ -12,10 +12,10 @@ import sys
 
 import onnxruntime
 
-from .config import Config, settings_from_environment
-from .ocr.engine import Engine
+from .config import load_config
 from .ocr.exceptions import UnreadableInput
-from .schemas import LONGEST, SHORTEST
+from .ocr.pipeline import CaptchaPipeline
+from .schemas import LEAST_CONFIDENCE, LONGEST, MOST_CONFIDENCE, SHORTEST
 
 STANDARD_INPUT = "-"
 
@@ -28,18 +28,18 @@ def main(argv=None):
     read.add_argument("--length", type=int, choices=range(SHORTEST, LONGEST + 1), help="digits per captcha (default OCR_DIGITS)")
     read.add_argument("--min-confidence", type=float, help="refuse readings less sure than this (default MIN_CONFIDENCE)")
     arguments = parser.parse_args(argv)
-    if arguments.min_confidence is not None and not 0.0 <= arguments.min_confidence <= 1.0:
-        parser.error("--min-confidence must be from 0 to 1")
+    if arguments.min_confidence is not None and not LEAST_CONFIDENCE <= arguments.min_confidence <= MOST_CONFIDENCE:
+        parser.error(f"--min-confidence must be from {LEAST_CONFIDENCE:g} to {MOST_CONFIDENCE:g}")
 
-    config = {name: value for name, value in vars(Config).items() if name.isupper()} | settings_from_environment(os.environ)
+    config = load_config(os.environ)
     onnxruntime.set_default_logger_severity(config["ORT_LOGGING_LEVEL"])
-    engine = Engine.from_config(config)
+    pipeline = CaptchaPipeline.from_config(config)
     length = arguments.length or config["OCR_DIGITS"]
     min_confidence = config["MIN_CONFIDENCE"] if arguments.min_confidence is None else arguments.min_confidence
     refused = 0
     for name in arguments.images:
         try:
-            reading = engine.read(_image_bytes(name), length, min_confidence)
+            reading = pipeline.read(_image_bytes(name), length, min_confidence)
         except (UnreadableInput, OSError) as refusal:
             refused += 1
             print(f"{name}\trefused\t{getattr(refusal, 'detail', None) or refusal}")

@@ -23,7 +23,7 @@ class Config:
     MAX_FRAMES = 64
     MAX_DECODED_PIXELS = 8_000_000
     MAX_JPEG_SCANS = 32
-    OCR_MODEL = "common"
+    OCR_MODEL = "digits+common"
     OCR_DIGITS = 4
     MIN_CONFIDENCE = 0.9
     ORT_LOGGING_LEVEL = 3
@@ -32,18 +32,23 @@ class Config:
 
 
 def defaults():
-    """The defaults as a mapping, as ``app.config`` holds them (for the CLI, benchmarks and tests)."""
+    """The defaults as a mapping, as ``app.config`` holds them."""
     return {name: value for name, value in vars(Config).items() if name.isupper()}
 
 
+def load_config(environ):
+    """The settings: the defaults, overridden by ``environ`` (for the app and the CLI alike)."""
+    return defaults() | settings_from_environment(environ)
+
+
 def intra_op_threads(config):
-    """onnxruntime threads per read: ``ORT_INTRA_OP_THREADS``, or 0 for up to 2 (one read's sweet spot)."""
+    """onnxruntime threads per run of ddddocr's models: ``ORT_INTRA_OP_THREADS``, or 0 for up to 2 (their sweet spot)."""
     return config["ORT_INTRA_OP_THREADS"] or min(2, os.cpu_count() or 1)
 
 
 def read_slots(config):
-    """Reads at once: ``READ_SLOTS``, or 0 for as many as keep every core busy without oversubscribing."""
-    return config["READ_SLOTS"] or max(1, (os.cpu_count() or 1) // intra_op_threads(config))
+    """Reads at once: ``READ_SLOTS``, or 0 for one per core (most reads run our one-threaded model alone)."""
+    return config["READ_SLOTS"] or (os.cpu_count() or 1)
 
 
 def settings_from_environment(environ):

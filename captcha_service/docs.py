@@ -3,8 +3,8 @@
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flasgger import APISpec, Swagger
 
-from . import __version__
 from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema, RefusalSchema
+from .version import __version__
 
 TITLE = "CaptchaOCR"
 OPENAPI_VERSION = "3.0.3"  # 2.0 cannot describe a JSON body and form fields on one operation

@@ -5,6 +5,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, UnprocessableEntity, UnsupportedMediaType
 
 from .ocr.exceptions import UnreadableInput
+from .ocr.images import IMAGE_MEDIA_TYPES
 from .outcome import note_refusal
 
 
@@ -21,7 +22,7 @@ class JsonBodyRequest(Request):
         if error is None:
             raise UnsupportedMediaType(
                 "send JSON (application/json), a form upload (multipart/form-data) or the image itself "
-                "(image/png, image/jpeg, image/gif, image/webp, image/bmp)"
+                f"({', '.join(IMAGE_MEDIA_TYPES)})"
             )
         raise UnprocessableEntity(f"malformed JSON: {error}")
 

@@ -1,10 +1,10 @@
 """The three ways a request may carry its image: JSON base64, a form upload, or the image itself."""
 
 from .ocr.exceptions import UnreadableInput
+from .ocr.images import IMAGE_MEDIA_TYPES
 from .ocr.payload import decode_image_payload
 from .schemas import OcrRequestSchema, ReadOptionsSchema
 
-IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
 UPLOAD_FIELDS = ("image", "file")
 
 ocr_request_schema = OcrRequestSchema()

@@ -5,8 +5,8 @@ import time
 from flask import Blueprint, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 
-from . import __version__
 from .outcome import current_outcome
+from .version import __version__
 
 METRICS_EXTENSION = "captcha_ocr_metrics"
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -22,8 +22,12 @@ class Metrics:
         self.registry = registry
         self.requests = Counter("captcha_requests", "Requests by endpoint and status.", ["endpoint", "status"], registry=registry)
         self.refusals = Counter("captcha_refusals", "Refused requests by reason.", ["reason"], registry=registry)
-        self.request_seconds = Histogram("captcha_request_seconds", "Request latency by endpoint.", ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.reading_seconds = Histogram("captcha_reading_seconds", "Time to read one image (decoding, models, CTC).", buckets=LATENCY_BUCKETS, registry=registry)
+        self.request_seconds = Histogram(
+            "captcha_request_seconds", "Request latency by endpoint.", ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry
+        )
+        self.reading_seconds = Histogram(
+            "captcha_reading_seconds", "Time to read one image (decoding, models, CTC).", buckets=LATENCY_BUCKETS, registry=registry
+        )
         self.confidence = Histogram("captcha_confidence", "Confidence of readings, answered or refused.", buckets=CONFIDENCE_BUCKETS, registry=registry)
         self.in_flight = Gauge("captcha_requests_in_flight", "Requests being handled.", registry=registry)
         Info("captcha_model", "The OCR model in use.", registry=registry).info({"model": model, "version": __version__})

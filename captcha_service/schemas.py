@@ -6,6 +6,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 
 LEGACY_IMAGE_FIELD = "text"
 SHORTEST, LONGEST = 3, 8
+LEAST_CONFIDENCE, MOST_CONFIDENCE = 0.0, 1.0
 
 
 def _length_field(strict):
@@ -21,7 +22,7 @@ def _length_field(strict):
 def _min_confidence_field():
     return fields.Float(
         load_default=None,
-        validate=validate.Range(0.0, 1.0, error="must be a number from 0 to 1"),
+        validate=validate.Range(LEAST_CONFIDENCE, MOST_CONFIDENCE, error="must be a number from 0 to 1"),
         error_messages={"invalid": "must be a number from 0 to 1", "special": "must be a number from 0 to 1"},
         metadata={
             "description": "Refuse (422) readings less sure than this "

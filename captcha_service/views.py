@@ -2,11 +2,10 @@
 
 from flask import Blueprint, current_app, request
 
-from . import __version__
-from .admission import within_capacity
 from .auth import api_key_required
 from .extension import ocr
 from .inputs import image_and_options
+from .version import __version__
 
 bp = Blueprint("ocr", __name__)
 
@@ -44,7 +43,6 @@ def health():
 
 @bp.post("/ocr")
 @api_key_required
-@within_capacity
 def read_captcha():
     """Read the digits of a captcha image: JSON base64, a form upload, or the image itself.
     ---

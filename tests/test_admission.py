@@ -2,15 +2,16 @@ import threading
 import time
 
 from captcha_service import create_app
-from captcha_service.admission import SLOTS_EXTENSION, FairSlots
-from conftest import CAPTCHA_FILES, base64_of
+from captcha_service.admission import FairSlots
+from captcha_service.extension import ocr
+from tests.captchas import CAPTCHA_FILES, base64_of
 
 BODY = {"image_base64": base64_of(CAPTCHA_FILES[0])}
 
 
 def test_an_overloaded_service_answers_503_quickly():
     app = create_app({"READ_SLOTS": 1, "READ_WAIT_SECONDS": 0.05})
-    slots = app.extensions[SLOTS_EXTENSION]
+    slots = ocr.state(app).pool.slots
     assert slots.acquire(timeout=1)  # a read in progress holds the only slot
     try:
         started = time.monotonic()

@@ -8,7 +8,8 @@ import re
 import pytest
 from PIL import Image
 
-from conftest import CAPTCHA_FILES, base64_of, label_of
+from captcha_service.version import __version__
+from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 
 A_CAPTCHA = next(path for path in CAPTCHA_FILES if label_of(path).startswith("0"))
 
@@ -128,7 +129,7 @@ def test_wrong_method_is_405_json_with_allow(client):
 def test_health_names_the_model_and_version(client):
     response = client.get("/")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "ready": True, "model": "common", "digits": 4, "min_confidence": 0.9, "version": "1.0.0"}
+    assert response.json == {"status": "ok", "ready": True, "model": "digits+common", "digits": 4, "min_confidence": 0.9, "version": __version__}
 
 
 def test_a_reading_below_min_confidence_is_refused_with_what_was_read(client):

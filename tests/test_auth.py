@@ -4,7 +4,7 @@ import pytest
 
 from captcha_service import create_app
 from captcha_service.auth import load_api_keys, warn_if_open_to_the_network
-from conftest import CAPTCHA_FILES, base64_of
+from tests.captchas import CAPTCHA_FILES, base64_of
 
 KEYS = "first-key-123,second-key-456"
 BODY = {"image_base64": base64_of(CAPTCHA_FILES[0])}

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from PIL import Image
 
-from conftest import CAPTCHA_FILES, running_server
+from tests.captchas import CAPTCHA_FILES
+from tests.live_server import running_server
 
 REQUESTS = 240
 CLIENTS = 16

@@ -5,8 +5,8 @@ import pytest
 from flask import Flask
 
 from captcha_service.config import Config
-from captcha_service.extension import EXTENSION_KEY, READ_THREADS_KEY, OcrEngine, ocr
-from conftest import ROOT
+from captcha_service.extension import OcrExtension, ocr
+from tests.live_server import ROOT
 
 READ_ONE_CAPTCHA = """
 import base64, pathlib
@@ -18,7 +18,7 @@ print(client.post("/ocr", json={"image_base64": base64.b64encode(image.read_byte
 
 
 def test_the_engine_is_stored_once_per_app(app):
-    assert app.extensions[EXTENSION_KEY].reader.model_name == "common"
+    assert ocr.state(app).pipeline.recogniser.model_name == "digits+common"
     with pytest.raises(RuntimeError, match="already registered"):
         ocr.init_app(app)
 
@@ -26,7 +26,7 @@ def test_the_engine_is_stored_once_per_app(app):
 def test_a_missing_init_app_is_explained():
     bare = Flask(__name__)
     with bare.app_context(), pytest.raises(RuntimeError, match="did you forget to call ocr.init_app"):
-        OcrEngine().loaded
+        _ = OcrExtension().pipeline
 
 
 def test_an_unknown_model_is_refused_at_start_up():
@@ -34,7 +34,7 @@ def test_an_unknown_model_is_refused_at_start_up():
     bare.config.from_object(Config)
     bare.config["OCR_MODEL"] = "common_new"
     with pytest.raises(ValueError, match="unknown OCR model 'common_new'"):
-        OcrEngine(bare)
+        OcrExtension(bare)
 
 
 @pytest.mark.parametrize(("level", "warns"), [("2", True), ("3", False)])
@@ -56,7 +56,7 @@ def test_reads_run_on_the_read_slots_threads_whatever_thread_serves_the_request(
     from concurrent.futures import ThreadPoolExecutor
 
     from captcha_service.config import read_slots
-    from conftest import CAPTCHA_FILES, base64_of
+    from tests.captchas import CAPTCHA_FILES, base64_of
 
     body = {"image_base64": base64_of(CAPTCHA_FILES[0])}
 
@@ -65,6 +65,6 @@ def test_reads_run_on_the_read_slots_threads_whatever_thread_serves_the_request(
 
     with ThreadPoolExecutor(8) as requests:
         assert set(requests.map(post, range(24))) <= {200, 422}
-    read_threads = app.extensions[READ_THREADS_KEY]._threads  # the executor's workers (stdlib, stable)
+    read_threads = ocr.state(app).pool.thread_names
     assert 1 <= len(read_threads) <= read_slots(app.config)
-    assert all(thread.name.startswith("read_") and thread.is_alive() for thread in read_threads)
+    assert all(name.startswith("read_") for name in read_threads)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from conftest import label_of
-from hostile_corpus import IMAGE_CASES, KAPTCHA, encoded, kaptcha_as, sixteen_bit_png
+from tests.captchas import label_of
+from tests.hostile_corpus import IMAGE_CASES, KAPTCHA, encoded, kaptcha_as, sixteen_bit_png
 
 
 @pytest.mark.parametrize(("data", "detail"), [case[1:] for case in IMAGE_CASES], ids=[case[0] for case in IMAGE_CASES])
@@ -51,7 +51,7 @@ def test_bad_bodies_are_refused_with_a_reason(client, body, detail):
 
 
 def test_duplicate_keys_keep_the_last_value_as_json_does(client):
-    body = '{"image_base64": "not an image", "image_base64": "%s"}' % encoded(KAPTCHA.read_bytes())
+    body = '{"image_base64": "not an image", "image_base64": "%s"}' % encoded(KAPTCHA.read_bytes())  # noqa: UP031 - keys JSON would merge
     response = client.post("/ocr", data=body, content_type="application/json")
     assert response.status_code == 200
     assert response.json["digits"] == label_of(KAPTCHA)

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from conftest import CAPTCHA_FILES, FIXTURES, base64_of, label_of
+from tests.captchas import CAPTCHA_FILES, FIXTURES, base64_of, label_of
 
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
 GIF = FIXTURES / "java_easycaptcha_gif-0_8985.gif"

@@ -4,7 +4,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from captcha_service import create_app
-from conftest import CAPTCHA_FILES, base64_of
+from captcha_service.version import __version__
+from tests.captchas import CAPTCHA_FILES, base64_of
 
 
 @pytest.fixture(scope="module")
@@ -47,5 +48,5 @@ def test_latencies_and_confidences_are_observed(scraped):
 
 
 def test_model_and_requests_in_flight(scraped):
-    assert value(scraped, "captcha_model_info", model="common", version="1.0.0") == 1
+    assert value(scraped, "captcha_model_info", model="digits+common", version=__version__) == 1
     assert value(scraped, "captcha_requests_in_flight") == 1  # the scrape itself

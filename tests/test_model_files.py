@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from captcha_service.ocr.reader import ONNX_MODELS
+from captcha_service.ocr.ddddocr_model import ONNX_MODELS
 
 
 def test_ddddocr_is_the_pinned_release():

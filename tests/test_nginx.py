@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import CAPTCHA_FILES, base64_of, free_port, label_of, running_server, wait_until_healthy
 from deploy.nginx_conf import nginx_conf
+from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from tests.live_server import free_port, running_server, wait_until_healthy
 
 NGINX = shutil.which("nginx") or next((path for path in ["/usr/sbin/nginx"] if os.access(path, os.X_OK)), None)
 REQUESTS = 240

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, free_port, wait_until_healthy
+from tests.live_server import ROOT, free_port, wait_until_healthy
 
 PM2 = ROOT / "node_modules" / ".bin" / "pm2"
 APP_NAME = "captcha-ocr"

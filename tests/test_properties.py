@@ -5,11 +5,11 @@ import base64
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from captcha_service.extension import ocr
 from captcha_service.ocr.exceptions import UnreadableInput
-from captcha_service.extension import EXTENSION_KEY
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.payload import decode_image_payload
-from conftest import CAPTCHA_FILES
+from tests.captchas import CAPTCHA_FILES
 
 FIXTURE_BYTES = [path.read_bytes() for path in CAPTCHA_FILES]
 QUICK = settings(max_examples=300, deadline=None, database=None)
@@ -73,7 +73,7 @@ def test_damaged_captchas_decode_or_are_refused(data):
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=damaged_images())
 def test_damaged_captchas_read_or_are_refused_by_the_engine(app, data):
-    reader = app.extensions[EXTENSION_KEY].reader
+    reader = ocr.state(app).pipeline.recogniser
     picture = refuses_cleanly(decode_picture, data)
     if picture is not None:
         reading = refuses_cleanly(reader.read, picture, 4)

@@ -6,19 +6,19 @@ import time
 import pytest
 
 from captcha_service import create_app
-from captcha_service.ocr.engine import Engine
-from conftest import CAPTCHA_FILES, base64_of, label_of
+from captcha_service.ocr.pipeline import CaptchaPipeline
+from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 
 
 def test_up_before_ready_then_ready(monkeypatch):
     release = threading.Event()
-    load = Engine.from_config.__func__
+    load = CaptchaPipeline.from_config.__func__
 
     def slow_load(cls, config):
         assert release.wait(timeout=30)
         return load(cls, config)
 
-    monkeypatch.setattr(Engine, "from_config", classmethod(slow_load))
+    monkeypatch.setattr(CaptchaPipeline, "from_config", classmethod(slow_load))
     client = create_app(load_model_in_background=True).test_client()
 
     starting = client.get("/")

@@ -5,10 +5,10 @@ import io
 import pytest
 from PIL import Image
 
+from captcha_service.extension import ocr
 from captcha_service.ocr.exceptions import UnreadableInput
-from captcha_service.extension import EXTENSION_KEY
 from captcha_service.ocr.images import decode_picture
-from conftest import CAPTCHA_FILES, FIXTURES, label_of
+from tests.captchas import CAPTCHA_FILES, FIXTURES, label_of
 
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
 SURE = 0.9
@@ -24,7 +24,7 @@ def is_unsure(reader, frames):
 
 @pytest.fixture(scope="session")
 def reader(app):
-    return app.extensions[EXTENSION_KEY].reader
+    return ocr.state(app).pipeline.recogniser
 
 
 def reencoded(path, change, image_format, **options):

@@ -5,7 +5,7 @@ from PIL import Image, ImageDraw, ImageSequence
 
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.rendering import flatten, renderings, trim_margins
-from conftest import FIXTURES
+from tests.captchas import FIXTURES
 
 
 def border(grey):

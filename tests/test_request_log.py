@@ -4,7 +4,7 @@ import pytest
 
 from captcha_service import create_app
 from captcha_service.request_log import LOGGER_NAME
-from conftest import CAPTCHA_FILES, base64_of, label_of
+from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 
 IMAGE = base64_of(CAPTCHA_FILES[0])
 

@@ -10,8 +10,9 @@ import time
 import pytest
 import requests
 
-from conftest import CAPTCHA_FILES, base64_of, label_of, running_server
-from hostile_corpus import progressive_jpeg_with_scans
+from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from tests.hostile_corpus import progressive_jpeg_with_scans
+from tests.live_server import running_server
 
 BODY_LIMIT = 64 * 1024
 

@@ -1,24 +1,28 @@
-"""Choose one reading among the model's views of a captcha, and say how likely it is right."""
+"""Choose one reading from the models' probabilities, and say how likely it is right (no Flask).
+
+Three kinds of evidence, one per way of reading (see ``recogniser``):
+  ``digit_evidence``  our digit model alone
+  ``view_evidence``   ddddocr's models over three views of the picture
+  ``joint_evidence``  both: each proposes readings, the one both find likeliest wins
+Each gives the reading and its signals; a ``Calibration`` fitted by bench/calibrate.py turns
+the signals into the probability that the reading is right.
+"""
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .decoding import best_digits, ctc_log_probability
+from .decoding import best_readings, ctc_log_probability
 
 FLOOR = 1e-12
 TINY = 1e-300  # a step with no blank-or-digit mass at all has no alignment: only keeps log() finite
+CANDIDATES_PER_MODEL = 3  # readings our model proposes; its fourth best has never been right
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The best reading of a set of views, and what speaks for it.
-
-    ``signals``: log of its mean probability over the views; the same with the probabilities
-    renormalised over blank and digits (ignoring mass on letters); the share of views whose
-    own best reading it is; log of how much more probable it is than the runner-up.
-    """
+    """The best reading and what speaks for it (``signals``: see each ``*_evidence`` function)."""
 
     digits: str
     signals: tuple
@@ -33,39 +37,113 @@ class Calibration:
 
     def probability_right(self, signals):
         score = self.bias + sum(weight * signal for weight, signal in zip(self.weights, signals))
-        return 1.0 / (1.0 + math.exp(-score))
+        return 1.0 / (1.0 + math.exp(-min(max(score, -700.0), 700.0)))
 
 
-def weigh_views(view_probabilities, length):
-    """Evidence for the most probable reading of ``length`` digits over all views, or ``None``.
+def digit_evidence(probabilities, length):
+    """Our model's best reading of ``length`` digits, or ``None``.
 
-    ``view_probabilities``: one (time steps, 11) array per view, blank then '0'..'9'. Each
-    view proposes its own best reading; the one with the highest mean probability wins.
+    ``probabilities``: (time steps, 11), blank then '0'..'9'. Signals: log of the reading's
+    probability; log of how much more probable it is than the runner-up.
     """
-    own_readings = [best_digits(probabilities, length) for probabilities in view_probabilities]
+    log_probabilities = _log_probabilities(probabilities, best_readings(probabilities, length)[:CANDIDATES_PER_MODEL])
+    if not log_probabilities:
+        return None
+    best, *others = sorted(log_probabilities, key=log_probabilities.get, reverse=True)
+    runner_up = log_probabilities[others[0]] if others else math.log(FLOOR)
+    return Evidence(best, (log_probabilities[best], log_probabilities[best] - runner_up))
+
+
+def view_evidence(view_probabilities, length):
+    """Evidence for the most probable reading of ``length`` digits over ddddocr's views, or ``None``.
+
+    ``view_probabilities``: one (time steps, 11) array per view. Each view proposes its own
+    best reading; the one with the highest mean probability wins. Signals: log of its mean
+    probability over the views; the same with the probabilities renormalised over blank and
+    digits (ignoring mass on letters); the share of views whose own best reading it is; log of
+    how much more probable it is than the runner-up.
+    """
+    own_readings = [_best(probabilities, length) for probabilities in view_probabilities]
     candidates = {reading for reading in own_readings if reading}
     if not candidates:
         return None
-    log_by_view = {candidate: _log_view_probabilities(view_probabilities, candidate) for candidate in candidates}
-    scores = {candidate: float(np.mean(np.exp(log_by_view[candidate]))) for candidate in candidates}
+    scores = {candidate: _mean_view_log_probability(view_probabilities, candidate) for candidate in candidates}
     best, *others = sorted(candidates, key=scores.get, reverse=True)
-    runner_up = scores[others[0]] if others else 0.0
-    # Renormalising every time step over blank and digits divides every alignment, and so the
-    # CTC probability, by the product of the steps' blank-and-digit mass.
-    log_digit_mass = np.array([np.log(np.maximum(probabilities.sum(axis=1), TINY)).sum() for probabilities in view_probabilities])
-    renormalised = float(np.mean(np.exp(np.array(log_by_view[best]) - log_digit_mass)))
+    runner_up = scores[others[0]] if others else math.log(FLOOR)
     signals = (
-        _log(scores[best]),
-        _log(renormalised),
+        scores[best],
+        _renormalised_log_probability(view_probabilities, best),
         own_readings.count(best) / len(own_readings),
-        _log(scores[best]) - _log(runner_up),
+        scores[best] - runner_up,
     )
     return Evidence(best, signals)
 
 
-def _log_view_probabilities(view_probabilities, digits):
-    indices = [int(character) for character in digits]
-    return [ctc_log_probability(probabilities, indices) for probabilities in view_probabilities]
+def joint_evidence(digit_probabilities, view_probabilities, length):
+    """Evidence from our model and ddddocr's views together, or ``None``.
+
+    Candidates: our model's few best readings and each view's own. Each is scored by the
+    product of the two models' probabilities (a product of experts: a reading must convince
+    both). Signals: log of our model's probability of the winner; log of its mean probability
+    over the views, raw and renormalised over blank and digits; whether it is both our model's
+    best and the views' best; the share of views whose own best reading it is; log of how much
+    more the winner's product is than the runner-up's.
+    """
+    ours = best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL]
+    own_readings = [_best(probabilities, length) for probabilities in view_probabilities]
+    candidates = set(ours) | {reading for reading in own_readings if reading}
+    if not candidates:
+        return None
+    our_logs = _log_probabilities(digit_probabilities, candidates)
+    view_logs = {candidate: _mean_view_log_probability(view_probabilities, candidate) for candidate in candidates}
+    products = {candidate: our_logs[candidate] + view_logs[candidate] for candidate in candidates}
+    best, *others = sorted(candidates, key=products.get, reverse=True)
+    runner_up = products[others[0]] if others else 2 * math.log(FLOOR)
+    views_best = max(candidates, key=view_logs.get)
+    ours_best = max(candidates, key=our_logs.get)
+    signals = (
+        our_logs[best],
+        view_logs[best],
+        _renormalised_log_probability(view_probabilities, best),
+        float(best == ours_best == views_best),
+        own_readings.count(best) / len(own_readings),
+        products[best] - runner_up,
+    )
+    return Evidence(best, signals)
+
+
+def _best(probabilities, length):
+    readings = best_readings(probabilities, length)
+    return readings[0] if readings else None
+
+
+def _indices(digits):
+    return [int(character) for character in digits]
+
+
+def _log_probabilities(probabilities, readings):
+    """{reading: log P(reading)} under one model, floored so that an impossible reading still compares."""
+    return {reading: max(ctc_log_probability(probabilities, _indices(reading)), math.log(FLOOR)) for reading in readings}
+
+
+def _mean_view_log_probability(view_probabilities, digits):
+    """log of the reading's probability averaged over the views."""
+    indices = _indices(digits)
+    return _log(float(np.mean([math.exp(ctc_log_probability(probabilities, indices)) for probabilities in view_probabilities])))
+
+
+def _renormalised_log_probability(view_probabilities, digits):
+    """As ``_mean_view_log_probability``, with every step renormalised over blank and digits.
+
+    Renormalising a step divides every alignment, and so the CTC probability, by the step's
+    blank-and-digit mass: one sum of logs per view, no second pass of the forward algorithm.
+    """
+    indices = _indices(digits)
+    renormalised = [
+        math.exp(ctc_log_probability(probabilities, indices) - float(np.log(np.maximum(probabilities.sum(axis=1), TINY)).sum()))
+        for probabilities in view_probabilities
+    ]
+    return _log(float(np.mean(renormalised)))
 
 
 def _log(value):

@@ -1,7 +1,6 @@
-"""Read the digits of a captcha image with ddddocr's models on onnxruntime (no Flask)."""
+"""ddddocr's models on onnxruntime: three views of a picture in, digit probabilities out (no Flask)."""
 
 import importlib.util
-import itertools
 import pathlib
 from dataclasses import dataclass
 
@@ -9,10 +8,8 @@ import numpy as np
 import onnxruntime
 from PIL import Image
 
-from .confidence import Calibration, weigh_views
 from .decoding import digit_columns, softmax
-from .exceptions import UnreadableInput
-from .rendering import renderings, trim_margins
+from .rendering import renderings
 
 MODEL_HEIGHT = 64
 
@@ -42,7 +39,7 @@ def ddddocr_folder():
 
 
 def ddddocr_charsets():
-    """ddddocr's ``charsets.py``, loaded on its own; not kept, as only the digits' places are (~0.7 MB)."""
+    """ddddocr's ``charsets.py``, loaded on its own; not kept, as only the digits' places are."""
     spec = importlib.util.spec_from_file_location("ddddocr_charsets", ddddocr_folder() / "charsets.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -54,76 +51,35 @@ ONNX_MODELS = {
     "common": OnnxModel("common.onnx", "CHARSET_BETA"),
 }
 
-# The OCR_MODEL choices. Their calibrations are fitted by `python -m bench.calibrate` on
-# labelled captchas; refit them whenever the models, the views or the signals change.
-CALIBRATIONS = {
-    "common": Calibration(weights=(0.2020, 0.2902, 2.1752, 0.0472), bias=-0.0502),
-    "common_old": Calibration(weights=(0.2702, 0.3081, 2.2324, 0.0470), bias=-0.1336),
-    "common+common_old": Calibration(weights=(0.2435, 0.2978, 3.3571, 0.0466), bias=-0.7469),
-}
 
+class DdddocrModels:
+    """One or more of ddddocr's models, loaded. Immutable after construction: threads share it."""
 
-@dataclass(frozen=True)
-class Reading:
-    """What was read from one captcha. ``digits`` keeps leading zeros; ``number`` does not."""
-
-    digits: str
-    confidence: float
-
-    @property
-    def number(self):
-        return int(self.digits)
-
-
-def check_model_name(model_name):
-    """Refuse an OCR_MODEL that is not one of the choices, naming them."""
-    if model_name not in CALIBRATIONS:
-        raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(CALIBRATIONS)}")
-
-
-class DigitReader:
-    """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it."""
-
-    def __init__(self, model_name, log_severity, intra_op_threads=0):
-        check_model_name(model_name)
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = log_severity
-        options.intra_op_num_threads = intra_op_threads
-        # Inputs vary in width; a memory pattern per width seen would only grow (bench/load.py).
-        # onnxruntime's arena stays on: without it a read's tensors fragment malloc's heap and the
-        # RSS under load rose to ~190 MB (~157 MB with it); the arena costs ~7 MB, once.
-        options.enable_mem_pattern = False
-        self.model_name = model_name
-        self.calibration = CALIBRATIONS[model_name]
+    def __init__(self, names, session_options):
         self._models = []
-        for name in model_name.split("+"):
-            session, charset = ONNX_MODELS[name].load(options)
+        for name in names:
+            session, charset = ONNX_MODELS[name].load(session_options)
             self._models.append((session, session.get_inputs()[0].name, digit_columns(charset)))
 
-    def read(self, picture, length):
-        """Read exactly ``length`` digits from an image's grey picture, with the probability they are right."""
-        evidence = self.weigh(picture, length)
-        if evidence is None:
-            raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
-        return Reading(evidence.digits, round(self.calibration.probability_right(evidence.signals), 4))
+    def view_probabilities(self, picture):
+        """For each view of ``picture`` (see ``rendering.renderings``) and model: (time steps, 11) probabilities.
 
-    def weigh(self, picture, length):
-        """The best reading and its evidence, before calibration (see ``confidence.weigh_views``)."""
-        scores = self.model_scores(self.model_inputs(picture))
-        columns = itertools.cycle(digit_columns for _, _, digit_columns in self._models)  # model_scores' order
-        return weigh_views([softmax(view_scores, view_columns) for view_scores, view_columns in zip(scores, columns)], length)
+        Blank and '0'..'9' out of a softmax over *all* the model's classes, so the mass it puts
+        on letters counts against the digits.
+        """
+        inputs = self.model_inputs(picture)
+        return [softmax(scores, columns) for scores, columns in zip(self.model_scores(inputs), self._columns_per_run(len(inputs)))]
 
     def model_inputs(self, picture):
-        """The model inputs of an image's views (see ``rendering``)."""
-        return [model_input(view) for view in renderings(trim_margins(picture))]
+        """The model inputs of a picture's views."""
+        return [model_input(view) for view in renderings(picture)]
 
     def model_scores(self, inputs):
         """The models' own work: raw scores (time steps, classes) for each view and model."""
         return [session.run(None, {input_name: batch})[0][:, 0, :] for batch in inputs for session, input_name, _ in self._models]
 
-    def warm_up(self):
-        """One read of a blank picture, so the first request does not pay onnxruntime's set-up."""
-        self.weigh(Image.new("L", (160, 60), color=255), 4)
+    def _columns_per_run(self, views):
+        return [columns for _ in range(views) for _, _, columns in self._models]
 
 
 def model_input(grey):

@@ -40,11 +40,16 @@ def best_digits(probabilities, length):
     ``probabilities`` has shape (time steps, 11): blank then '0'..'9', taken from the softmax
     over *all* the model's classes, so mass it gives to letters is not counted as digits.
     """
-    prefix = _best_prefix(probabilities, length)
-    return None if prefix is None else "".join(DIGITS[digit] for digit in prefix)
+    readings = best_readings(probabilities, length)
+    return readings[0] if readings else None
 
 
-def _best_prefix(probabilities, length):
+def best_readings(probabilities, length):
+    """The strings of exactly ``length`` digits left in the beam at the end, most probable first (maybe none)."""
+    return ["".join(DIGITS[digit] for digit in prefix) for prefix in _complete_prefixes(probabilities, length)]
+
+
+def _complete_prefixes(probabilities, length):
     """Prefix beam search that never grows a prefix past ``length``.
 
     Each prefix carries the probability of its alignments ending in blank and in its last
@@ -83,9 +88,9 @@ def _best_prefix(probabilities, length):
                 extended[grown] = (grown_blank, grown_digit + reachable * p_digit)
         beam, unscaled_steps = _prune(extended, length, steps_left=steps - step_index - 1), 0
         if not beam:
-            return None
+            return []
     complete = [(sum(scores), prefix) for prefix, scores in beam.items() if len(prefix) == length]
-    return max(complete)[1] if complete else None
+    return [prefix for _, prefix in sorted(complete, reverse=True)]
 
 
 def _prune(extended, length, steps_left):

@@ -12,7 +12,7 @@ from .exceptions import UnreadableInput
 from .rendering import flatten
 
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
-IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")  # IMAGE_FORMATS, as HTTP names them
 DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 JPEG_START_OF_SCAN = b"\xff\xda"  # in entropy-coded data 0xFF is always followed by 0x00 or a restart marker
 

@@ -1,0 +1,34 @@
+"""Our own digit model, trained by training/ and shipped as ONNX, on onnxruntime (no Flask)."""
+
+import pathlib
+
+import numpy as np
+import onnxruntime
+from PIL import Image
+
+MODEL_FILE = pathlib.Path(__file__).resolve().parent / "models" / "digits.onnx"
+INPUT_WIDTH, INPUT_HEIGHT = 128, 32
+
+
+def digit_model_input(picture):
+    """``picture`` (a trimmed grey picture) scaled to the model's fixed size, as uint8 (H, W).
+
+    A fixed size, whatever the aspect, keeps the model small and its runs cheap; the renderer
+    it is trained on makes captchas of every aspect, so it has seen every squeeze. Training
+    reads its rendered captchas through this same function.
+    """
+    return np.asarray(picture.resize((INPUT_WIDTH, INPUT_HEIGHT), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+class DigitModel:
+    """The loaded model: a picture in, per time step the probabilities of blank and '0'..'9' out."""
+
+    def __init__(self, session_options, path=MODEL_FILE):
+        self._session = onnxruntime.InferenceSession(str(path), sess_options=session_options, providers=["CPUExecutionProvider"])
+        self._input_name = self._session.get_inputs()[0].name
+
+    def probabilities(self, picture):
+        """(time steps, 11) float64 probabilities, blank then '0'..'9' (the model's own classes)."""
+        pixels = digit_model_input(picture).astype(np.float32) * (1.0 / 255.0)
+        log_probabilities = self._session.run(None, {self._input_name: pixels[np.newaxis, np.newaxis]})[0][0]
+        return np.exp(log_probabilities.astype(np.float64))

@@ -1,0 +1,118 @@
+"""The models of one OCR_MODEL choice: a grey picture in, a reading and its confidence out (no Flask).
+
+    digits          our digit model alone (about a millisecond)
+    common, ...     ddddocr's models over three views (see ``ddddocr_model``)
+    digits+common   the default: a cascade. Our model reads first; when it is sure on its own
+                    (calibrated confidence at least ``SURE_ALONE``) that is the answer, else
+                    ddddocr's views read too and both together decide (``joint_evidence``).
+"""
+
+from dataclasses import dataclass
+
+import onnxruntime
+from PIL import Image
+
+from .confidence import Calibration, digit_evidence, joint_evidence, view_evidence
+from .ddddocr_model import ONNX_MODELS, DdddocrModels
+from .digit_model import DigitModel
+from .exceptions import UnreadableInput
+from .rendering import trim_margins
+
+DIGIT_MODEL = "digits"
+
+# The OCR_MODEL choices and the calibration of each. They are fitted by `python -m bench.calibrate`
+# on labelled captchas; refit them whenever the models, the views or the signals change.
+CALIBRATIONS = {
+    "digits": Calibration(weights=(0.5, 0.2), bias=3.0),
+    "digits+common": Calibration(weights=(0.3, 0.2, 0.2, 1.0, 1.0, 0.1), bias=2.0),
+    "common": Calibration(weights=(0.2020, 0.2902, 2.1752, 0.0472), bias=-0.0502),
+    "common_old": Calibration(weights=(0.2702, 0.3081, 2.2324, 0.0470), bias=-0.1336),
+    "common+common_old": Calibration(weights=(0.2435, 0.2978, 3.3571, 0.0466), bias=-0.7469),
+}
+# How sure our model must be, alone, for the cascade to answer without ddddocr's views.
+SURE_ALONE = 0.97
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What was read from one captcha. ``digits`` keeps leading zeros; ``number`` does not."""
+
+    digits: str
+    confidence: float
+    decided_by: str = ""  # the OCR_MODEL choice whose calibration gave the confidence
+
+    @property
+    def number(self):
+        return int(self.digits)
+
+
+def check_model_name(model_name):
+    """Refuse an OCR_MODEL that is not one of the choices, naming them."""
+    if model_name not in CALIBRATIONS:
+        raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(CALIBRATIONS)}")
+
+
+def session_options(log_severity, threads):
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = log_severity
+    options.intra_op_num_threads = threads
+    # Inputs vary in width; a memory pattern per width seen would only grow (bench/load.py).
+    # onnxruntime's arena stays on: without it a read's tensors fragment malloc's heap and the
+    # RSS under load rises more than the arena costs.
+    options.enable_mem_pattern = False
+    return options
+
+
+class Recogniser:
+    """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it.
+
+    ``ddddocr_threads``: onnxruntime threads per run of ddddocr's models (0: onnxruntime's
+    choice). Our model runs on one: it is too small to gain from more.
+    """
+
+    def __init__(self, model_name, log_severity, ddddocr_threads=0):
+        check_model_name(model_name)
+        names = model_name.split("+")
+        self.model_name = model_name
+        self.digit_model = DigitModel(session_options(log_severity, 1)) if DIGIT_MODEL in names else None
+        ddddocr_names = [name for name in names if name in ONNX_MODELS]
+        self.ddddocr = DdddocrModels(ddddocr_names, session_options(log_severity, ddddocr_threads)) if ddddocr_names else None
+        self.calibration = CALIBRATIONS[model_name]
+
+    def read(self, picture, length):
+        """Read exactly ``length`` digits from a grey picture, with the probability they are right."""
+        picture = trim_margins(picture)
+        if self.digit_model is not None and self.ddddocr is not None:
+            digit_probabilities = self.digit_model.probabilities(picture)
+            alone = digit_evidence(digit_probabilities, length)
+            if alone is not None:
+                confidence = CALIBRATIONS[DIGIT_MODEL].probability_right(alone.signals)
+                if confidence >= SURE_ALONE:
+                    return Reading(alone.digits, round(confidence, 4), DIGIT_MODEL)
+            evidence = joint_evidence(digit_probabilities, self.ddddocr.view_probabilities(picture), length)
+        else:
+            (evidence,) = self.evidence_by_choice(picture, length).values()
+        if evidence is None:
+            raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
+        return Reading(evidence.digits, round(self.calibration.probability_right(evidence.signals), 4), self.model_name)
+
+    def evidence_by_choice(self, trimmed, length):
+        """{OCR_MODEL choice: its evidence, before calibration} for every way this choice reads.
+
+        One choice, or for the cascade both of its stages ("digits" alone, and the joint
+        reading), each model running once. ``bench/calibrate.py`` fits the calibrations on these.
+        """
+        digit_probabilities = None if self.digit_model is None else self.digit_model.probabilities(trimmed)
+        view_probabilities = None if self.ddddocr is None else self.ddddocr.view_probabilities(trimmed)
+        if view_probabilities is None:
+            return {DIGIT_MODEL: digit_evidence(digit_probabilities, length)}
+        if digit_probabilities is None:
+            return {self.model_name: view_evidence(view_probabilities, length)}
+        return {
+            DIGIT_MODEL: digit_evidence(digit_probabilities, length),
+            self.model_name: joint_evidence(digit_probabilities, view_probabilities, length),
+        }
+
+    def warm_up(self):
+        """One read of a blank picture, so the first request does not pay onnxruntime's set-up."""
+        self.evidence_by_choice(Image.new("L", (160, 60), color=255), 4)

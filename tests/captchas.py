@@ -1,0 +1,16 @@
+"""The labelled captchas of tests/fixtures, and what tests do with them."""
+
+import base64
+import pathlib
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+CAPTCHA_FILES = sorted(path for path in FIXTURES.iterdir() if path.suffix in {".png", ".jpg", ".gif"})
+
+
+def label_of(path):
+    """The digits a fixture shows: the part of its name after the last ``_``."""
+    return path.stem.rsplit("_", 1)[1]
+
+
+def base64_of(path):
+    return base64.b64encode(path.read_bytes()).decode()
