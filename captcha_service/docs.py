@@ -3,11 +3,35 @@
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flasgger import APISpec, Swagger
 
-from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema, RefusalSchema
+from .inputs import UPLOAD_FIELDS
+from .ocr.images import IMAGE_MEDIA_TYPES
+from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema, ReadOptionsSchema, RefusalSchema
 from .version import __version__
 
 TITLE = "CaptchaOCR"
 OPENAPI_VERSION = "3.0.3"  # 2.0 cannot describe a JSON body and form fields on one operation
+
+
+def read_captcha_openapi():
+    """The parts of ``POST /ocr``'s OpenAPI that follow from the schemas, the upload fields and the image types.
+
+    Options in the query string and form fields, the form's file fields and the raw image
+    bodies are derived here, so that their ranges and types have one source each.
+    """
+    plugin = MarshmallowPlugin()
+    APISpec(title=TITLE, version=__version__, openapi_version=OPENAPI_VERSION, plugins=[plugin])  # gives the plugin its converter
+    binary = {"type": "string", "format": "binary"}
+    upload = {field: {**binary, "description": f"The captcha image file (form field '{field}')."} for field in UPLOAD_FIELDS}
+    options = {name: plugin.converter.field2property(field) for name, field in ReadOptionsSchema().fields.items()}
+    return {
+        "parameters": plugin.converter.schema2parameters(ReadOptionsSchema, location="query"),
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": upload | options}},
+                **{media_type: {"schema": binary} for media_type in IMAGE_MEDIA_TYPES},
+            }
+        },
+    }
 
 
 def init_app(app):

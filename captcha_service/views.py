@@ -1,8 +1,10 @@
 """The ``ocr`` blueprint: read a captcha, and tell probes whether we are ready."""
 
+from flasgger import swag_from
 from flask import Blueprint, current_app, request
 
 from .auth import api_key_required
+from .docs import read_captcha_openapi
 from .extension import ocr
 from .inputs import image_and_options
 from .version import __version__
@@ -43,6 +45,7 @@ def health():
 
 @bp.post("/ocr")
 @api_key_required
+@swag_from(read_captcha_openapi())  # the query, form and raw-image parts; merged with the YAML below
 def read_captcha():
     """Read the digits of a captcha image: JSON base64, a form upload, or the image itself.
     ---
@@ -51,36 +54,12 @@ def read_captcha():
       - {}
       - bearer: []
       - api_key: []
-    parameters:
-      - in: query
-        name: length
-        required: false
-        description: Digits the captcha has (3-8; default OCR_DIGITS). A JSON or form value wins.
-        schema: {type: integer, minimum: 3, maximum: 8}
-      - in: query
-        name: min_confidence
-        required: false
-        description: Refuse readings less sure than this (0-1; default MIN_CONFIDENCE). A JSON or form value wins.
-        schema: {type: number, minimum: 0, maximum: 1}
     requestBody:
       required: true
       content:
         application/json:
           schema:
             $ref: '#/components/schemas/OcrRequest'
-        multipart/form-data:
-          schema:
-            type: object
-            properties:
-              image: {type: string, format: binary, description: The captcha image file.}
-              file: {type: string, format: binary, description: The same, under the name some clients use.}
-              length: {type: integer, minimum: 3, maximum: 8}
-              min_confidence: {type: number, minimum: 0, maximum: 1}
-        image/png: {schema: {type: string, format: binary}}
-        image/jpeg: {schema: {type: string, format: binary}}
-        image/gif: {schema: {type: string, format: binary}}
-        image/webp: {schema: {type: string, format: binary}}
-        image/bmp: {schema: {type: string, format: binary}}
     responses:
       200:
         description: >-

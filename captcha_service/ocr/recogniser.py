@@ -5,6 +5,7 @@
     digits+common   the default: a cascade. Our model reads first; when it is sure on its own
                     (calibrated confidence at least ``SURE_ALONE``) that is the answer, else
                     ddddocr's views read too and both together decide (``joint_evidence``).
+    digits+common_old   the same cascade with ddddocr's smaller model
 """
 
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ DIGIT_MODEL = "digits"
 CALIBRATIONS = {
     "digits": Calibration(weights=(0.5, 0.2), bias=3.0),
     "digits+common": Calibration(weights=(0.3, 0.2, 0.2, 1.0, 1.0, 0.1), bias=2.0),
+    "digits+common_old": Calibration(weights=(0.3, 0.2, 0.2, 1.0, 1.0, 0.1), bias=2.0),
     "common": Calibration(weights=(0.2020, 0.2902, 2.1752, 0.0472), bias=-0.0502),
     "common_old": Calibration(weights=(0.2702, 0.3081, 2.2324, 0.0470), bias=-0.1336),
     "common+common_old": Calibration(weights=(0.2435, 0.2978, 3.3571, 0.0466), bias=-0.7469),
