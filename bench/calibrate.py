@@ -26,7 +26,8 @@ from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folder
 from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, SURE_ALONE, Recogniser
 from captcha_service.ocr.rendering import trim_margins
 
-THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
+THRESHOLDS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+SURE_ALONE_SWEEP = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 1.01)  # 1.01: never alone
 L2 = 1e-2
 OFF_LENGTH_WEIGHT = 0.1
 FAILED = float("nan")
@@ -107,13 +108,7 @@ def by_image(readings, confidences):
 def report(title, answers, folder_of_image, folders):
     """Macro right/wrong at each threshold of {image: (confidence, right)} (absent = no reading)."""
     print(title)
-    for threshold in THRESHOLDS:
-        per_folder = []
-        for folder in folders:
-            images = [image for image, name in folder_of_image.items() if name == folder]
-            accepted = [answers[image][1] for image in images if image in answers and answers[image][0] >= threshold]
-            per_folder.append((sum(accepted) / len(images), (len(accepted) - sum(accepted)) / len(images)))
-        right, wrong = np.mean(per_folder, axis=0)
+    for threshold, (right, wrong) in zip(THRESHOLDS, macro_rates(answers, folder_of_image, folders, THRESHOLDS)):
         print(f"  min_confidence {threshold:.2f}: right {100 * right:5.1f}%  wrong {100 * wrong:4.1f}%")
 
 
@@ -147,18 +142,41 @@ def main():
 def cascade(alone, joint, folder_of_image, folders):
     """The cascade with held-out calibrations: our model's answer when it is sure alone, else the joint one."""
     alone_answers, joint_answers = by_image(*alone), by_image(*joint)
-    answers, stage_one = {}, {folder: 0 for folder in folders}
-    for image in folder_of_image:
-        if image in alone_answers and alone_answers[image][0] >= SURE_ALONE:
-            answers[image] = alone_answers[image]
-            stage_one[folder_of_image[image]] += 1
-        elif image in joint_answers:
-            answers[image] = joint_answers[image]
-    report(f"\ncascade (our model alone when its confidence is >= {SURE_ALONE}), leave-one-folder-out:", answers, folder_of_image, folders)
     sizes = {folder: sum(name == folder for name in folder_of_image.values()) for folder in folders}
-    print("  answered by our model alone: " + ", ".join(f"{folder} {100 * stage_one[folder] / sizes[folder]:.0f}%" for folder in folders)
-          + f"; macro {100 * np.mean([stage_one[f] / sizes[f] for f in folders]):.1f}%")
+
+    def answers_at(sure_alone):
+        answers, stage_one = {}, {folder: 0 for folder in folders}
+        for image in folder_of_image:
+            if image in alone_answers and alone_answers[image][0] >= sure_alone:
+                answers[image] = alone_answers[image]
+                stage_one[folder_of_image[image]] += 1
+            elif image in joint_answers:
+                answers[image] = joint_answers[image]
+        return answers, {folder: stage_one[folder] / sizes[folder] for folder in folders}
+
+    print("\ncascade, leave-one-folder-out, by how sure our model must be to answer alone (macro over folders):")
+    for sure_alone in SURE_ALONE_SWEEP:
+        answers, shares = answers_at(sure_alone)
+        rates = zip((0.0, 0.9), macro_rates(answers, folder_of_image, folders, (0.0, 0.9)))
+        print(f"  sure alone at {sure_alone:.3f}: answered alone {100 * np.mean(list(shares.values())):5.1f}%  "
+              + "  ".join(f"right/wrong at {threshold}: {100 * r:5.1f}/{100 * w:3.1f}" for threshold, (r, w) in rates))
+    answers, shares = answers_at(SURE_ALONE)
+    report(f"cascade as configured (SURE_ALONE {SURE_ALONE}), leave-one-folder-out:", answers, folder_of_image, folders)
+    print("  answered by our model alone: " + ", ".join(f"{folder} {100 * share:.0f}%" for folder, share in shares.items()))
     report("every captcha through both models (no cascade), leave-one-folder-out:", joint_answers, folder_of_image, folders)
+
+
+def macro_rates(answers, folder_of_image, folders, thresholds):
+    """[(right, wrong)] macro over folders at each threshold."""
+    rates = []
+    for threshold in thresholds:
+        per_folder = []
+        for folder in folders:
+            images = [image for image, name in folder_of_image.items() if name == folder]
+            accepted = [answers[image][1] for image in images if image in answers and answers[image][0] >= threshold]
+            per_folder.append((sum(accepted) / len(images), (len(accepted) - sum(accepted)) / len(images)))
+        rates.append(tuple(np.mean(per_folder, axis=0)))
+    return rates
 
 
 if __name__ == "__main__":

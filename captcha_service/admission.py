@@ -40,9 +40,9 @@ class FairSlots:
     """A semaphore that serves its waiters first come, first served.
 
     ``threading.Semaphore`` lets a newcomer take a slot that was just freed ahead of the
-    threads already waiting; at concurrency 16 a few requests lost that race for over a second
-    and got a 503 while others were served in 20 ms. Here a freed slot is handed straight to
-    the longest waiter, so a request waits for the ones before it, and no longer.
+    threads already waiting; under load a few requests lost that race again and again and got a
+    503 while others were served at once (README, Performance). Here a freed slot is handed
+    straight to the longest waiter, so a request waits for the ones before it, and no longer.
     """
 
     def __init__(self, slots):

@@ -18,8 +18,9 @@ def limit_malloc_arenas(arenas=1):
     """Cap glibc's malloc arenas, as ``MALLOC_ARENA_MAX`` would, before any thread starts.
 
     glibc gives threads their own arenas, each keeping freed memory; with waitress's and
-    onnxruntime's threads the server's RSS was ~80 MB higher than with one arena, for no
-    measurable throughput (bench/load.py). Nothing happens where the C library is not glibc.
+    onnxruntime's threads the server's RSS was much higher than with one arena, for no
+    measurable throughput (bench/load.py; README, Performance). Nothing happens where the C
+    library is not glibc.
     """
     libc = _glibc()
     if libc is not None and hasattr(libc, "mallopt"):
@@ -30,11 +31,10 @@ class TrimFreedHeap:
     """WSGI middleware: every ``interval`` seconds in which requests came, return freed heap to the system.
 
     glibc keeps freed memory for reuse and returns only the top of its heap, so the decoded
-    images, arrays and JSON of requests of varied sizes leave free pages in the RSS (reading
-    ~1,700 captchas at three sizes in-process: +5.4 MB, +0.7 MB after a trim; in the server
-    ~3 MB between under load and idle). ``malloc_trim`` gives them back; it costs about a millisecond
-    and holds the heap's lock, so it runs in its own thread, at most once a second, and never
-    while the server idles. onnxruntime's own arena (see ``reader``) is not malloc's to trim.
+    images, arrays and JSON of requests of varied sizes leave free pages in the RSS.
+    ``malloc_trim`` gives them back; it holds the heap's lock for a while, so it runs in its own
+    thread, at most once an ``interval``, and never while the server idles. onnxruntime's own
+    arena (see ``ocr.recogniser.session_options``) is not malloc's to trim.
     """
 
     def __init__(self, app, interval=1.0):

@@ -32,7 +32,7 @@ class OnnxModel:
 def ddddocr_folder():
     """The installed ddddocr package's folder, found without importing the package.
 
-    ``import ddddocr`` loads OpenCV and its own engines (some 55 MB of memory); the service
+    ``import ddddocr`` loads OpenCV and its own engines (tens of MB); the service
     needs only the model files and the charsets module, which is plain data.
     """
     return pathlib.Path(importlib.util.find_spec("ddddocr").origin).parent
