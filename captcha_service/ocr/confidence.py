@@ -17,7 +17,10 @@ from .decoding import best_readings, ctc_log_probability
 
 FLOOR = 1e-12
 TINY = 1e-300  # a step with no blank-or-digit mass at all has no alignment: only keeps log() finite
-CANDIDATES_PER_MODEL = 3  # readings our model proposes; its fourth best has never been right
+CANDIDATES_PER_MODEL = 3  # readings our model proposes; its fourth best is hardly ever right
+# Our model always finds *some* reading of the asked length (a blank picture gets ~1e-5): below
+# this probability it is no proposal at all, so that a picture with no digits is "no reading".
+PLAUSIBLE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def digit_evidence(probabilities, length):
     probability; log of how much more probable it is than the runner-up.
     """
     log_probabilities = _log_probabilities(probabilities, best_readings(probabilities, length)[:CANDIDATES_PER_MODEL])
-    if not log_probabilities:
+    if not log_probabilities or max(log_probabilities.values()) < math.log(PLAUSIBLE):
         return None
     best, *others = sorted(log_probabilities, key=log_probabilities.get, reverse=True)
     runner_up = log_probabilities[others[0]] if others else math.log(FLOOR)
@@ -89,7 +92,11 @@ def joint_evidence(digit_probabilities, view_probabilities, length):
     best and the views' best; the share of views whose own best reading it is; log of how much
     more the winner's product is than the runner-up's.
     """
-    ours = best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL]
+    ours = [
+        reading
+        for reading, value in _log_probabilities(digit_probabilities, best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL]).items()
+        if value >= math.log(PLAUSIBLE)
+    ]
     own_readings = [_best(probabilities, length) for probabilities in view_probabilities]
     candidates = set(ours) | {reading for reading in own_readings if reading}
     if not candidates:
