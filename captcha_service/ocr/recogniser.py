@@ -26,7 +26,7 @@ DIGIT_MODEL = "digits"
 CALIBRATIONS = {
     "digits": Calibration(weights=(0.5404, 0.4696), bias=0.6408),
     "digits+common": Calibration(weights=(0.3502, 0.1385, 0.1602, 0.5818, 2.0501, 0.0163), bias=1.0729),
-    "digits+common_old": Calibration(weights=(0.3, 0.2, 0.2, 1.0, 1.0, 0.1), bias=2.0),
+    "digits+common_old": Calibration(weights=(0.3503, 0.1766, 0.1649, 0.5097, 1.8511, 0.0218), bias=1.0799),
     "common": Calibration(weights=(0.2020, 0.2902, 2.1752, 0.0472), bias=-0.0502),
     "common_old": Calibration(weights=(0.2702, 0.3081, 2.2324, 0.0470), bias=-0.1336),
     "common+common_old": Calibration(weights=(0.2435, 0.2978, 3.3571, 0.0466), bias=-0.7469),
