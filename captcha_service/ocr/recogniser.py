@@ -78,7 +78,9 @@ class Recogniser:
         check_model_name(model_name)
         names = model_name.split("+")
         self.model_name = model_name
-        self.digit_model = DigitModel(session_options(log_severity, 1)) if DIGIT_MODEL in names else None
+        digit_options = session_options(log_severity, 1)
+        digit_options.enable_cpu_mem_arena = False  # its tensors are a few kB: an arena would only hold memory
+        self.digit_model = DigitModel(digit_options) if DIGIT_MODEL in names else None
         ddddocr_names = [name for name in names if name in ONNX_MODELS]
         self.ddddocr = DdddocrModels(ddddocr_names, session_options(log_severity, ddddocr_threads)) if ddddocr_names else None
         self.calibration = CALIBRATIONS[model_name]
