@@ -46,7 +46,7 @@ def api_key_required(view):
 
     @functools.wraps(view)
     def guarded(*args, **kwargs):
-        keys = current_app.extensions[KEYS_EXTENSION]
+        keys = api_keys(current_app)
         if keys and not _is_known(_presented_key(), keys):
             raise Unauthorized(
                 "send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
@@ -57,10 +57,15 @@ def api_key_required(view):
     return guarded
 
 
-def warn_if_open_to_the_network(app, host):
+def api_keys(app):
+    """The API keys ``app`` accepts (none: auth is off)."""
+    return app.extensions[KEYS_EXTENSION]
+
+
+def warn_if_open_to_the_network(logger, host, keys):
     """Log a warning when the service listens beyond loopback with no API keys."""
-    if not app.extensions[KEYS_EXTENSION] and not is_loopback(host):
-        app.logger.warning("listening on %s without API keys: anyone who can reach it can use it (set API_KEYS)", host)
+    if not keys and not is_loopback(host):
+        logger.warning("listening on %s without API keys: anyone who can reach it can use it (set API_KEYS)", host)
 
 
 def _presented_key():

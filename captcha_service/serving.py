@@ -7,7 +7,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
-from .auth import is_loopback, warn_if_open_to_the_network
+from .auth import api_keys, is_loopback, warn_if_open_to_the_network
 from .memory import TrimFreedHeap
 
 
@@ -32,13 +32,13 @@ class JsonErrorServer(TcpWSGIServer):
     channel_class = JsonErrorChannel
 
 
-def warn_if_no_proxy_in_front(app):
+def warn_if_no_proxy_in_front(logger, config):
     """Beyond loopback and with no proxy, slow clients can hold every connection: say so at start-up."""
-    if not is_loopback(app.config["HOST"]) and not app.config["TRUSTED_PROXY"]:
-        app.logger.warning(
+    if not is_loopback(config["HOST"]) and not config["TRUSTED_PROXY"]:
+        logger.warning(
             "listening on %s with no proxy in front (TRUSTED_PROXY is unset): %d clients that send their "
-            "requests slowly hold every connection (slowloris); put nginx in front (deploy/nginx.conf)",
-            app.config["HOST"], app.config["CONNECTION_LIMIT"],
+            "requests slowly hold every connection (slowloris); put nginx in front (deploy/nginx_conf.py)",
+            config["HOST"], config["CONNECTION_LIMIT"],
         )
 
 
@@ -74,8 +74,8 @@ def serve(app):
     SIGTERM (systemd, Docker, Kubernetes) is treated as SIGINT (PM2): waitress stops taking
     connections and lets the requests in flight finish, instead of the process ending at once.
     """
-    warn_if_open_to_the_network(app, app.config["HOST"])
-    warn_if_no_proxy_in_front(app)
+    warn_if_open_to_the_network(app.logger, app.config["HOST"], api_keys(app))
+    warn_if_no_proxy_in_front(app.logger, app.config)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
     server.print_listen("Serving CaptchaOCR on http://{}:{}")

@@ -75,10 +75,6 @@ def test_a_path_in_api_keys_is_refused_not_taken_as_a_key(setting):
 
 @pytest.mark.parametrize(("host", "keys", "warns"), [("0.0.0.0", "", True), ("127.0.0.1", "", False), ("localhost", "", False), ("0.0.0.0", "k", False)])
 def test_an_open_service_on_the_network_is_warned_about(app, caplog, host, keys, warns):
-    app.extensions["captcha_ocr_api_keys"], saved = load_api_keys(keys), app.extensions["captcha_ocr_api_keys"]
-    try:
-        with caplog.at_level(logging.WARNING):
-            warn_if_open_to_the_network(app, host)
-    finally:
-        app.extensions["captcha_ocr_api_keys"] = saved
+    with caplog.at_level(logging.WARNING):
+        warn_if_open_to_the_network(app.logger, host, load_api_keys(keys))
     assert ("without API keys" in caplog.text) is warns

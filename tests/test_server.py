@@ -2,6 +2,7 @@
 
 import base64
 import json
+import logging
 import signal
 import socket
 import threading
@@ -10,6 +11,7 @@ import time
 import pytest
 import requests
 
+from captcha_service.serving import warn_if_no_proxy_in_front
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 from tests.hostile_corpus import progressive_jpeg_with_scans
 from tests.live_server import running_server
@@ -79,3 +81,12 @@ def test_a_stop_signal_lets_the_read_in_flight_finish(tmp_path, stop):
         client.join()
         assert process.wait(timeout=30) == 0
     assert answers[0].status_code == 422 and "no reading" in answers[0].json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("host", "proxy", "warns"), [("0.0.0.0", "", True), ("0.0.0.0", "127.0.0.1", False), ("127.0.0.1", "", False)]
+)
+def test_listening_beyond_loopback_with_no_proxy_in_front_is_warned_about(caplog, host, proxy, warns):
+    with caplog.at_level(logging.WARNING):
+        warn_if_no_proxy_in_front(logging.getLogger("test"), {"HOST": host, "TRUSTED_PROXY": proxy, "CONNECTION_LIMIT": 64})
+    assert ("slowloris" in caplog.text) is warns

@@ -18,8 +18,9 @@ from .decoding import best_readings, ctc_log_probability
 FLOOR = 1e-12
 TINY = 1e-300  # a step with no blank-or-digit mass at all has no alignment: only keeps log() finite
 CANDIDATES_PER_MODEL = 3  # readings our model proposes; its fourth best is hardly ever right
-# Our model always finds *some* reading of the asked length (a blank picture gets ~1e-5): below
-# this probability it is no proposal at all, so that a picture with no digits is "no reading".
+# Our model always finds *some* reading of the asked length, if only a very improbable one on a
+# blank picture: below this probability it is no proposal at all, so that a picture with no
+# digits is "no reading", not a low-confidence guess.
 PLAUSIBLE = 1e-3
 
 
