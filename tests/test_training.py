@@ -42,6 +42,7 @@ def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path)
     train.main(["--dry-run", "--validation", "", "--out", str(out)])
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["data"]["captchas"] == 256 and card["parameters"] > 100_000
+    assert out.with_suffix(".pt").is_file()
     model = DigitModel(session_options(3, 1), path=out)
     probabilities = model.probabilities(trim_margins(decode_picture(CAPTCHA_FILES[0].read_bytes())))
     assert probabilities.shape == (INPUT_WIDTH // 4, 11)
