@@ -94,7 +94,7 @@ class OcrExtension:
                 outcome.reading_seconds = time.perf_counter() - started
 
         reading = self.state().pool.run(timed_read)
-        outcome.digits, outcome.confidence = reading.digits, reading.confidence
+        outcome.digits, outcome.confidence, outcome.decided_by = reading.digits, reading.confidence, reading.decided_by
         return reading
 
 

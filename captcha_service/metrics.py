@@ -28,6 +28,10 @@ class Metrics:
         self.reading_seconds = Histogram(
             "captcha_reading_seconds", "Time to read one image (decoding, models, CTC).", buckets=LATENCY_BUCKETS, registry=registry
         )
+        self.readings = Counter(
+            "captcha_readings", "Sure readings by the models that decided them (the cascade's 'digits' alone, or both).",
+            ["decided_by"], registry=registry,
+        )
         self.confidence = Histogram("captcha_confidence", "Confidence of readings, answered or refused.", buckets=CONFIDENCE_BUCKETS, registry=registry)
         self.in_flight = Gauge("captcha_requests_in_flight", "Requests being handled.", registry=registry)
         Info("captcha_model", "The OCR model in use.", registry=registry).info({"model": model, "version": __version__})
@@ -76,6 +80,8 @@ def _finish(response):
         metrics.reading_seconds.observe(outcome.reading_seconds)
     if outcome.confidence is not None:
         metrics.confidence.observe(outcome.confidence)
+    if outcome.decided_by is not None:
+        metrics.readings.labels(outcome.decided_by).inc()
     return response
 
 

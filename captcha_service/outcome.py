@@ -7,9 +7,10 @@ from flask import g
 
 @dataclass
 class Outcome:
-    """Request-scoped: the reading (or what was read before a refusal), the refusal's reason, the time reading."""
+    """Request-scoped: the reading (or what was read before a refusal), which models decided it, the refusal's reason, the time reading."""
 
     digits: str | None = None
+    decided_by: str | None = None
     confidence: float | None = None
     reason: str | None = None
     reading_seconds: float | None = None

@@ -50,3 +50,8 @@ def test_latencies_and_confidences_are_observed(scraped):
 def test_model_and_requests_in_flight(scraped):
     assert value(scraped, "captcha_model_info", model="digits+common", version=__version__) == 1
     assert value(scraped, "captcha_requests_in_flight") == 1  # the scrape itself
+
+
+def test_sure_readings_are_counted_by_the_models_that_decided_them(scraped):
+    decided = {name: value(scraped, "captcha_readings_total", decided_by=name) for name in ("digits", "digits+common")}
+    assert sum(decided.values()) == 2  # the two answered reads; refusals are not readings

@@ -6,8 +6,11 @@ import pytest
 from PIL import Image
 
 from captcha_service.extension import ocr
+from captcha_service.ocr.confidence import digit_evidence
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.recogniser import CALIBRATIONS, SURE_ALONE
+from captcha_service.ocr.rendering import trim_margins
 from tests.captchas import CAPTCHA_FILES, FIXTURES, label_of
 
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
@@ -81,3 +84,17 @@ def test_a_wrong_length_is_an_unsure_reading(reader):
     reading = reader.read(decode_picture(KAPTCHA.read_bytes()), 6)
     assert len(reading.digits) == 6
     assert reading.confidence < SURE
+
+
+@pytest.mark.parametrize(
+    ("name", "decided_by"),
+    [("real_university_login-1500_0823.jpg", "digits"), ("java_easycaptcha_gif-0_8985.gif", "digits+common")],
+    ids=["sure-alone", "second-opinion"],
+)
+def test_the_cascade_asks_ddddocr_only_when_our_model_is_unsure(reader, name, decided_by):
+    path = FIXTURES / name
+    reading = reader.read(decode_picture(path.read_bytes()), 4)
+    assert (reading.digits, reading.decided_by) == (label_of(path), decided_by)
+    alone = digit_evidence(reader.digit_model.probabilities(trim_margins(decode_picture(path.read_bytes()))), 4)
+    sure_alone = alone is not None and CALIBRATIONS["digits"].probability_right(alone.signals) >= SURE_ALONE
+    assert sure_alone is (decided_by == "digits")
