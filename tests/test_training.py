@@ -4,6 +4,8 @@ import json
 import random
 
 import numpy as np
+import onnxruntime
+import torch
 from PIL import Image
 
 from captcha_service.ocr.confidence import digit_evidence
@@ -14,6 +16,7 @@ from captcha_service.ocr.rendering import trim_margins
 from tests.captchas import CAPTCHA_FILES
 from training import data, train
 from training.fonts import digit_fonts
+from training.onnx_weights import digit_net_from_onnx
 from training.render import LENGTH_WEIGHTS, render_captcha
 
 
@@ -42,7 +45,6 @@ def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path)
     train.main(["--dry-run", "--validation", "", "--out", str(out)])
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["data"]["captchas"] == 256 and card["parameters"] > 100_000
-    assert out.with_suffix(".pt").is_file()
     model = DigitModel(session_options(3, 1), path=out)
     probabilities = model.probabilities(trim_margins(decode_picture(CAPTCHA_FILES[0].read_bytes())))
     assert probabilities.shape == (INPUT_WIDTH // 4, 11)
@@ -51,3 +53,10 @@ def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path)
     assert evidence is None or (len(evidence.digits) == 4 and evidence.digits.isdigit())
     blank = model.probabilities(Image.new("L", (160, 60), 255))
     assert blank.shape == probabilities.shape
+    # and PyTorch reads the exported weights back, computing what onnxruntime computes
+    pixels = np.random.default_rng(0).random((3, 1, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.float32)
+    with torch.no_grad():
+        read_back = digit_net_from_onnx(out)(torch.from_numpy(pixels)).numpy()
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    exported = np.concatenate([session.run(None, {"pixels": pixels[i : i + 1]})[0] for i in range(3)])
+    assert np.abs(read_back - exported).max() < 1e-4

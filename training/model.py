@@ -19,9 +19,11 @@ class DigitNet(nn.Module):
     exported model needs nothing but the pixels, and contrast and polarity vary freely.
     """
 
+    BASE_CHANNELS = (32, 64, 96, 128)  # at width 1.0
+
     def __init__(self, width=1.0):
         super().__init__()
-        c1, c2, c3, c4 = (int(round(c * width)) for c in (32, 64, 96, 128))
+        c1, c2, c3, c4 = (int(round(c * width)) for c in self.BASE_CHANNELS)
         self.features = nn.Sequential(
             *_block(1, c1, (2, 2)),  # 16 x 64
             *_block(c1, c2, (2, 2)),  # 8 x 32

@@ -170,7 +170,6 @@ def main(argv=None):
     seconds = train(model, pixels, labels, arguments.epochs, arguments.batch, arguments.learning_rate, arguments.seed, after_epoch)
     out = pathlib.Path(arguments.out)
     export(model, out)
-    torch.save(model.state_dict(), out.with_suffix(".pt"))  # the weights to fine-tune from (not served)
     card = {
         "model": "DigitNet (CNN + BiGRU, CTC over blank + 0-9), input 1x32x128 grey",
         "parameters": sum(p.numel() for p in model.parameters()),
