@@ -71,12 +71,13 @@ def view_evidence(view_probabilities, length):
     candidates = {reading for reading in own_readings if reading}
     if not candidates:
         return None
-    scores = {candidate: _mean_view_log_probability(view_probabilities, candidate) for candidate in candidates}
+    per_view = {candidate: _view_log_probabilities(view_probabilities, candidate) for candidate in candidates}
+    scores = {candidate: _log_mean_exp(logs) for candidate, logs in per_view.items()}
     best, *others = sorted(candidates, key=scores.get, reverse=True)
     runner_up = scores[others[0]] if others else math.log(FLOOR)
     signals = (
         scores[best],
-        _renormalised_log_probability(view_probabilities, best),
+        _renormalised(view_probabilities, per_view[best]),
         own_readings.count(best) / len(own_readings),
         scores[best] - runner_up,
     )
@@ -93,17 +94,15 @@ def joint_evidence(digit_probabilities, view_probabilities, length):
     best and the views' best; the share of views whose own best reading it is; log of how much
     more the winner's product is than the runner-up's.
     """
-    ours = [
-        reading
-        for reading, value in _log_probabilities(digit_probabilities, best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL]).items()
-        if value >= math.log(PLAUSIBLE)
-    ]
+    ours = _log_probabilities(digit_probabilities, best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL])
+    ours = {reading: value for reading, value in ours.items() if value >= math.log(PLAUSIBLE)}
     own_readings = [_best(probabilities, length) for probabilities in view_probabilities]
     candidates = set(ours) | {reading for reading in own_readings if reading}
     if not candidates:
         return None
-    our_logs = _log_probabilities(digit_probabilities, candidates)
-    view_logs = {candidate: _mean_view_log_probability(view_probabilities, candidate) for candidate in candidates}
+    our_logs = ours | _log_probabilities(digit_probabilities, candidates - set(ours))
+    per_view = {candidate: _view_log_probabilities(view_probabilities, candidate) for candidate in candidates}
+    view_logs = {candidate: _log_mean_exp(logs) for candidate, logs in per_view.items()}
     products = {candidate: our_logs[candidate] + view_logs[candidate] for candidate in candidates}
     best, *others = sorted(candidates, key=products.get, reverse=True)
     runner_up = products[others[0]] if others else 2 * math.log(FLOOR)
@@ -112,7 +111,7 @@ def joint_evidence(digit_probabilities, view_probabilities, length):
     signals = (
         our_logs[best],
         view_logs[best],
-        _renormalised_log_probability(view_probabilities, best),
+        _renormalised(view_probabilities, per_view[best]),
         float(best == ours_best == views_best),
         own_readings.count(best) / len(own_readings),
         products[best] - runner_up,
@@ -134,24 +133,25 @@ def _log_probabilities(probabilities, readings):
     return {reading: max(ctc_log_probability(probabilities, _indices(reading)), math.log(FLOOR)) for reading in readings}
 
 
-def _mean_view_log_probability(view_probabilities, digits):
-    """log of the reading's probability averaged over the views."""
+def _view_log_probabilities(view_probabilities, digits):
+    """log P(reading) under each view."""
     indices = _indices(digits)
-    return _log(float(np.mean([math.exp(ctc_log_probability(probabilities, indices)) for probabilities in view_probabilities])))
+    return [ctc_log_probability(probabilities, indices) for probabilities in view_probabilities]
 
 
-def _renormalised_log_probability(view_probabilities, digits):
-    """As ``_mean_view_log_probability``, with every step renormalised over blank and digits.
+def _log_mean_exp(log_probabilities):
+    """log of the reading's probability averaged over the views."""
+    return _log(float(np.mean([math.exp(value) for value in log_probabilities])))
+
+
+def _renormalised(view_probabilities, log_probabilities):
+    """As ``_log_mean_exp``, with every step of every view renormalised over blank and digits.
 
     Renormalising a step divides every alignment, and so the CTC probability, by the step's
     blank-and-digit mass: one sum of logs per view, no second pass of the forward algorithm.
     """
-    indices = _indices(digits)
-    renormalised = [
-        math.exp(ctc_log_probability(probabilities, indices) - float(np.log(np.maximum(probabilities.sum(axis=1), TINY)).sum()))
-        for probabilities in view_probabilities
-    ]
-    return _log(float(np.mean(renormalised)))
+    masses = [float(np.log(np.maximum(probabilities.sum(axis=1), TINY)).sum()) for probabilities in view_probabilities]
+    return _log_mean_exp([value - mass for value, mass in zip(log_probabilities, masses)])
 
 
 def _log(value):

@@ -43,7 +43,7 @@ class Reading:
 
     digits: str
     confidence: float
-    decided_by: str = ""  # the OCR_MODEL choice whose calibration gave the confidence
+    decided_by: str  # the OCR_MODEL choice whose calibration gave the confidence
 
     @property
     def number(self):
