@@ -8,26 +8,29 @@ PM2 := node_modules/.bin/pm2
 # pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
 NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
 
-.PHONY: serve test lint model fonts pm2-start pm2-stop nginx
+.PHONY: serve test lint model training-packages pm2-start pm2-stop nginx
 
 serve: $(VENV)/.runtime-installed
 	$(VENV_PYTHON) wsgi.py
 
-test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx fonts lint
+test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx training-packages lint
 	$(VENV_PYTHON) -m pytest
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 
-# Rebuild the digit model from scratch (about an hour on 2 cores): writes
-# captcha_service/ocr/models/digits.onnx and its card. Then refit the calibrations: python -m bench.calibrate.
-model: $(VENV)/.train-installed fonts
-	$(VENV_PYTHON) -m training
+# Rebuild the digit model from scratch in two stages (about an hour each on 2 cores): the second
+# trains the first further on fresh captchas. Writes captcha_service/ocr/models/digits.onnx and its
+# card. Then refit the calibrations: python -m bench.calibrate.
+model: $(VENV)/.train-installed training-packages
+	$(VENV_PYTHON) -m training --out build/digits-stage1.onnx
+	$(VENV_PYTHON) -m training --init build/digits-stage1.onnx --seed 1 --learning-rate 1.5e-3
 
-# The Debian font packages the captcha renderer draws with (training/debian-fonts.txt).
-fonts:
-	@dpkg -s $$(grep -v '^#' training/debian-fonts.txt) >/dev/null 2>&1 || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$(grep -v '^#' training/debian-fonts.txt)) >/dev/null
+# The Debian packages training draws with: fonts, and PHP with Gregwar's captcha builder
+# (training/debian-packages.txt).
+training-packages:
+	@dpkg -s $$(grep -v '^#' training/debian-packages.txt) >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$(grep -v '^#' training/debian-packages.txt)) >/dev/null
 
 # Debian's nginx-light, for the scale-out test; where it cannot be installed (not root, no apt)
 # that test is skipped, not failed.

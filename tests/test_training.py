@@ -14,7 +14,7 @@ from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.recogniser import session_options
 from captcha_service.ocr.rendering import trim_margins
 from tests.captchas import CAPTCHA_FILES
-from training import data, train
+from training import data, generators, train
 from training.fonts import digit_fonts
 from training.onnx_weights import digit_net_from_onnx
 from training.render import LENGTH_WEIGHTS, render_captcha
@@ -37,7 +37,7 @@ def test_rendered_captchas_vary_and_decode_as_the_service_decodes():
 
 
 def test_the_renderer_draws_with_many_installed_fonts():
-    assert len(digit_fonts()) >= 100  # `make fonts` installs the Debian packages of training/debian-fonts.txt
+    assert len(digit_fonts()) >= 100  # `make training-packages` installs the Debian packages of training/debian-packages.txt
 
 
 def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path):
@@ -60,3 +60,17 @@ def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path)
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     exported = np.concatenate([session.run(None, {"pixels": pixels[i : i + 1]})[0] for i in range(3)])
     assert np.abs(read_back - exported).max() < 1e-4
+    # a further stage starts from the exported file, its BatchNorms (folded identities) frozen
+    trained_further = digit_net_from_onnx(out).train()
+    norms = [module for module in trained_further.modules() if isinstance(module, torch.nn.BatchNorm2d)]
+    assert norms and not any(norm.training for norm in norms) and trained_further.dropout.training
+    further = tmp_path / "further.onnx"
+    train.main(["--dry-run", "--validation", "", "--seed", "1", "--init", str(out), "--out", str(further)])
+    assert json.loads(further.with_suffix(".card.json").read_text())["initialised from"] == card
+    assert further.read_bytes() != out.read_bytes()
+
+
+def test_gregwars_builder_draws_a_reproducible_captcha_of_the_digits_asked():
+    first, again = (generators.gregwar_captcha(random.Random(3), "40718") for _ in range(2))
+    assert first.data == again.data and first.digits == "40718"
+    assert decode_picture(first.data).size[0] >= 100

@@ -9,11 +9,12 @@ from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, digit_mod
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.rendering import trim_margins
 
-from .generators import captcha_py, wheezy_captcha
+from .generators import captcha_py, gregwar_captcha, wheezy_captcha
 from .render import random_digits, render_captcha
 
-# Mostly our own renderer; the two PyPI generators of the validation folders, a little.
-SOURCES = ((0.82, "render"), (0.09, "captcha"), (0.09, "wheezy"))
+# Mostly our own renderer; three generators of the validation folders, a little each.
+SOURCES = ((0.76, "render"), (0.08, "captcha"), (0.08, "wheezy"), (0.08, "gregwar"))
+GENERATORS = {"captcha": captcha_py, "wheezy": wheezy_captcha, "gregwar": gregwar_captcha}
 
 
 def captcha_of_seed(seed):
@@ -22,8 +23,7 @@ def captcha_of_seed(seed):
     source = rng.choices([name for _, name in SOURCES], weights=[weight for weight, _ in SOURCES])[0]
     if source == "render":
         return render_captcha(rng)
-    digits = random_digits(rng)
-    return (captcha_py if source == "captcha" else wheezy_captcha)(rng, digits)
+    return GENERATORS[source](rng, random_digits(rng))
 
 
 def model_pixels(image_bytes):

@@ -1,11 +1,18 @@
-"""The two PyPI generators behind ../shared/captchas' synthetic folders that we may train on.
+"""The generators behind ../shared/captchas' synthetic folders that we train on.
 
-`captcha` draws with ``secrets`` and wheezy with the global ``random``; both are fed from the
-sample's own ``random.Random`` here, so their captchas are as reproducible as ours.
+`captcha` and wheezy.captcha (PyPI) draw with ``secrets`` and the global ``random``; both are
+fed from the sample's own ``random.Random`` here. Gregwar's CaptchaBuilder (Debian's
+php-gregwar-captcha) runs in one PHP process per worker (gregwar.php), seeded per captcha. So
+their captchas are as reproducible as ours.
 """
 
+import base64
+import functools
 import io
+import os
+import pathlib
 import random
+import subprocess
 
 from captcha import image as captcha_image
 from wheezy.captcha import image as wheezy
@@ -58,3 +65,22 @@ def wheezy_captcha(rng, digits):
     buffer = io.BytesIO()
     render(digits).save(buffer, "JPEG", quality=rng.randint(60, 90))
     return Captcha(digits, buffer.getvalue(), "JPEG")
+
+
+GREGWAR_SCRIPT = pathlib.Path(__file__).resolve().parent / "gregwar.php"
+
+
+@functools.cache
+def _gregwar_process(pid):
+    """Process ``pid``'s own PHP process: keyed by pid, so a forked worker never shares its parent's pipes."""
+    return subprocess.Popen(["php", str(GREGWAR_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def gregwar_captcha(rng, digits):
+    """Gregwar's CaptchaBuilder with its own fonts and effects, at its default size or near it."""
+    width = 150 if rng.random() < 0.5 else rng.randint(100, 240)
+    height = 40 if width == 150 else int(width * rng.uniform(0.22, 0.4))
+    process = _gregwar_process(os.getpid())
+    process.stdin.write(f"{rng.getrandbits(31)} {digits} {width} {height} {rng.randint(60, 95)}\n")
+    process.stdin.flush()
+    return Captcha(digits, base64.b64decode(process.stdout.readline()), "JPEG")

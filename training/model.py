@@ -23,6 +23,9 @@ class DigitNet(nn.Module):
 
     def __init__(self, width=1.0):
         super().__init__()
+        # Set for a network read back from ONNX: its BatchNorms hold folded identities, not
+        # statistics, so they stay in eval mode while it trains further.
+        self.frozen_batch_norms = False
         c1, c2, c3, c4 = (int(round(c * width)) for c in self.BASE_CHANNELS)
         self.features = nn.Sequential(
             *_block(1, c1, (2, 2)),  # 16 x 64
@@ -35,6 +38,14 @@ class DigitNet(nn.Module):
         self.dropout = nn.Dropout(0.2)
         self.sequence = nn.GRU(c4, 96, batch_first=True, bidirectional=True)
         self.classify = nn.Linear(192, CLASSES)
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.frozen_batch_norms:
+            for module in self.features:
+                if isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+        return self
 
     def forward(self, pixels):
         mean = pixels.mean(dim=(2, 3), keepdim=True)

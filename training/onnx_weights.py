@@ -3,8 +3,9 @@
 The TorchScript exporter folds each BatchNorm into the convolution before it, and writes the GRU
 in ONNX's gate order (z, r, h; PyTorch's is r, z, n). Reading back, each convolution gets the
 folded weights and its BatchNorm becomes an exact identity that adds the folded bias, so the
-network computes what the ONNX file computes. Fine-tune it with the BatchNorms in eval mode:
-their statistics are the identity, not the training data's.
+network computes what the ONNX file computes. The model it returns keeps its BatchNorms in eval
+mode when trained further (``frozen_batch_norms``): their statistics are the identity, not the
+training data's.
 """
 
 import numpy as np
@@ -25,6 +26,7 @@ def digit_net_from_onnx(path):
         by_node[node.op_type].append([tensors.get(name) for name in node.input])
     first_convolution = by_node["Conv"][0][1]
     model = DigitNet(width=first_convolution.shape[0] / DigitNet.BASE_CHANNELS[0]).eval()
+    model.frozen_batch_norms = True
     modules = [module for module in model.features if isinstance(module, nn.Conv2d | nn.BatchNorm2d)]
     for (convolution, batch_norm), (_, weight, bias) in zip(zip(modules[::2], modules[1::2]), by_node["Conv"]):
         convolution.weight.data = torch.from_numpy(weight.copy())

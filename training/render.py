@@ -97,7 +97,9 @@ def _scene(rng):
         width = min(400, max(60, int(height * rng.uniform(1.8, 5.0))))
         height = min(height, width)
         margin_x, margin_y = int(width * rng.uniform(0.02, 0.12)), int(height * rng.uniform(0.02, 0.15))
-        band = (margin_x, margin_y, width - margin_x, height - margin_y)
+        shift = int(width * rng.uniform(0.05, 0.25)) if rng.random() < 0.2 else 0  # digits off centre, one margin wide
+        shift = shift if rng.random() < 0.5 else -shift
+        band = (margin_x + max(shift, 0), margin_y, width - margin_x + min(shift, 0), height - margin_y)
     dark = rng.random() < 0.2
     background = _colour(rng, dark=dark)
     inks = [_colour(rng, dark=not dark) for _ in range(rng.choice((1, 1, 2, 4)))]
@@ -311,7 +313,21 @@ def two_tone(scene, glyph):
     return Image.fromarray(np.dstack([rgb, first[..., 3:]]).astype(np.uint8), "RGBA")
 
 
-GLYPH_STYLES = [(10, plain), (0.8, hollow), (1.2, shadowed), (0.8, dotted), (1, two_tone)]
+def outlined(scene, glyph):
+    """A thick outline in the ink around a paler inside (EasyCaptcha's comic glyphs)."""
+    rng = scene.rng
+    edge = rng.choice((5, 7, 9))
+    padded = Image.new("L", (glyph.width + 2 * edge, glyph.height + 2 * edge))
+    padded.paste(glyph.getchannel("A"), (edge, edge))
+    inside = np.asarray(padded.filter(ImageFilter.MinFilter(edge)))[..., None] > 127
+    ink = np.array(glyph.getpixel((0, 0))[:3], dtype=np.float64)  # the glyph's one ink colour
+    pale = ink + (np.array(scene.background_colour) - ink) * rng.uniform(0.4, 0.85)
+    rgb = np.where(inside, pale, ink).astype(np.uint8)
+    alpha = np.asarray(padded.filter(ImageFilter.MaxFilter(edge)))
+    return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+
+
+GLYPH_STYLES = [(10, plain), (0.8, hollow), (0.8, outlined), (1.2, shadowed), (0.8, dotted), (1, two_tone)]
 
 
 # ---------------------------------------------------------------- warps of the digits' layers
@@ -405,6 +421,28 @@ def curve_through(scene, image):
     ImageDraw.Draw(image).line(points, fill=scene.noise_colour(), width=_line_width(scene) + rng.randint(0, 2))
 
 
+def bezier(scene, image):
+    """A cubic curve from a side margin across the canvas, hooks and loops included (kaptcha's noise)."""
+    rng = scene.rng
+    start_x = rng.uniform(0, scene.band[0] + 1) if rng.random() < 0.5 else rng.uniform(scene.band[2] - 1, scene.width)
+    end_x = scene.width - start_x + rng.uniform(-0.2, 0.2) * scene.width
+    controls = [(start_x, rng.uniform(0, scene.height)), _random_point(scene, False), _random_point(scene, False), (end_x, rng.uniform(0, scene.height))]
+    points = []
+    for t in np.linspace(0, 1, 50):
+        weights = ((1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t**3)
+        points.append(tuple(float(sum(w * point[axis] for w, point in zip(weights, controls))) for axis in (0, 1)))
+    ImageDraw.Draw(image).line(points, fill=scene.noise_colour(), width=_line_width(scene), joint="curve")
+
+
+def bubbles(scene, image):
+    """Rings of many sizes, some over the digits (EasyCaptcha's circles)."""
+    draw = ImageDraw.Draw(image)
+    for _ in range(scene.rng.randint(3, 14)):
+        x, y = _random_point(scene, False)
+        radius = scene.height * scene.rng.uniform(0.04, 0.3)
+        draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=scene.noise_colour(), width=max(1, _line_width(scene) // 2))
+
+
 def dots(scene, image):
     draw = ImageDraw.Draw(image)
     count = int(scene.width * scene.height * scene.rng.uniform(0.002, 0.03))
@@ -430,8 +468,8 @@ def confetti(scene, image):
 def grid(scene, image):
     draw = ImageDraw.Draw(image)
     colour = scene.noise_colour()
-    step = max(3, int(scene.height * scene.rng.uniform(0.08, 0.3)))
-    width = max(1, step // scene.rng.randint(4, 10))
+    step = max(4, int(scene.height * scene.rng.uniform(0.12, 0.3)))
+    width = max(1, step // scene.rng.randint(5, 10))
     for x in range(scene.rng.randint(0, step), scene.width, step):
         draw.line([(x, 0), (x, scene.height)], fill=colour, width=width)
     for y in range(scene.rng.randint(0, step), scene.height, step):
@@ -455,7 +493,10 @@ def salt_and_pepper(scene, image):
     image.paste(Image.fromarray(pixels, image.mode))
 
 
-NOISES = [(0.35, lines), (0.25, arcs), (0.3, curve_through), (0.35, dots), (0.1, confetti), (0.1, grid), (0.08, hatching), (0.15, salt_and_pepper)]
+NOISES = [
+    (0.35, lines), (0.25, arcs), (0.3, curve_through), (0.2, bezier), (0.1, bubbles), (0.35, dots),
+    (0.1, confetti), (0.1, grid), (0.08, hatching), (0.15, salt_and_pepper),
+]
 
 
 # ---------------------------------------------------------------- composition, finish, encoding
@@ -494,7 +535,8 @@ def blur(scene, image):
 
 def resample(scene, image):
     """Scaled down and back up: pixelated or soft, as small captchas shown large are."""
-    factor = scene.rng.uniform(0.35, 0.8)
+    digit_height = (scene.band[3] - scene.band[1]) * 0.6
+    factor = max(scene.rng.uniform(0.35, 0.8), min(1.0, 9 / digit_height))  # digits stay at least ~9 px tall
     small = image.resize((max(8, int(image.width * factor)), max(8, int(image.height * factor))), Image.Resampling.BILINEAR)
     return small.resize(image.size, scene.rng.choice((Image.Resampling.NEAREST, Image.Resampling.BILINEAR)))
 

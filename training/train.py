@@ -1,6 +1,9 @@
-"""Train the digit model from scratch on rendered captchas, and export it to ONNX with its card.
+"""Train the digit model on rendered captchas, and export it to ONNX with its card.
 
-    python -m training [--samples N] [--epochs E] [--seed S] [--out PATH] [--dry-run]
+    python -m training [--samples N] [--epochs E] [--seed S] [--init MODEL] [--out PATH] [--dry-run]
+
+From scratch, or with ``--init`` from an exported model (a further stage on fresh captchas:
+give it another ``--seed``; its card keeps the card of the model it started from).
 
 Renders ``--samples`` captchas (seeded: the same set on every run), trains DigitNet with CTC,
 prints loss and speed as it goes and, after each epoch, the accuracy on a held-out rendered
@@ -26,6 +29,7 @@ from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folder
 
 from . import data
 from .model import DigitNet
+from .onnx_weights import digit_net_from_onnx
 
 VALIDATION_FIRST_SEED = 10**9  # held-out rendered captchas: seeds no training run uses
 
@@ -135,6 +139,11 @@ def export(model, path):
         )
 
 
+def _card_of(model_path):
+    card_path = pathlib.Path(model_path).with_suffix(".card.json")
+    return json.loads(card_path.read_text()) if card_path.exists() else None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=160_000)
@@ -142,6 +151,7 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--width", type=float, default=0.75, help="channel multiplier of DigitNet")
+    parser.add_argument("--init", help="an exported model (.onnx) to train further instead of starting from scratch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validation", default=str(DEFAULT_ROOT), help="labelled folders to report on ('' for none)")
     parser.add_argument("--out", default=str(MODEL_FILE))
@@ -159,7 +169,7 @@ def main(argv=None):
     folders = labelled_set(arguments.validation) if arguments.validation and pathlib.Path(arguments.validation).is_dir() else {}
     print(f"rendered in {time.perf_counter() - wall:.0f} s; validation folders: {len(folders)}", flush=True)
 
-    model = DigitNet(arguments.width)
+    model = digit_net_from_onnx(arguments.init) if arguments.init else DigitNet(arguments.width)
     history = []
 
     def after_epoch(epoch):
@@ -169,6 +179,7 @@ def main(argv=None):
 
     seconds = train(model, pixels, labels, arguments.epochs, arguments.batch, arguments.learning_rate, arguments.seed, after_epoch)
     out = pathlib.Path(arguments.out)
+    initial_card = _card_of(arguments.init) if arguments.init else None
     export(model, out)
     card = {
         "model": "DigitNet (CNN + BiGRU, CTC over blank + 0-9), input 1x32x128 grey",
@@ -185,5 +196,7 @@ def main(argv=None):
         "torch": torch.__version__,
         "validation (greedy decoding, every image answered)": history[-1],
     }
+    if arguments.init:  # the card of the model this run started from (written before ours replaces it)
+        card["initialised from"] = initial_card
     out.with_suffix(".card.json").write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and its card in {time.perf_counter() - wall:.0f} s", flush=True)
