@@ -62,6 +62,12 @@ def api_keys(app):
     return app.extensions[KEYS_EXTENSION]
 
 
+def accepts_key(app, presented):
+    """Whether a key sent in a body or query (the solver protocols') opens ``app``: any does when no keys are set."""
+    keys = api_keys(app)
+    return not keys or _is_known(presented.encode(), keys)
+
+
 def warn_if_open_to_the_network(logger, host, keys):
     """Log a warning when the service listens beyond loopback with no API keys."""
     if not keys and not is_loopback(host):

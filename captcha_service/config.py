@@ -17,12 +17,15 @@ class Config:
     API_KEYS_FILE = ""
     TRUSTED_PROXY = ""
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH  # 2captcha's in.php sends the base64 image as a form field
     MAX_IMAGE_BYTES = 1024 * 1024
     MAX_IMAGE_PIXELS = 4_000_000
     MAX_ASPECT_RATIO = 16.0
     MAX_FRAMES = 64
     MAX_DECODED_PIXELS = 8_000_000
     MAX_JPEG_SCANS = 32
+    TASK_STORE_SIZE = 10_000
+    TASK_TTL_SECONDS = 600
     OCR_MODEL = "digits+common"
     OCR_DIGITS = 4
     MIN_CONFIDENCE = 0.9

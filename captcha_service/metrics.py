@@ -33,6 +33,9 @@ class Metrics:
             ["decided_by"], registry=registry,
         )
         self.confidence = Histogram("captcha_confidence", "Confidence of readings, answered or refused.", buckets=CONFIDENCE_BUCKETS, registry=registry)
+        self.reports = Counter(
+            "captcha_reports", "Clients' reports on earlier answers, right or wrong.", ["verdict"], registry=registry,
+        )
         self.in_flight = Gauge("captcha_requests_in_flight", "Requests being handled.", registry=registry)
         Info("captcha_model", "The OCR model in use.", registry=registry).info({"model": model, "version": __version__})
 
@@ -60,6 +63,10 @@ def scrape():
     """
     body = generate_latest(current_app.extensions[METRICS_EXTENSION].registry)
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
+
+def count_report(correct):
+    current_app.extensions[METRICS_EXTENSION].reports.labels("right" if correct else "wrong").inc()
 
 
 def _start():

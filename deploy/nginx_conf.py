@@ -1,6 +1,7 @@
 """Print deploy/nginx.conf.in filled in for N service processes on consecutive ports.
 
-    python3 deploy/nginx_conf.py [--instances N] [--port 8000] [--listen 127.0.0.1:8080] > nginx.conf
+    python3 deploy/nginx_conf.py [--instances N] [--port 8000] [--listen 127.0.0.1:8080]
+                                 [--certificate CERT.pem --certificate-key KEY.pem] > nginx.conf
 
 PM2 with CAPTCHA_OCR_INSTANCES=N runs the processes on PORT, PORT+1, ... (eco.config.js).
 """
@@ -11,9 +12,14 @@ import pathlib
 TEMPLATE = pathlib.Path(__file__).with_name("nginx.conf.in")
 
 
-def nginx_conf(instances, port, listen):
+def nginx_conf(instances, port, listen, certificate=None, certificate_key=None):
+    """The config; with a certificate and its key, nginx speaks HTTPS (2captcha's client always does)."""
     servers = "\n".join(f"        server 127.0.0.1:{port + index} max_fails=1 fail_timeout=10s;" for index in range(instances))
-    return TEMPLATE.read_text().replace("@SERVERS@", servers).replace("@LISTEN@", listen)
+    tls = ""
+    if certificate:
+        listen += " ssl"
+        tls = f"        ssl_certificate {certificate};\n        ssl_certificate_key {certificate_key};\n"
+    return TEMPLATE.read_text().replace("@SERVERS@", servers).replace("@LISTEN@", listen).replace("@TLS@\n", tls)
 
 
 if __name__ == "__main__":
@@ -21,5 +27,9 @@ if __name__ == "__main__":
     parser.add_argument("--instances", type=int, default=2)
     parser.add_argument("--port", type=int, default=8000, help="the first process's port")
     parser.add_argument("--listen", default="127.0.0.1:8080")
+    parser.add_argument("--certificate", help="a PEM certificate (chain): listen with TLS")
+    parser.add_argument("--certificate-key", help="the certificate's PEM key")
     arguments = parser.parse_args()
-    print(nginx_conf(arguments.instances, arguments.port, arguments.listen), end="")
+    if bool(arguments.certificate) != bool(arguments.certificate_key):
+        parser.error("--certificate and --certificate-key go together")
+    print(nginx_conf(arguments.instances, arguments.port, arguments.listen, arguments.certificate, arguments.certificate_key), end="")

@@ -1,16 +1,21 @@
-"""The real server (``python wsgi.py``) on a free loopback port, for tests and benchmarks."""
+"""The real server (``python wsgi.py``) on a free loopback port, and nginx in front, for tests and benchmarks."""
 
 import contextlib
 import os
 import pathlib
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
+from deploy.nginx_conf import nginx_conf
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+NGINX = shutil.which("nginx") or next((path for path in ["/usr/sbin/nginx"] if os.access(path, os.X_OK)), None)
 
 
 def free_port():
@@ -20,13 +25,14 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def wait_until_healthy(url, timeout=60, still_running=lambda: True):
+def wait_until_healthy(url, timeout=60, still_running=lambda: True, ca_file=None):
     """Poll ``GET url`` until it answers 200; fail if the server dies or the time runs out."""
     deadline = time.monotonic() + timeout
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
     while time.monotonic() < deadline:
         assert still_running(), f"the server behind {url} exited before answering"
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -58,3 +64,30 @@ def running_server(log_path, **settings):
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def nginx_config(listen_port, backend_ports, certificate=None):
+    """deploy/nginx_conf.py's config, with the backends on the test's free ports; ``certificate``: (cert, key) paths for TLS."""
+    config = nginx_conf(len(backend_ports), 8000, f"127.0.0.1:{listen_port}", *(certificate or ()))
+    for default_port, port in zip(range(8000, 8000 + len(backend_ports)), backend_ports):
+        config = config.replace(f"server 127.0.0.1:{default_port} ", f"server 127.0.0.1:{port} ")
+    return config
+
+
+@contextlib.contextmanager
+def running_nginx(directory, backend_ports, certificate=None, ca_file=None):
+    """Real nginx with deploy/nginx_conf.py's config in front of ``backend_ports``; yields (url, port).
+
+    With ``certificate`` ((cert, key) paths) it speaks HTTPS, checked against ``ca_file``.
+    """
+    listen_port = free_port()
+    (directory / "nginx.conf").write_text(nginx_config(listen_port, backend_ports, certificate))
+    with open(directory / "nginx.log", "w") as log:
+        nginx = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory), "-g", "daemon off;"], stderr=log)
+    url = f"{'https' if certificate else 'http'}://127.0.0.1:{listen_port}"
+    try:
+        wait_until_healthy(url + "/", still_running=lambda: nginx.poll() is None, ca_file=ca_file)
+        yield url, listen_port
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)

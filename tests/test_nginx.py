@@ -1,50 +1,21 @@
 """deploy/nginx.conf in front of two real service processes: one dies mid-run, no client notices."""
 
 import contextlib
-import os
-import shutil
 import socket
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from deploy.nginx_conf import nginx_conf
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
-from tests.live_server import free_port, running_server, wait_until_healthy
+from tests.live_server import NGINX, running_nginx, running_server
 
-NGINX = shutil.which("nginx") or next((path for path in ["/usr/sbin/nginx"] if os.access(path, os.X_OK)), None)
 REQUESTS = 240
 KILL_AFTER = 100
 CLIENTS = 4
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make test installs it where it can)")
-
-
-def nginx_config(listen_port, backend_ports):
-    """deploy/nginx_conf.py's config, with the backends on the test's free ports."""
-    config = nginx_conf(len(backend_ports), 8000, f"127.0.0.1:{listen_port}")
-    for default_port, port in zip(range(8000, 8000 + len(backend_ports)), backend_ports):
-        config = config.replace(f"server 127.0.0.1:{default_port} ", f"server 127.0.0.1:{port} ")
-    return config
-
-
-@contextlib.contextmanager
-def running_nginx(tmp_path, backend_ports):
-    """Real nginx with deploy/nginx_conf.py's config in front of ``backend_ports``; yields (url, port)."""
-    listen_port = free_port()
-    (tmp_path / "nginx.conf").write_text(nginx_config(listen_port, backend_ports))
-    with open(tmp_path / "nginx.log", "w") as log:
-        nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path), "-g", "daemon off;"], stderr=log)
-    url = f"http://127.0.0.1:{listen_port}"
-    try:
-        wait_until_healthy(url + "/", still_running=lambda: nginx.poll() is None)
-        yield url, listen_port
-    finally:
-        nginx.terminate()
-        nginx.wait(timeout=30)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,10 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 EXAMPLES = 60
 
 
-@pytest.mark.parametrize(("path", "method"), [("/ocr", "POST"), ("/", "GET")])
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [("/ocr", "POST"), ("/", "GET"), ("/createTask", "POST"), ("/getTaskResult", "POST"), ("/in.php", "POST"), ("/res.php", "GET")],
+)
 def test_the_api_keeps_its_documented_contract(app, path, method):
     operation = schemathesis.openapi.from_wsgi("/apispec_1.json", app)[path][method]
 

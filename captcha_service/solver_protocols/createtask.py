@@ -1,0 +1,166 @@
+"""The createTask JSON API of 2captcha v2, anti-captcha and CapSolver, for ``ImageToTextTask``.
+
+``POST /createTask`` reads the image at once: its answer has the ``taskId`` and, as CapSolver's
+does, ``"status": "ready"`` with the solution (clients of the others ignore them and poll
+``/getTaskResult``). A captcha we are not sure of is a task whose result is error 12,
+``ERROR_CAPTCHA_UNSOLVABLE``, as the services report it. Every answer is HTTP 200; errors are
+``{"errorId", "errorCode", "errorDescription"}``.
+"""
+
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from ..metrics import count_report
+from ..outcome import note_refusal
+from .errors import SolverError, solver_error_of
+from .solving import BALANCE, check_key, image_of_base64, solve
+from .tasks import task_store
+
+bp = Blueprint("createtask", __name__)
+
+TASK_TYPES = ("ImageToTextTask", "ImageToTextTaskProxyless")
+
+
+@bp.post("/createTask")
+def create_task():
+    """createTask (anti-captcha, 2captcha v2, CapSolver): an ImageToTextTask, read at once.
+    ---
+    tags: [solver protocols]
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              clientKey: {type: string, description: "One of API_KEYS (any key when none are set)"}
+              task:
+                type: object
+                properties:
+                  type: {type: string, enum: [ImageToTextTask]}
+                  body: {type: string, description: "The image in base64, or a data URL"}
+                  numeric: {type: integer, description: "2 (letters only) and 4 (letters and digits) are unsolvable here"}
+                  minLength: {type: integer}
+                  maxLength: {type: integer}
+    responses:
+      200:
+        description: >-
+          {"errorId": 0, "taskId": N}, with "status": "ready" and "solution": {"text": ...} when
+          read surely; or {"errorId": N, "errorCode", "errorDescription"}: 1 key, 2 no read slot,
+          3 empty image, 4 too big, 15 not an image, 22 no task, 23 not an ImageToTextTask.
+        content:
+          application/json:
+            schema: {type: object, required: [errorId]}
+    """
+    body = _body()
+    key = _client_key(body)
+    task = body.get("task")
+    if not isinstance(task, dict):
+        raise SolverError("ERROR_TASK_ABSENT", "'task' is missing or not an object")
+    if task.get("type") not in TASK_TYPES:
+        raise SolverError("ERROR_TASK_NOT_SUPPORTED", f"task type {task.get('type')!r} is not supported: only ImageToTextTask")
+    image = task.get("body")
+    if not isinstance(image, str) or not image.strip():
+        note_refusal("empty_image")
+        raise SolverError("ERROR_ZERO_CAPTCHA_FILESIZE", "the task's 'body' (the base64 image) is missing or empty")
+    solved = solve(
+        image_of_base64(image), key,
+        min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
+    )
+    answer = {"errorId": 0, "taskId": solved.id}
+    if solved.digits is not None:
+        answer |= {"status": "ready", "solution": {"text": solved.digits}}
+    return answer
+
+
+@bp.post("/getTaskResult")
+def get_task_result():
+    """getTaskResult: the solution of a task, or error 12 (unsolvable: fall back to another solver).
+    ---
+    tags: [solver protocols]
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              clientKey: {type: string}
+              taskId: {type: integer}
+    responses:
+      200:
+        description: >-
+          {"errorId": 0, "status": "ready", "solution": {"text": ...}}; or an error: 1 key,
+          12 unsolvable, 16 no such task (unknown, expired, or another key's).
+        content:
+          application/json:
+            schema: {type: object, required: [errorId]}
+    """
+    task = _task(_body())
+    if task.error:
+        raise SolverError(task.error, "no sure reading of this captcha: fall back to another solver")
+    created = round(task.created)
+    return {
+        "errorId": 0, "status": "ready", "solution": {"text": task.digits},
+        "cost": "0", "createTime": created, "endTime": created, "solveCount": 1,
+    }
+
+
+@bp.post("/getBalance")
+def get_balance():
+    _client_key(_body())
+    return {"errorId": 0, "balance": BALANCE}
+
+
+@bp.post("/reportIncorrectImageCaptcha")
+@bp.post("/reportIncorrect")
+def report_incorrect():
+    _task(_body())
+    count_report(False)
+    return {"errorId": 0, "status": "success"}
+
+
+@bp.post("/reportCorrect")
+def report_correct():
+    _task(_body())
+    count_report(True)
+    return {"errorId": 0, "status": "success"}
+
+
+@bp.errorhandler(SolverError)
+def solver_error(error):
+    return {"errorId": error.error_id, "errorCode": error.code, "errorDescription": error.description}
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error):
+    """Too large a body, or no read slot free: their error ids, not our JSON envelope."""
+    return solver_error(solver_error_of(error, otherwise="ERROR_TASK_ABSENT"))
+
+
+def _body():
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise SolverError("ERROR_TASK_ABSENT", "send a JSON object: {\"clientKey\": ..., ...}")
+    return body
+
+
+def _client_key(body):
+    key = body.get("clientKey")
+    key = key if isinstance(key, str) else ""
+    check_key(key)
+    return key
+
+
+def _task(body):
+    key = _client_key(body)
+    task_id = body.get("taskId")
+    task = task_store(current_app).get(task_id, key) if isinstance(task_id, int) else None
+    if task is None:
+        raise SolverError("ERROR_NO_SUCH_CAPCHA_ID", "no such task: unknown, expired, or another key's")
+    return task
+
+
+def _number(task, name):
+    value = task.get(name)
+    return value if isinstance(value, int) else 0

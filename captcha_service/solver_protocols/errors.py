@@ -1,0 +1,55 @@
+"""The solving services' error codes, and which of our refusals each one stands for.
+
+One table for both protocols: 2captcha's legacy API sends the code as text, the createTask API
+as ``{"errorId", "errorCode", "errorDescription"}`` with anti-captcha's ids.
+"""
+
+from ..outcome import note_refusal
+
+
+class SolverError(Exception):
+    """A failure answered in the protocol's own words (HTTP 200, as the services answer)."""
+
+    def __init__(self, code, description):
+        super().__init__(description)
+        self.code, self.description = code, description
+
+    @property
+    def error_id(self):
+        return ERROR_IDS[self.code]
+
+
+ERROR_IDS = {
+    "ERROR_KEY_DOES_NOT_EXIST": 1,
+    "ERROR_WRONG_USER_KEY": 1,
+    "ERROR_NO_SLOT_AVAILABLE": 2,
+    "ERROR_ZERO_CAPTCHA_FILESIZE": 3,
+    "ERROR_TOO_BIG_CAPTCHA_FILESIZE": 4,
+    "ERROR_CAPTCHA_UNSOLVABLE": 12,
+    "ERROR_IMAGE_TYPE_NOT_SUPPORTED": 15,
+    "ERROR_NO_SUCH_CAPCHA_ID": 16,
+    "ERROR_WRONG_CAPTCHA_ID": 16,
+    "ERROR_WRONG_ID_FORMAT": 16,
+    "ERROR_TASK_ABSENT": 22,
+    "ERROR_TASK_NOT_SUPPORTED": 23,
+    "ERROR_BAD_PARAMETERS": 22,
+}
+UNSOLVABLE = "ERROR_CAPTCHA_UNSOLVABLE"
+BY_HTTP_STATUS = {413: "ERROR_TOO_BIG_CAPTCHA_FILESIZE", 503: "ERROR_NO_SLOT_AVAILABLE"}
+
+# Our refusal reasons (UnreadableInput.reason) as the services say them.
+BY_REASON = {
+    "empty_image": "ERROR_ZERO_CAPTCHA_FILESIZE",
+    "no_image": "ERROR_ZERO_CAPTCHA_FILESIZE",
+    "image_too_large": "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
+    "too_many_frames": "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
+    "not_an_image": "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
+    "damaged_image": "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
+    "bad_base64": "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
+}  # every other reason (no reading, low confidence, an odd shape) is UNSOLVABLE
+
+
+def solver_error_of(http_error, otherwise):
+    """An HTTP error of ours (too large a body, no read slot free, ...) in the protocol's words."""
+    note_refusal(http_error.name.lower().replace(" ", "_"))
+    return SolverError(BY_HTTP_STATUS.get(http_error.code, otherwise), http_error.description)

@@ -1,0 +1,62 @@
+"""What both protocols share: the key check, reading an image into a task, the balance."""
+
+from flask import current_app
+
+from ..auth import accepts_key
+from ..extension import ocr
+from ..ocr.exceptions import UnreadableInput
+from ..ocr.payload import decode_image_payload
+from ..outcome import note_refusal
+from ..schemas import LONGEST, SHORTEST
+from .errors import BY_REASON, UNSOLVABLE, SolverError
+from .tasks import task_store
+
+# Reading costs nothing here; bots that check their balance before each captcha carry on.
+BALANCE = 1_000_000.0
+LETTERS_ONLY, LETTERS_AND_DIGITS = 2, 4  # the services' `numeric` values that digits alone never answer
+
+
+def check_key(key):
+    if not accepts_key(current_app, key):
+        raise SolverError("ERROR_KEY_DOES_NOT_EXIST", "the key is not one of this service's API keys")
+
+
+def image_of_base64(text):
+    try:
+        return decode_image_payload(text)
+    except UnreadableInput as refusal:
+        raise _answered(refusal) from None
+
+
+def solve(image_bytes, key, min_length=0, max_length=0, numeric=0):
+    """Read the image now: a task with the digits, or with UNSOLVABLE when we are not sure.
+
+    An image refused before any reading (empty, too big, not an image) raises its SolverError:
+    the services refuse those when they are sent, not when they are polled for.
+    """
+    store = task_store(current_app)
+    length = _length(min_length, max_length)
+    if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None:
+        note_refusal("not_digits_only")
+        return store.add(key, error=UNSOLVABLE)
+    try:
+        reading = ocr.read(image_bytes, length)
+    except UnreadableInput as refusal:
+        if refusal.reason in BY_REASON:
+            raise _answered(refusal) from None
+        note_refusal(refusal.reason, refusal.extra.get("digits"), refusal.extra.get("confidence"))
+        return store.add(key, error=UNSOLVABLE)
+    return store.add(key, digits=reading.digits)
+
+
+def _answered(refusal):
+    note_refusal(refusal.reason)
+    return SolverError(BY_REASON[refusal.reason], refusal.detail)
+
+
+def _length(min_length, max_length):
+    """Digits to read: the range's one length, else OCR_DIGITS or the range's bound nearest to it (None: no length we read)."""
+    lowest, highest = max(min_length or SHORTEST, SHORTEST), min(max_length or LONGEST, LONGEST)
+    if lowest > highest:
+        return None
+    return min(max(current_app.config["OCR_DIGITS"], lowest), highest)

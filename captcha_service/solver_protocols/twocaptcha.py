@@ -1,0 +1,148 @@
+"""2captcha's legacy API: ``POST /in.php`` sends a captcha, ``GET /res.php`` polls, balances and reports.
+
+Answers are plain text (``OK|...`` or an error code), or with ``json=1`` ``{"status": 0|1,
+"request": ...}``; always HTTP 200, errors included, as 2captcha answers.
+"""
+
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from ..metrics import count_report
+from ..outcome import note_refusal
+from .errors import SolverError, solver_error_of
+from .solving import BALANCE, check_key, image_of_base64, solve
+from .tasks import task_store
+
+bp = Blueprint("twocaptcha", __name__)
+
+NOT_READY = "CAPCHA_NOT_READY"  # their spelling
+REPORTS = {"reportgood": True, "reportbad": False}
+
+
+@bp.post("/in.php")
+def submit():
+    """2captcha in.php: send a captcha (method=base64 with body, or method=post with a file).
+    ---
+    tags: [solver protocols]
+    requestBody:
+      required: true
+      content:
+        application/x-www-form-urlencoded:
+          schema:
+            type: object
+            properties:
+              key: {type: string}
+              method: {type: string, enum: [base64, post]}
+              body: {type: string}
+              numeric: {type: integer}
+              min_len: {type: integer}
+              max_len: {type: integer}
+              json: {type: integer, enum: [0, 1]}
+        multipart/form-data:
+          schema:
+            type: object
+            properties:
+              key: {type: string}
+              method: {type: string, enum: [post]}
+              file: {type: string, format: binary}
+    responses:
+      200:
+        description: >-
+          OK|<id>, or an error code as text (ERROR_KEY_DOES_NOT_EXIST, ERROR_ZERO_CAPTCHA_FILESIZE,
+          ERROR_TOO_BIG_CAPTCHA_FILESIZE, ERROR_IMAGE_TYPE_NOT_SUPPORTED, ERROR_NO_SLOT_AVAILABLE,
+          ERROR_BAD_PARAMETERS); with json=1, {"status": 0|1, "request": ...}.
+        content:
+          text/plain:
+            schema: {type: string}
+          application/json:
+            schema: {type: object}
+    """
+    values = request.values
+    check_key(values.get("key", ""))
+    method = values.get("method", "")
+    if method == "base64":
+        image_bytes = image_of_base64(values.get("body", ""))
+    elif method == "post":
+        upload = request.files.get("file")
+        image_bytes = upload.read() if upload else b""
+        if not image_bytes:
+            note_refusal("empty_image")
+            raise SolverError("ERROR_ZERO_CAPTCHA_FILESIZE", "no file, or an empty one, in the form field 'file'")
+    else:
+        raise SolverError("ERROR_BAD_PARAMETERS", "method must be 'base64' (with body) or 'post' (with a file)")
+    task = solve(
+        image_bytes, values.get("key", ""),
+        min_length=_number(values, "min_len"), max_length=_number(values, "max_len"), numeric=_number(values, "numeric"),
+    )
+    return _answer("OK", str(task.id))
+
+
+@bp.route("/res.php", methods=["GET", "POST"])
+def result():
+    """2captcha res.php: action=get (the answer), getbalance, reportgood or reportbad.
+    ---
+    tags: [solver protocols]
+    parameters:
+      - {name: key, in: query, schema: {type: string}}
+      - {name: action, in: query, required: true, schema: {type: string, enum: [get, getbalance, reportgood, reportbad]}}
+      - {name: id, in: query, schema: {type: string}}
+      - {name: json, in: query, schema: {type: integer, enum: [0, 1]}}
+    responses:
+      200:
+        description: >-
+          OK|<digits>, a balance, OK_REPORT_RECORDED, or an error code as text
+          (ERROR_CAPTCHA_UNSOLVABLE, ERROR_WRONG_CAPTCHA_ID, ERROR_WRONG_ID_FORMAT, ...).
+        content:
+          text/plain:
+            schema: {type: string}
+          application/json:
+            schema: {type: object}
+    """
+    values = request.values
+    key, action = values.get("key", ""), values.get("action", "")
+    check_key(key)
+    if action == "getbalance":
+        return _answer(None, f"{BALANCE:.2f}")
+    if action not in ("get", *REPORTS):
+        raise SolverError("ERROR_BAD_PARAMETERS", "action must be get, getbalance, reportgood or reportbad")
+    task_id = values.get("id", "")
+    if not task_id.isdigit():
+        raise SolverError("ERROR_WRONG_ID_FORMAT", "id must be the number in.php answered")
+    task = task_store(current_app).get(int(task_id), key)
+    if task is None:
+        raise SolverError("ERROR_WRONG_CAPTCHA_ID", "no such captcha: unknown, expired, or another key's")
+    if action in REPORTS:
+        count_report(REPORTS[action])
+        return _answer(None, "OK_REPORT_RECORDED")
+    if task.error:
+        raise SolverError(task.error, "no sure reading of this captcha")
+    return _answer("OK", task.digits)
+
+
+@bp.errorhandler(SolverError)
+def solver_error(error):
+    return _answer(None, error.code, ok=False)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error):
+    """Too large a body, or no read slot free: their codes, not our JSON envelope."""
+    return solver_error(solver_error_of(error, otherwise="ERROR_BAD_PARAMETERS"))
+
+
+def _answer(prefix, text, ok=True):
+    if _wants_json():
+        return {"status": 1 if ok else 0, "request": text}
+    return (f"{prefix}|{text}" if prefix else text), 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _wants_json():
+    try:
+        return request.values.get("json") == "1"
+    except HTTPException:  # a body too large to parse: only the query string can say
+        return request.args.get("json") == "1"
+
+
+def _number(values, name):
+    text = values.get(name, "")
+    return int(text) if text.isdigit() else 0

@@ -1,0 +1,227 @@
+"""2captcha's legacy API and the createTask API, on the real engine: answers and every documented error."""
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from captcha_service import create_app
+from captcha_service.solver_protocols.tasks import TaskStore
+from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+
+CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
+
+
+def png_base64(image):
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+BLANK = png_base64(Image.new("RGB", (160, 60), "white"))  # an image with no digits: unsolvable
+
+
+@pytest.fixture(scope="module")
+def keyed_client():
+    return create_app({"API_KEYS": "bot-key"}).test_client()
+
+
+# ---------------------------------------------------------------- 2captcha legacy: in.php / res.php
+
+
+def submit(client, **fields):
+    return client.post("/in.php", data={"key": "any", "method": "base64", **fields})
+
+
+def test_in_php_base64_then_res_php_answers_the_digits(client):
+    sent = submit(client, body=base64_of(CAPTCHA))
+    assert sent.status_code == 200 and sent.mimetype == "text/plain"
+    status, task_id = sent.get_data(as_text=True).split("|")
+    assert status == "OK" and task_id.isdigit()
+    answer = client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id})
+    assert answer.get_data(as_text=True) == f"OK|{label_of(CAPTCHA)}"
+
+
+def test_in_php_multipart_file_with_json_answers(client):
+    sent = client.post(
+        "/in.php", data={"key": "any", "method": "post", "json": "1", "file": (CAPTCHA.open("rb"), CAPTCHA.name)},
+        content_type="multipart/form-data",
+    )
+    assert sent.json["status"] == 1
+    answer = client.get("/res.php", query_string={"key": "any", "action": "get", "id": sent.json["request"], "json": "1"})
+    assert answer.json == {"status": 1, "request": label_of(CAPTCHA)}
+
+
+def test_a_data_url_body_and_equal_min_and_max_len_read_that_many_digits(client):
+    sent = submit(client, body="data:image/jpeg;base64," + base64_of(CAPTCHA), min_len="4", max_len="4", numeric="1")
+    task_id = sent.get_data(as_text=True).split("|")[1]
+    assert client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).get_data(as_text=True) == "OK|" + label_of(CAPTCHA)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"body": ""}, "ERROR_ZERO_CAPTCHA_FILESIZE"),
+        ({"body": "not base64 at all!"}, "ERROR_IMAGE_TYPE_NOT_SUPPORTED"),
+        ({"body": base64.b64encode(b"GIF89a but not really").decode()}, "ERROR_IMAGE_TYPE_NOT_SUPPORTED"),
+        ({"body": base64.b64encode(b"\xff\xd8" + b"\0" * 1_100_000).decode()}, "ERROR_TOO_BIG_CAPTCHA_FILESIZE"),
+        ({"method": "userrecaptcha", "body": "x"}, "ERROR_BAD_PARAMETERS"),
+        ({"method": "post"}, "ERROR_ZERO_CAPTCHA_FILESIZE"),
+    ],
+    ids=["empty", "not-base64", "not-an-image", "too-big-image", "other-method", "post-without-file"],
+)
+def test_in_php_refuses_as_2captcha_does_with_http_200(client, fields, error):
+    for json_flag in ("0", "1"):
+        answer = submit(client, json=json_flag, **fields)
+        assert answer.status_code == 200
+        assert (answer.json == {"status": 0, "request": error}) if json_flag == "1" else answer.get_data(as_text=True) == error
+
+
+def test_a_body_over_the_request_limit_is_too_big_not_413(client):
+    answer = client.post("/in.php?json=1", data={"key": "any", "method": "base64", "body": "A" * (3 * 1024 * 1024)})
+    assert answer.status_code == 200 and answer.json == {"status": 0, "request": "ERROR_TOO_BIG_CAPTCHA_FILESIZE"}
+
+
+def test_an_image_we_cannot_read_surely_is_unsolvable_when_polled(client):
+    task_id = submit(client, body=BLANK).get_data(as_text=True).split("|")[1]
+    answer = client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id})
+    assert answer.get_data(as_text=True) == "ERROR_CAPTCHA_UNSOLVABLE"
+
+
+def test_letters_only_or_an_impossible_length_is_unsolvable_without_reading(client):
+    for fields in ({"numeric": "2"}, {"min_len": "9"}, {"max_len": "2"}):
+        task_id = submit(client, body=base64_of(CAPTCHA), **fields).get_data(as_text=True).split("|")[1]
+        answer = client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id})
+        assert answer.get_data(as_text=True) == "ERROR_CAPTCHA_UNSOLVABLE", fields
+
+
+def test_res_php_ids_balance_and_reports(client):
+    task_id = submit(client, body=base64_of(CAPTCHA)).get_data(as_text=True).split("|")[1]
+
+    def res(**query):
+        return client.get("/res.php", query_string={"key": "any", **query}).get_data(as_text=True)
+
+    assert res(action="get", id="12345") == "ERROR_WRONG_CAPTCHA_ID"
+    assert res(action="get", id="abc") == res(action="get") == "ERROR_WRONG_ID_FORMAT"
+    assert float(res(action="getbalance")) > 0
+    assert res(action="reportgood", id=task_id) == res(action="reportbad", id=task_id) == "OK_REPORT_RECORDED"
+    assert res(action="reportbad", id="12345") == "ERROR_WRONG_CAPTCHA_ID"
+    assert res(action="nosuchaction", id=task_id) == "ERROR_BAD_PARAMETERS"
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'captcha_reports_total{verdict="right"}' in metrics and 'captcha_reports_total{verdict="wrong"}' in metrics
+
+
+def test_with_api_keys_only_a_known_key_submits_or_polls_and_only_its_own_tasks(keyed_client):
+    def sent(**fields):
+        return keyed_client.post("/in.php", data={"method": "base64", "body": base64_of(CAPTCHA), **fields}).get_data(as_text=True)
+
+    def polled(**query):
+        return keyed_client.get("/res.php", query_string=query).get_data(as_text=True)
+
+    assert sent(key="wrong") == sent() == "ERROR_KEY_DOES_NOT_EXIST"
+    assert polled(key="wrong", action="getbalance") == "ERROR_KEY_DOES_NOT_EXIST"
+    task_id = sent(key="bot-key").split("|")[1]
+    assert polled(key="bot-key", action="get", id=task_id) == "OK|" + label_of(CAPTCHA)
+    assert polled(key="wrong", action="get", id=task_id) == "ERROR_KEY_DOES_NOT_EXIST"
+
+
+def test_no_read_slot_free_is_no_slot_available(client, app, monkeypatch):
+    from werkzeug.exceptions import ServiceUnavailable
+
+    from captcha_service.extension import ocr
+
+    def busy(*arguments, **options):
+        raise ServiceUnavailable("busy")
+
+    monkeypatch.setattr(ocr.state(app).pool, "run", busy)
+    assert submit(client, body=base64_of(CAPTCHA)).get_data(as_text=True) == "ERROR_NO_SLOT_AVAILABLE"
+    answer = client.post("/createTask", json={"clientKey": "k", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
+    assert answer.json["errorId"] == 2 and answer.json["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
+
+
+# ---------------------------------------------------------------- createTask / getTaskResult
+
+
+def create(client, task=None, **fields):
+    return client.post("/createTask", json={"clientKey": "any", "task": task or {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}, **fields})
+
+
+def test_create_task_answers_at_once_and_get_task_result_agrees(client):
+    created = create(client, softId=847, languagePool="en").json  # unknown fields are ignored
+    assert created["errorId"] == 0 and created["status"] == "ready"
+    assert created["solution"] == {"text": label_of(CAPTCHA)}
+    result = client.post("/getTaskResult", json={"clientKey": "any", "taskId": created["taskId"]}).json
+    assert result["errorId"] == 0 and result["status"] == "ready" and result["solution"]["text"] == label_of(CAPTCHA)
+
+
+def test_create_task_with_a_data_url_and_lengths(client):
+    task = {"type": "ImageToTextTask", "body": "data:image/jpeg;base64," + base64_of(CAPTCHA), "numeric": 1, "minLength": 4, "maxLength": 4, "case": False}
+    assert create(client, task).json["solution"]["text"] == label_of(CAPTCHA)
+
+
+@pytest.mark.parametrize(
+    ("task", "error_id", "code"),
+    [
+        ({"type": "ImageToTextTask", "body": ""}, 3, "ERROR_ZERO_CAPTCHA_FILESIZE"),
+        ({"type": "ImageToTextTask"}, 3, "ERROR_ZERO_CAPTCHA_FILESIZE"),
+        ({"type": "ImageToTextTask", "body": base64.b64encode(b"\xff\xd8" + b"\0" * 1_100_000).decode()}, 4, "ERROR_TOO_BIG_CAPTCHA_FILESIZE"),
+        ({"type": "ImageToTextTask", "body": base64.b64encode(b"plain text").decode()}, 15, "ERROR_IMAGE_TYPE_NOT_SUPPORTED"),
+        ({"type": "RecaptchaV2TaskProxyless", "websiteURL": "https://example.com"}, 23, "ERROR_TASK_NOT_SUPPORTED"),
+        ("not an object", 22, "ERROR_TASK_ABSENT"),
+    ],
+    ids=["empty-body", "no-body", "too-big", "not-an-image", "other-type", "task-not-an-object"],
+)
+def test_create_task_errors_carry_their_ids(client, task, error_id, code):
+    answer = create(client, task)
+    assert answer.status_code == 200
+    assert answer.json["errorId"] == error_id and answer.json["errorCode"] == code and answer.json["errorDescription"]
+
+
+def test_malformed_json_oversize_bodies_and_missing_tasks(client):
+    assert client.post("/createTask", data="{not json", content_type="application/json").json["errorCode"] == "ERROR_TASK_ABSENT"
+    assert client.post("/createTask", json={"clientKey": "any"}).json["errorId"] == 22
+    huge = client.post("/createTask", data='{"clientKey": "any", "task": {"body": "' + "A" * (3 * 1024 * 1024) + '"}}', content_type="application/json")
+    assert huge.status_code == 200 and huge.json["errorId"] == 4
+
+
+def test_an_unsure_reading_is_error_12_on_get_task_result(client):
+    created = create(client, {"type": "ImageToTextTask", "body": BLANK}).json
+    assert created["errorId"] == 0 and "solution" not in created and "status" not in created
+    result = client.post("/getTaskResult", json={"clientKey": "any", "taskId": created["taskId"]}).json
+    assert (result["errorId"], result["errorCode"]) == (12, "ERROR_CAPTCHA_UNSOLVABLE")
+
+
+def test_unknown_task_ids_balance_and_reports(client):
+    task_id = create(client).json["taskId"]
+    for path in ("/getTaskResult", "/reportIncorrectImageCaptcha", "/reportCorrect", "/reportIncorrect"):
+        assert client.post(path, json={"clientKey": "any", "taskId": 123456789}).json["errorId"] == 16, path
+        assert client.post(path, json={"clientKey": "any", "taskId": str(task_id)}).json["errorId"] == 16, path
+    for path in ("/reportIncorrectImageCaptcha", "/reportCorrect", "/reportIncorrect"):
+        assert client.post(path, json={"clientKey": "any", "taskId": task_id}).json == {"errorId": 0, "status": "success"}
+    assert client.post("/getBalance", json={"clientKey": "any"}).json["balance"] > 0
+
+
+def test_create_task_keys(keyed_client):
+    body = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}
+    for key in ("wrong", None, 42):
+        answer = keyed_client.post("/createTask", json={"clientKey": key, "task": body}).json
+        assert (answer["errorId"], answer["errorCode"]) == (1, "ERROR_KEY_DOES_NOT_EXIST")
+    task_id = keyed_client.post("/createTask", json={"clientKey": "bot-key", "task": body}).json["taskId"]
+    assert keyed_client.post("/getTaskResult", json={"clientKey": "wrong", "taskId": task_id}).json["errorId"] == 1
+    assert keyed_client.post("/getBalance", json={"clientKey": "wrong"}).json["errorId"] == 1
+
+
+# ---------------------------------------------------------------- the task store
+
+
+def test_the_task_store_forgets_by_count_and_by_age():
+    now = [1000.0]
+    store = TaskStore(size=3, ttl=60, clock=lambda: now[0])
+    tasks = [store.add("k", digits=str(index) * 4) for index in range(4)]
+    assert store.get(tasks[0].id, "k") is None  # the oldest of four, over the count
+    assert store.get(tasks[3].id, "k").digits == "3333"
+    assert store.get(tasks[3].id, "other") is None
+    now[0] += 61
+    assert store.get(tasks[3].id, "k") is None
+    assert len({task.id for task in tasks}) == 4 and all(10**14 <= task.id < 2**53 for task in tasks)
