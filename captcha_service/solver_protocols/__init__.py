@@ -7,9 +7,16 @@ keys, metrics and request log as ``POST /ocr``, and keep their tasks in one boun
 
 from . import createtask, twocaptcha
 from .tasks import TASKS_EXTENSION, TaskStore
+from .upstream import UPSTREAM_EXTENSION, Upstream
 
 
 def init_app(app):
-    app.extensions[TASKS_EXTENSION] = TaskStore(app.config["TASK_STORE_SIZE"], app.config["TASK_TTL_SECONDS"])
+    """The task store, the upstream solver when ``UPSTREAM_SOLVER`` names one, and both protocols' routes."""
+    config = app.config
+    store = app.extensions[TASKS_EXTENSION] = TaskStore(config["TASK_STORE_SIZE"], config["TASK_TTL_SECONDS"])
+    if config["UPSTREAM_SOLVER"]:
+        app.extensions[UPSTREAM_EXTENSION] = Upstream(
+            config["UPSTREAM_SOLVER"], config["UPSTREAM_SOLVER_KEY"], config["UPSTREAM_CONCURRENCY"], config["UPSTREAM_TIMEOUT_SECONDS"], store,
+        )
     app.register_blueprint(twocaptcha.bp)
     app.register_blueprint(createtask.bp)

@@ -68,7 +68,9 @@ def create_task():
         min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
     )
     answer = {"errorId": 0, "taskId": solved.id}
-    if solved.digits is not None:
+    if solved.pending:
+        answer["status"] = "processing"
+    elif solved.digits is not None:
         answer |= {"status": "ready", "solution": {"text": solved.digits}}
     return answer
 
@@ -97,6 +99,8 @@ def get_task_result():
             schema: {type: object, required: [errorId]}
     """
     task = _task(_body())
+    if task.pending:
+        return {"errorId": 0, "status": "processing"}
     if task.error:
         raise SolverError(task.error, "no sure reading of this captcha: fall back to another solver")
     created = round(task.created)

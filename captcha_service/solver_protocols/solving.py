@@ -10,6 +10,7 @@ from ..outcome import note_refusal
 from ..schemas import LONGEST, SHORTEST
 from .errors import BY_REASON, UNSOLVABLE, SolverError
 from .tasks import task_store
+from .upstream import UPSTREAM_EXTENSION
 
 # Reading costs nothing here; bots that check their balance before each captcha carry on.
 BALANCE = 1_000_000.0
@@ -34,19 +35,25 @@ def solve(image_bytes, key, min_length=0, max_length=0, numeric=0):
     An image refused before any reading (empty, too big, not an image) raises its SolverError:
     the services refuse those when they are sent, not when they are polled for.
     """
-    store = task_store(current_app)
     length = _length(min_length, max_length)
     if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None:
         note_refusal("not_digits_only")
-        return store.add(key, error=UNSOLVABLE)
+        return _unsolvable(image_bytes, key, {"numeric": numeric, "minLength": min_length, "maxLength": max_length})
     try:
         reading = ocr.read(image_bytes, length)
     except UnreadableInput as refusal:
         if refusal.reason in BY_REASON:
             raise _answered(refusal) from None
         note_refusal(refusal.reason, refusal.extra.get("digits"), refusal.extra.get("confidence"))
-        return store.add(key, error=UNSOLVABLE)
-    return store.add(key, digits=reading.digits)
+        return _unsolvable(image_bytes, key, {"numeric": numeric, "minLength": min_length, "maxLength": max_length})
+    return task_store(current_app).add(key, digits=reading.digits)
+
+
+def _unsolvable(image_bytes, key, task_fields):
+    """A task for the upstream solver to answer, if there is one with room; else an unsolvable task."""
+    upstream = current_app.extensions.get(UPSTREAM_EXTENSION)
+    forwarded = upstream.forward(image_bytes, key, {name: value for name, value in task_fields.items() if value}) if upstream else None
+    return forwarded or task_store(current_app).add(key, error=UNSOLVABLE)
 
 
 def _answered(refusal):

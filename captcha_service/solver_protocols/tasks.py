@@ -4,7 +4,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 TASKS_EXTENSION = "captcha_ocr_tasks"
 
@@ -15,13 +15,17 @@ FIRST_ID, ID_RANGE = 10**14, 2**53 - 10**14
 
 @dataclass(frozen=True)
 class Task:
-    """What a poll answers: the digits, or the protocol error code of a refusal."""
+    """What a poll answers: the digits, the protocol error code of a refusal, or neither yet (pending upstream)."""
 
     id: int
     key: str
     digits: str | None = None
     error: str | None = None
     created: float = 0.0  # Unix time
+
+    @property
+    def pending(self):
+        return self.digits is None and self.error is None
 
 
 class TaskStore:
@@ -41,6 +45,12 @@ class TaskStore:
             self._tasks[task_id] = task
             self._forget_old()
             return task
+
+    def finish(self, task_id, digits=None, error=None):
+        """A pending task's answer, when it comes (a task forgotten meanwhile stays forgotten)."""
+        with self._lock:
+            if task_id in self._tasks:
+                self._tasks[task_id] = replace(self._tasks[task_id], digits=digits, error=error)
 
     def get(self, task_id, key):
         """The task of ``task_id`` created with ``key``, or None (unknown, expired, or another key's)."""

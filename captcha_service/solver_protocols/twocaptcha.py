@@ -114,6 +114,8 @@ def result():
     if action in REPORTS:
         count_report(REPORTS[action])
         return _answer(None, "OK_REPORT_RECORDED")
+    if task.pending:
+        return _answer(None, NOT_READY, ok=False)
     if task.error:
         raise SolverError(task.error, "no sure reading of this captcha")
     return _answer("OK", task.digits)

@@ -1,0 +1,107 @@
+"""UPSTREAM_SOLVER: what we would refuse goes to another solver (here a second instance of this service)."""
+
+import contextlib
+import socket
+import threading
+import time
+
+import pytest
+
+from captcha_service import create_app
+from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from tests.live_server import free_port, running_server
+
+CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
+UPSTREAM_KEY = "upstream-key"
+REFUSES_ALL = {"MIN_CONFIDENCE": 1.0}  # no reading is that sure: every captcha is one we would refuse
+
+
+@pytest.fixture(scope="module")
+def upstream_url(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("upstream") / "server.log", API_KEYS=UPSTREAM_KEY) as (url, _port, _process, _seconds):
+        yield url
+
+
+def client_of(upstream, **settings):
+    return create_app({"UPSTREAM_SOLVER": upstream, "UPSTREAM_SOLVER_KEY": UPSTREAM_KEY, **REFUSES_ALL, **settings}).test_client()
+
+
+def poll(client, task_id, seconds=15):
+    """getTaskResult until it is no longer processing."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        answer = client.post("/getTaskResult", json={"clientKey": "bot", "taskId": task_id}).json
+        if answer.get("status") != "processing":
+            return answer
+        time.sleep(0.1)
+    raise AssertionError("still processing")
+
+
+def create(client):
+    return client.post("/createTask", json={"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}).json
+
+
+@pytest.fixture(scope="module")
+def forwarding(upstream_url):
+    return client_of(upstream_url)
+
+
+def test_a_captcha_we_would_refuse_is_answered_by_the_upstream(forwarding):
+    created = create(forwarding)
+    assert created["errorId"] == 0 and created["status"] == "processing"
+    assert poll(forwarding, created["taskId"])["solution"]["text"] == label_of(CAPTCHA)
+
+
+def test_2captcha_clients_see_not_ready_then_the_upstreams_answer(forwarding):
+    task_id = forwarding.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA)}).get_data(as_text=True).split("|")[1]
+    answers = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not answers[-1:] == [f"OK|{label_of(CAPTCHA)}"]:
+        answers.append(forwarding.get("/res.php", query_string={"key": "bot", "action": "get", "id": task_id}).get_data(as_text=True))
+        time.sleep(0.05)
+    assert answers[0] == "CAPCHA_NOT_READY" and answers[-1] == f"OK|{label_of(CAPTCHA)}"
+
+
+def test_an_upstream_that_refuses_or_is_down_is_our_usual_unsolvable(upstream_url):
+    wrong_key = client_of(upstream_url, UPSTREAM_SOLVER_KEY="not-the-key")
+    assert poll(wrong_key, create(wrong_key)["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+    down = client_of(f"http://127.0.0.1:{free_port()}")
+    assert poll(down, create(down)["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+
+
+@contextlib.contextmanager
+def silent_upstream():
+    """A server that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def test_a_silent_upstream_times_out_and_a_busy_one_is_not_waited_for():
+    with silent_upstream() as url:
+        client = client_of(url, UPSTREAM_TIMEOUT_SECONDS=1.5, UPSTREAM_CONCURRENCY=1)
+        started = time.monotonic()
+        first = create(client)
+        assert first["status"] == "processing"
+        second = create(client)  # the one upstream slot is taken: refused at once, as without an upstream
+        assert "status" not in second
+        assert poll(client, second["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+        assert poll(client, first["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+        assert time.monotonic() - started < 5
