@@ -4,7 +4,8 @@ import ctypes
 import threading
 import time
 
-M_ARENA_MAX = -8  # glibc's mallopt() parameter, as in <malloc.h>
+# glibc's mallopt() parameters, as in <malloc.h>
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 
 
 def _glibc():
@@ -25,6 +26,20 @@ def limit_malloc_arenas(arenas=1):
     libc = _glibc()
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(M_ARENA_MAX, arenas)
+
+
+def keep_freed_heap():
+    """For training: glibc keeps freed memory for reuse instead of giving it back to the system.
+
+    A training step frees and reallocates tens of MB of tensors; with glibc's defaults it
+    returned them at each step and the kernel zeroed fresh pages all the time: two thirds of the
+    CPU time went to page faults, and training ran at a fifth of its speed. The opposite of the
+    server's needs (``TrimFreedHeap``), where memory must stay flat and little is reallocated.
+    """
+    libc = _glibc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
+        libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's largest: big tensors from the heap too
 
 
 class TrimFreedHeap:

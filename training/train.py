@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from captcha_service.memory import keep_freed_heap
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 
@@ -159,6 +160,7 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     if arguments.dry_run:
         arguments.samples, arguments.epochs, arguments.batch = 256, 1, 32
+    keep_freed_heap()
     torch.manual_seed(arguments.seed)
     torch.set_num_threads(2)
     wall = time.perf_counter()
