@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime
 
+from captcha_service.ocr.confidence import fit_calibration
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, SURE_ALONE, Recogniser
@@ -28,7 +29,6 @@ from captcha_service.ocr.rendering import trim_margins
 
 THRESHOLDS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 SURE_ALONE_SWEEP = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 1.01)  # 1.01: never alone
-L2 = 1e-2
 OFF_LENGTH_WEIGHT = 0.1
 FAILED = float("nan")
 
@@ -70,20 +70,9 @@ def collect(recogniser, folders, length):
 
 
 def fit_logistic(readings):
-    """Weights and bias of a weighted logistic regression (Newton's method, a little L2), in raw units."""
-    signals, right, sample_weights = readings.signals, readings.right, readings.weights
-    mean, spread = signals.mean(axis=0), signals.std(axis=0) + 1e-9
-    design = np.hstack([(signals - mean) / spread, np.ones((len(signals), 1))])
-    coefficients = np.zeros(design.shape[1])
-    penalty = L2 * np.diag(np.r_[np.ones(design.shape[1] - 1), 0.0])
-    total = sample_weights.sum()
-    for _ in range(100):
-        predicted = 1.0 / (1.0 + np.exp(-design @ coefficients))
-        gradient = design.T @ (sample_weights * (predicted - right)) / total + penalty @ coefficients
-        hessian = (design.T * (sample_weights * predicted * (1 - predicted))) @ design / total + penalty
-        coefficients -= np.linalg.solve(hessian, gradient)
-    weights = coefficients[:-1] / spread
-    return weights, coefficients[-1] - float(weights @ mean)
+    """Weights and bias fitted on ``readings`` (off-length readings weigh less)."""
+    calibration = fit_calibration(readings.signals, readings.right, readings.weights)
+    return np.array(calibration.weights), calibration.bias
 
 
 def predict(weights, bias, signals):

@@ -1,9 +1,14 @@
-"""Read captcha files with the service's engine: ``python -m captcha_service read IMAGE...``.
+"""The service's engine from the command line (``captcha-ocr`` or ``python -m captcha_service``).
 
-Handy to check a new site's captchas before wiring a pipeline. Settings come from the
-environment as the server's do (OCR_MODEL, OCR_DIGITS, MIN_CONFIDENCE, MAX_*). One line per
-image, tab-separated: ``NAME DIGITS CONFIDENCE`` for a sure reading, ``NAME refused REASON``
-otherwise. Exit status: 0 when every image was read surely, 1 when any was refused, 2 on bad usage.
+``read IMAGE...``: handy to check a new site's captchas before wiring a pipeline. Settings come
+from the environment as the server's do (OCR_MODEL, OCR_DIGITS, MIN_CONFIDENCE, MAX_*, MODELS_DIR).
+One line per image, tab-separated: ``NAME DIGITS CONFIDENCE`` for a sure reading, ``NAME refused
+REASON`` otherwise. Exit status: 0 when every image was read surely, 1 when any was refused, 2 on
+bad usage.
+
+``finetune DIR --name NAME``: a site model from DIR's labelled captchas, written into
+MODELS_DIR/NAME (see training/finetune.py). Needs requirements-train.txt. Exit status 0, or 2
+when the folder or the name cannot be used.
 """
 
 import argparse
@@ -27,11 +32,18 @@ def main(argv=None):
     read.add_argument("images", nargs="+", metavar="IMAGE")
     read.add_argument("--length", type=int, choices=range(SHORTEST, LONGEST + 1), help="digits per captcha (default OCR_DIGITS)")
     read.add_argument("--min-confidence", type=float, help="refuse readings less sure than this (default MIN_CONFIDENCE)")
+    read.add_argument("--model", help="a site model of MODELS_DIR to read with (default: the general model)")
+    finetune = commands.add_parser("finetune", help="fine-tune a site model on a folder of labelled captchas (<anything>_<digits>.<ext>)")
+    finetune.add_argument("directory", metavar="DIR")
+    finetune.add_argument("--name", required=True, help="the site model's name: letters, digits, '_' or '-'")
+    finetune.add_argument("--steps", type=int, default=600, help="training steps of 32 images (default 600)")
     arguments = parser.parse_args(argv)
+    config = load_config(os.environ)
+    if arguments.command == "finetune":
+        return _finetune(arguments, config)
     if arguments.min_confidence is not None and not LEAST_CONFIDENCE <= arguments.min_confidence <= MOST_CONFIDENCE:
         parser.error(f"--min-confidence must be from {LEAST_CONFIDENCE:g} to {MOST_CONFIDENCE:g}")
 
-    config = load_config(os.environ)
     onnxruntime.set_default_logger_severity(config["ORT_LOGGING_LEVEL"])
     pipeline = CaptchaPipeline.from_config(config)
     length = arguments.length or config["OCR_DIGITS"]
@@ -39,13 +51,27 @@ def main(argv=None):
     refused = 0
     for name in arguments.images:
         try:
-            reading = pipeline.read(_image_bytes(name), length, min_confidence)
+            reading = pipeline.read(_image_bytes(name), length, min_confidence, arguments.model)
         except (UnreadableInput, OSError) as refusal:
             refused += 1
             print(f"{name}\trefused\t{getattr(refusal, 'detail', None) or refusal}")
         else:
             print(f"{name}\t{reading.digits}\t{reading.confidence}")
     return 1 if refused else 0
+
+
+def _finetune(arguments, config):
+    try:
+        from training.finetune import FinetuneError, finetune
+    except ImportError as missing:
+        print(f"finetune needs the training requirements ({missing.name} is missing): pip install -r requirements-train.txt", file=sys.stderr)
+        return 2
+    try:
+        finetune(arguments.directory, arguments.name, config["MODELS_DIR"], steps=arguments.steps, log=print)
+    except (FinetuneError, OSError) as error:
+        print(f"finetune: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _image_bytes(name):

@@ -79,8 +79,11 @@ class OcrExtension:
             raise ServiceUnavailable("starting: the model is still loading; retry shortly", retry_after=1)
         return pipeline
 
-    def read(self, image_bytes, length=None, min_confidence=None):
-        """Read an image in the read pool, with the app's defaults for what the request leaves out (``None``)."""
+    def read(self, image_bytes, length=None, min_confidence=None, model=None):
+        """Read an image in the read pool, with the app's defaults for what the request leaves out (``None``).
+
+        ``model``: a site model's name (None: the general model, OCR_MODEL).
+        """
         config = current_app.config
         pipeline, outcome = self.pipeline, current_outcome()
         length = config["OCR_DIGITS"] if length is None else length
@@ -89,7 +92,7 @@ class OcrExtension:
         def timed_read():  # on a read thread: the time of the read itself, not of the wait for a slot
             started = time.perf_counter()
             try:
-                return pipeline.read(image_bytes, length, min_confidence)
+                return pipeline.read(image_bytes, length, min_confidence, model)
             finally:
                 outcome.reading_seconds = time.perf_counter() - started
 

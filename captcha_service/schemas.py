@@ -2,7 +2,9 @@
 
 from collections.abc import Mapping
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from .ocr.site_models import SITE_MODEL_NAME
 
 LEGACY_IMAGE_FIELD = "text"
 SHORTEST, LONGEST = 3, 8
@@ -31,14 +33,23 @@ def _min_confidence_field():
     )
 
 
+def _model_field():
+    return fields.String(
+        load_default=None,
+        validate=validate.Regexp(SITE_MODEL_NAME, error="must be a site model's name: 1-64 letters, digits, '_' or '-'"),
+        metadata={"description": "A site model to read with (see GET /models); default: the general model."},
+    )
+
+
 class ReadOptionsSchema(Schema):
-    """``length`` and ``min_confidence`` as text: from the query string or form fields."""
+    """``length``, ``min_confidence`` and ``model`` as text: from the query string or form fields."""
 
     class Meta:
         unknown = EXCLUDE
 
     length = _length_field(strict=False)
     min_confidence = _min_confidence_field()
+    model = _model_field()
 
 
 class OcrRequestSchema(ReadOptionsSchema):
@@ -74,6 +85,25 @@ class OcrRequestSchema(ReadOptionsSchema):
         if "image_base64" in data and data["image_base64"] != legacy_value:
             raise ValidationError("'image_base64' and 'text' hold different images; send one of them")
         return {**data, "image_base64": legacy_value}
+
+
+class ReportSchema(Schema):
+    """A report on an earlier answer: ``{"request_id", "correct": true}`` or ``{"request_id", "digits"}``."""
+
+    error_messages = {"type": "the body must be a JSON object"}
+
+    request_id = fields.String(required=True, metadata={"description": "The X-Request-ID of the answer reported on."})
+    correct = fields.Boolean(load_default=None, metadata={"description": "true: our digits were right (false without digits: wrong, no label)."})
+    digits = fields.String(
+        load_default=None,
+        validate=validate.Regexp(rf"[0-9]{{{SHORTEST},{LONGEST}}}\Z", error=f"must be {SHORTEST} to {LONGEST} digits"),
+        metadata={"description": "The right digits (for a wrong answer, or a refusal)."},
+    )
+
+    @validates_schema
+    def correct_or_digits(self, data, **kwargs):
+        if data.get("correct") is None and data.get("digits") is None:
+            raise ValidationError("send 'correct': true (our digits were right) or the right 'digits'")
 
 
 class OcrResponseSchema(Schema):

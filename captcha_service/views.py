@@ -2,11 +2,14 @@
 
 from flasgger import swag_from
 from flask import Blueprint, current_app, request
+from werkzeug.exceptions import NotFound
 
 from .auth import api_key_required
 from .docs import read_captcha_openapi
 from .extension import ocr
 from .inputs import image_and_options
+from .reports import UnknownRequest, read_remembered, report
+from .schemas import ReportSchema
 from .version import __version__
 
 bp = Blueprint("ocr", __name__)
@@ -41,6 +44,29 @@ def health():
         "version": __version__,
     }
     return body, 200 if ready else 503
+
+
+@bp.get("/models")
+def models():
+    """The site models this service can read with (``model`` in a request), with their cards' figures.
+    ---
+    tags: [ocr]
+    responses:
+      200:
+        description: >-
+          {"general": OCR_MODEL, "models": [{"name", "trained", "images", "held_out", ...}]}: each
+          site model's card as `captcha-ocr finetune` wrote it.
+        content:
+          application/json:
+            schema: {type: object}
+    """
+    site_models = ocr.pipeline.site_models
+    cards = [{"name": name, **_figures(site_models.card(name))} for name in site_models.names()]
+    return {"general": current_app.config["OCR_MODEL"], "models": cards}
+
+
+def _figures(card):
+    return {field: card[field] for field in ("trained", "images", "held_out", "seconds") if field in card}
 
 
 @bp.post("/ocr")
@@ -105,5 +131,54 @@ def read_captcha():
               $ref: '#/components/schemas/Error'
     """
     image_bytes, options = image_and_options(request)
-    reading = ocr.read(image_bytes, options.get("length"), options.get("min_confidence"))
+    reading = read_remembered(image_bytes, options.get("length"), options.get("min_confidence"), options.get("model"))
     return {"number": reading.number, "digits": reading.digits, "confidence": reading.confidence}
+
+
+report_schema = ReportSchema()
+
+
+@bp.post("/ocr/report")
+@api_key_required
+def report_answer():
+    """Report whether an earlier answer was right: counted, and with SAMPLES_DIR its image kept, labelled.
+    ---
+    tags: [ocr]
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [request_id]
+            properties:
+              request_id: {type: string, description: "The X-Request-ID of the answer (or refusal) reported on"}
+              correct: {type: boolean, description: "true: our digits were right"}
+              digits: {type: string, description: "The right digits (3 to 8)"}
+    responses:
+      200:
+        description: >-
+          Recorded: {"request_id", "verdict": "right"|"wrong", "sample": path under SAMPLES_DIR, or null
+          when nothing was written (no SAMPLES_DIR, or a wrong answer without the right digits)}.
+        content:
+          application/json:
+            schema: {type: object}
+      404:
+        description: No recent request with that id (unknown, or beyond SAMPLES_KEPT / SAMPLES_KEPT_SECONDS).
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Error'
+      422:
+        description: Neither correct nor digits, digits that are not 3 to 8 digits, or correct on a refusal.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Error'
+    """
+    fields = report_schema.load(request.get_json())
+    try:
+        right, sample = report(fields["request_id"], fields["correct"], fields["digits"])
+    except UnknownRequest:
+        raise NotFound(f"no recent request {fields['request_id']!r}: unknown, or no longer kept (SAMPLES_KEPT, SAMPLES_KEPT_SECONDS)") from None
+    return {"request_id": fields["request_id"], "verdict": "right" if right else "wrong", "sample": sample}

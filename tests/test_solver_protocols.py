@@ -218,7 +218,7 @@ def test_create_task_keys(keyed_client):
 def test_the_task_store_forgets_by_count_and_by_age():
     now = [1000.0]
     store = TaskStore(size=3, ttl=60, clock=lambda: now[0])
-    tasks = [store.add("k", digits=str(index) * 4) for index in range(4)]
+    tasks = [store.add("k", f"request-{index}", digits=str(index) * 4) for index in range(4)]
     assert store.get(tasks[0].id, "k") is None  # the oldest of four, over the count
     assert store.get(tasks[3].id, "k").digits == "3333"
     assert store.get(tasks[3].id, "other") is None

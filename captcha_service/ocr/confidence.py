@@ -22,6 +22,7 @@ CANDIDATES_PER_MODEL = 3  # readings our model proposes; its fourth best is hard
 # blank picture: below this probability it is no proposal at all, so that a picture with no
 # digits is "no reading", not a low-confidence guess.
 PLAUSIBLE = 1e-3
+CALIBRATION_L2 = 1e-2
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,28 @@ class Calibration:
     def probability_right(self, signals):
         score = self.bias + sum(weight * signal for weight, signal in zip(self.weights, signals))
         return 1.0 / (1.0 + math.exp(-min(max(score, -700.0), 700.0)))
+
+
+def fit_calibration(signals, right, sample_weights=None):
+    """The ``Calibration`` of a weighted logistic regression of ``right`` on ``signals``.
+
+    Newton's method on standardised signals with a little L2 (it keeps the weights finite when
+    the readings are all right, as a site model's can be), returned in raw units.
+    """
+    signals, right = np.asarray(signals, dtype=float), np.asarray(right, dtype=float)
+    sample_weights = np.ones(len(right)) if sample_weights is None else np.asarray(sample_weights, dtype=float)
+    mean, spread = signals.mean(axis=0), signals.std(axis=0) + 1e-9
+    design = np.hstack([(signals - mean) / spread, np.ones((len(signals), 1))])
+    coefficients = np.zeros(design.shape[1])
+    penalty = CALIBRATION_L2 * np.diag(np.r_[np.ones(design.shape[1] - 1), 0.0])
+    total = sample_weights.sum()
+    for _ in range(100):
+        predicted = 1.0 / (1.0 + np.exp(-design @ coefficients))
+        gradient = design.T @ (sample_weights * (predicted - right)) / total + penalty @ coefficients
+        hessian = (design.T * (sample_weights * predicted * (1 - predicted))) @ design / total + penalty
+        coefficients -= np.linalg.solve(hessian, gradient)
+    weights = coefficients[:-1] / spread
+    return Calibration(tuple(float(weight) for weight in weights), float(coefficients[-1] - weights @ mean))
 
 
 def digit_evidence(probabilities, length):

@@ -13,6 +13,7 @@ from .rendering import flatten
 
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")  # IMAGE_FORMATS, as HTTP names them
+FILE_SIGNATURES = ((b"\x89PNG", "png"), (b"\xff\xd8", "jpg"), (b"GIF8", "gif"), (b"BM", "bmp"), (b"RIFF", "webp"))
 DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 JPEG_START_OF_SCAN = b"\xff\xda"  # in entropy-coded data 0xFF is always followed by 0x00 or a restart marker
 
@@ -45,6 +46,11 @@ class ImageLimits:
             max_jpeg_scans=config["MAX_JPEG_SCANS"],
         )
 
+
+
+def image_extension(data):
+    """The file name extension of an image's bytes, from its signature ("bin" for none of ours)."""
+    return next((extension for signature, extension in FILE_SIGNATURES if data.startswith(signature)), "bin")
 
 def guard_pillow(limits):
     """Make Pillow itself refuse what the limits refuse, wherever it checks (it does on every seek).

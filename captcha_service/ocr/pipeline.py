@@ -6,6 +6,7 @@ from ..config import intra_op_threads
 from .exceptions import UnreadableInput
 from .images import ImageLimits, decode_picture, guard_pillow
 from .recogniser import Recogniser
+from .site_models import GENERAL, SiteModels
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,7 @@ class CaptchaPipeline:
 
     recogniser: Recogniser
     limits: ImageLimits
+    site_models: SiteModels
 
     @classmethod
     def from_config(cls, config):
@@ -22,11 +24,12 @@ class CaptchaPipeline:
         recogniser.warm_up()
         limits = ImageLimits.from_config(config)
         guard_pillow(limits)
-        return cls(recogniser, limits)
+        return cls(recogniser, limits, SiteModels(config["MODELS_DIR"], config["SITE_MODELS_LOADED"], config["ORT_LOGGING_LEVEL"]))
 
-    def read(self, image_bytes, length, min_confidence):
-        """Read ``length`` digits; refuse, with what was read, a reading less sure than ``min_confidence``."""
-        reading = self.recogniser.read(decode_picture(image_bytes, self.limits), length)
+    def read(self, image_bytes, length, min_confidence, model=None):
+        """Read ``length`` digits with the site model ``model`` (None: OCR_MODEL's); refuse, with what was read, a reading less sure than ``min_confidence``."""
+        recogniser = self.recogniser if model in (None, GENERAL) else self.site_models.get(model)
+        reading = recogniser.read(decode_picture(image_bytes, self.limits), length)
         if reading.confidence < min_confidence:
             raise UnreadableInput(
                 f"low confidence: read {reading.digits} with confidence {reading.confidence}, "

@@ -10,10 +10,9 @@ does, ``"status": "ready"`` with the solution (clients of the others ignore them
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from ..metrics import count_report
 from ..outcome import note_refusal
 from .errors import SolverError, solver_error_of
-from .solving import BALANCE, check_key, image_of_base64, solve
+from .solving import BALANCE, check_key, image_of_base64, report_task, solve
 from .tasks import task_store
 
 bp = Blueprint("createtask", __name__)
@@ -119,15 +118,13 @@ def get_balance():
 @bp.post("/reportIncorrectImageCaptcha")
 @bp.post("/reportIncorrect")
 def report_incorrect():
-    _task(_body())
-    count_report(False)
+    report_task(_task(_body()), correct=False)
     return {"errorId": 0, "status": "success"}
 
 
 @bp.post("/reportCorrect")
 def report_correct():
-    _task(_body())
-    count_report(True)
+    report_task(_task(_body()), correct=True)
     return {"errorId": 0, "status": "success"}
 
 

@@ -1,12 +1,13 @@
 """What both protocols share: the key check, reading an image into a task, the balance."""
 
-from flask import current_app
+from flask import current_app, g
 
 from ..auth import accepts_key
-from ..extension import ocr
+from ..metrics import count_report
 from ..ocr.exceptions import UnreadableInput
 from ..ocr.payload import decode_image_payload
 from ..outcome import note_refusal
+from ..reports import UnknownRequest, read_remembered, report
 from ..schemas import LONGEST, SHORTEST
 from .errors import BY_REASON, UNSOLVABLE, SolverError
 from .tasks import task_store
@@ -40,20 +41,32 @@ def solve(image_bytes, key, min_length=0, max_length=0, numeric=0):
         note_refusal("not_digits_only")
         return _unsolvable(image_bytes, key, {"numeric": numeric, "minLength": min_length, "maxLength": max_length})
     try:
-        reading = ocr.read(image_bytes, length)
+        reading = read_remembered(image_bytes, length)
     except UnreadableInput as refusal:
         if refusal.reason in BY_REASON:
             raise _answered(refusal) from None
         note_refusal(refusal.reason, refusal.extra.get("digits"), refusal.extra.get("confidence"))
         return _unsolvable(image_bytes, key, {"numeric": numeric, "minLength": min_length, "maxLength": max_length})
-    return task_store(current_app).add(key, digits=reading.digits)
+    return task_store(current_app).add(key, g.request_id, digits=reading.digits)
 
 
 def _unsolvable(image_bytes, key, task_fields):
     """A task for the upstream solver to answer, if there is one with room; else an unsolvable task."""
     upstream = current_app.extensions.get(UPSTREAM_EXTENSION)
-    forwarded = upstream.forward(image_bytes, key, {name: value for name, value in task_fields.items() if value}) if upstream else None
-    return forwarded or task_store(current_app).add(key, error=UNSOLVABLE)
+    task_fields = {name: value for name, value in task_fields.items() if value}
+    forwarded = upstream.forward(image_bytes, key, g.request_id, task_fields) if upstream else None
+    return forwarded or task_store(current_app).add(key, g.request_id, error=UNSOLVABLE)
+
+
+def report_task(task, correct):
+    """A client's reportgood/reportbad: labels the task's image with its answer when right (see ``reports``)."""
+    try:
+        if correct and task.digits:
+            report(task.request_id, digits=task.digits)
+        else:
+            report(task.request_id, correct=correct)
+    except (UnknownRequest, UnreadableInput):  # no longer kept, or never read: counted only
+        count_report(correct)
 
 
 def _answered(refusal):

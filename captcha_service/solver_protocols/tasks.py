@@ -19,6 +19,7 @@ class Task:
 
     id: int
     key: str
+    request_id: str
     digits: str | None = None
     error: str | None = None
     created: float = 0.0  # Unix time
@@ -36,12 +37,12 @@ class TaskStore:
         self._tasks = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, key, digits=None, error=None):
+    def add(self, key, request_id, digits=None, error=None):
         with self._lock:
             task_id = FIRST_ID + secrets.randbelow(ID_RANGE)
             while task_id in self._tasks:
                 task_id = FIRST_ID + secrets.randbelow(ID_RANGE)
-            task = Task(task_id, key, digits, error, self.clock())
+            task = Task(task_id, key, request_id, digits, error, self.clock())
             self._tasks[task_id] = task
             self._forget_old()
             return task

@@ -7,10 +7,9 @@ Answers are plain text (``OK|...`` or an error code), or with ``json=1`` ``{"sta
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from ..metrics import count_report
 from ..outcome import note_refusal
 from .errors import SolverError, solver_error_of
-from .solving import BALANCE, check_key, image_of_base64, solve
+from .solving import BALANCE, check_key, image_of_base64, report_task, solve
 from .tasks import task_store
 
 bp = Blueprint("twocaptcha", __name__)
@@ -112,7 +111,7 @@ def result():
     if task is None:
         raise SolverError("ERROR_WRONG_CAPTCHA_ID", "no such captcha: unknown, expired, or another key's")
     if action in REPORTS:
-        count_report(REPORTS[action])
+        report_task(task, REPORTS[action])
         return _answer(None, "OK_REPORT_RECORDED")
     if task.pending:
         return _answer(None, NOT_READY, ok=False)

@@ -27,11 +27,11 @@ class Upstream:
         self._free = threading.BoundedSemaphore(concurrency)
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="upstream-solver")
 
-    def forward(self, image_bytes, key, task_fields):
+    def forward(self, image_bytes, key, request_id, task_fields):
         """A pending task whose answer the upstream will give, or None when the upstream is busy."""
         if not self._free.acquire(blocking=False):
             return None
-        task = self.store.add(key)
+        task = self.store.add(key, request_id)
         self._threads.submit(self._solve, task.id, image_bytes, task_fields)
         return task
 

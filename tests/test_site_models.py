@@ -1,0 +1,165 @@
+"""Site models: fine-tuned on a folder (tiny budget here), served by name without a restart; reports make samples."""
+
+import shutil
+
+import pytest
+
+from captcha_service import create_app
+from captcha_service.cli import main as cli
+from captcha_service.reports import RecentRequests
+from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from training import data
+from training.finetune import MIN_IMAGES, FinetuneError, finetune
+
+CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
+
+
+@pytest.fixture(scope="module")
+def site_folder(tmp_path_factory):
+    """60 labelled captchas of our renderer, named as a site's would be."""
+    folder = tmp_path_factory.mktemp("site")
+    for seed in range(60):
+        captcha = data.captcha_of_seed(seed)
+        (folder / f"{seed}_{captcha.digits}.{captcha.format.lower()}").write_bytes(captcha.data)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def serving(models_dir, tmp_path_factory):
+    """A service started before any site model exists."""
+    samples = tmp_path_factory.mktemp("samples")
+    return create_app({"MODELS_DIR": str(models_dir), "SAMPLES_DIR": str(samples)}), samples
+
+
+def test_a_model_fine_tuned_while_the_server_runs_is_served_by_name(serving, site_folder, models_dir):
+    app, _samples = serving
+    client = app.test_client()
+    refused = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "shop"})
+    assert refused.status_code == 422 and "known models: none yet" in refused.json["detail"]
+
+    card = finetune(site_folder, "shop", models_dir, steps=3, batch=8, log=lambda *args, **kwargs: None)
+    assert card["images"] == 60 and card["held_out"]["images"] == 12
+    assert set(card["held_out"]) >= {"right", "wrong", "refused"} and len(card["calibration"]["weights"]) == 2
+
+    answer = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "shop", "min_confidence": 0})
+    assert answer.status_code in (200, 422) and "known models" not in answer.get_data(as_text=True)
+    for form in ({"query_string": {"model": "shop", "min_confidence": "0"}}, {}):
+        client.post("/ocr", json={"image_base64": base64_of(CAPTCHA)}, **form)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'decided_by="shop"' in metrics  # the site model read, and no restart was needed
+    listed = client.get("/models").json
+    assert listed["general"] == app.config["OCR_MODEL"] and [model["name"] for model in listed["models"]] == ["shop"]
+    assert listed["models"][0]["held_out"] == card["held_out"]
+    unknown = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "other"})
+    assert unknown.status_code == 422 and "known models: shop" in unknown.json["detail"]
+
+
+def test_the_general_model_answers_requests_that_name_none(serving, client):
+    app, _samples = serving
+    body = {"image_base64": base64_of(CAPTCHA)}
+    assert app.test_client().post("/ocr", json=body).json == client.post("/ocr", json=body).json
+    assert app.test_client().post("/ocr", json={**body, "model": "general"}).json == client.post("/ocr", json=body).json
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "/etc", "..", "general", "-flag", "x" * 65, "caf\u00e9"])
+def test_path_traversal_and_bad_names_are_refused(client, site_folder, tmp_path, name):
+    answer = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": name})
+    assert answer.status_code == (200 if name == "general" else 422)  # "general" names the general model; no site model has it
+    with pytest.raises(FinetuneError):
+        finetune(site_folder, name, tmp_path, steps=1)
+    assert not any(tmp_path.iterdir())
+
+
+def test_finetune_names_the_files_it_cannot_use(site_folder, tmp_path, capsys):
+    folder = tmp_path / "bad"
+    shutil.copytree(site_folder, folder)
+    (folder / "12_12a4.png").write_bytes(CAPTCHA.read_bytes())
+    (folder / "noLabel.jpg").write_bytes(CAPTCHA.read_bytes())
+    (folder / "13_4821.png").write_bytes(b"not an image")
+    (folder / "notes.txt").write_text("ignored: not an image name")
+    assert cli(["finetune", str(folder), "--name", "shop", "--steps", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "12_12a4.png" in error and "noLabel.jpg" in error and "13_4821.png" in error and "notes.txt" not in error
+
+
+def test_finetune_wants_enough_images(site_folder, tmp_path):
+    few = tmp_path / "few"
+    few.mkdir()
+    for path in sorted(site_folder.iterdir())[: MIN_IMAGES - 1]:
+        shutil.copy(path, few / path.name)
+    with pytest.raises(FinetuneError, match=f"at least {MIN_IMAGES}"):
+        finetune(few, "shop", tmp_path / "models", steps=1)
+
+
+def test_finetune_without_the_training_requirements_says_what_to_install(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(__import__("sys").modules, "training.finetune", None)
+    assert cli(["finetune", str(tmp_path), "--name", "shop"]) == 2
+    assert "pip install -r requirements-train.txt" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- reports and samples
+
+
+def test_a_report_writes_the_image_labelled_into_samples_dir(serving):
+    app, samples = serving
+    client = app.test_client()
+    answer = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA)})
+    request_id = answer.headers["X-Request-ID"]
+    recorded = client.post("/ocr/report", json={"request_id": request_id, "correct": True}).json
+    assert recorded["verdict"] == "right" and recorded["sample"] == f"general/{request_id}_{answer.json['digits']}.jpg"
+    assert (samples / recorded["sample"]).read_bytes() == CAPTCHA.read_bytes()
+
+
+def test_a_refusal_reported_with_its_digits_is_the_sample_worth_most(serving):
+    app, samples = serving
+    client = app.test_client()
+    refused = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "min_confidence": 1.0}, headers={"X-Request-ID": "bot-7"})
+    assert refused.status_code == 422
+    nothing = client.post("/ocr/report", json={"request_id": "bot-7", "correct": True})
+    assert nothing.status_code == 422 and "send the right 'digits'" in nothing.json["detail"]
+    recorded = client.post("/ocr/report", json={"request_id": "bot-7", "digits": label_of(CAPTCHA)}).json
+    assert recorded["verdict"] == "wrong" and (samples / "general" / f"bot-7_{label_of(CAPTCHA)}.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [({"request_id": "never-seen", "correct": True}, 404), ({"request_id": "x"}, 422), ({"request_id": "x", "digits": "12ab"}, 422), ([], 422)],
+    ids=["unknown-id", "neither", "bad-digits", "not-an-object"],
+)
+def test_reports_on_unknown_ids_or_without_a_verdict_are_refused(client, body, status):
+    answer = client.post("/ocr/report", json=body)
+    assert answer.status_code == status and answer.json["detail"]
+
+
+def test_without_samples_dir_reports_are_counted_only(client):
+    request_id = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA)}).headers["X-Request-ID"]
+    assert client.post("/ocr/report", json={"request_id": request_id, "correct": False}).json == {"request_id": request_id, "verdict": "wrong", "sample": None}
+    assert 'captcha_reports_total{verdict="wrong"}' in client.get("/metrics").get_data(as_text=True)
+
+
+def test_solver_protocol_reports_flow_into_samples_dir(serving):
+    app, samples = serving
+    client = app.test_client()
+    created = client.post("/createTask", json={"clientKey": "k", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
+    assert client.post("/reportCorrect", json={"clientKey": "k", "taskId": created.json["taskId"]}).json["errorId"] == 0
+    request_id = created.headers["X-Request-ID"]
+    assert (samples / "general" / f"{request_id}_{created.json['solution']['text']}.jpg").exists()
+
+
+def test_recent_requests_are_bounded_by_count_age_and_bytes():
+    now = [0.0]
+    recent = RecentRequests(count=3, seconds=60, max_bytes=250, keep_images=True, clock=lambda: now[0])
+    for index in range(4):
+        recent.remember(f"r{index}", b"x" * 100, None)
+    assert recent.get("r0") is None and recent.get("r1") is None  # r0 over the count; r1 over the bytes (3 x 100 > 250)
+    assert recent.get("r3").model == "general" and recent.get("r3").image == b"x" * 100
+    now[0] = 61
+    assert recent.get("r3") is None
+    without_images = RecentRequests(count=3, seconds=60, max_bytes=250, keep_images=False)
+    without_images.remember("r", b"x" * 100, "shop")
+    assert without_images.get("r").image is None and without_images.get("r").model == "shop"

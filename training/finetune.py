@@ -1,0 +1,197 @@
+"""Fine-tune our general digit model on one site's labelled captchas, and write it as a site model.
+
+    captcha-ocr finetune DIR --name NAME     (or python -m captcha_service finetune ...)
+
+DIR holds the site's captchas named ``<anything>_<digits>.<ext>``, 50 or more. A fifth is held
+out (seeded). The rest train a copy of ``digits.onnx`` (its BatchNorms frozen; each picture
+moved, scaled and re-contrasted a little every time it is seen, so a few hundred images do not
+just get learned by heart). The held-out fifth, read by the exported model on onnxruntime as the
+service reads it, fits the model's calibration, and measures it: right and wrong at the default
+MIN_CONFIDENCE, each image's confidence from a calibration fitted without that image. Writes
+``MODELS_DIR/NAME/digits.onnx`` and ``card.json``; a running server serves it without a restart.
+"""
+
+import datetime
+import json
+import math
+import os
+import pathlib
+import tempfile
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from captcha_service.config import Config
+from captcha_service.memory import keep_freed_heap
+from captcha_service.ocr.confidence import digit_evidence, fit_calibration
+from captcha_service.ocr.digit_model import MODEL_FILE, DigitModel
+from captcha_service.ocr.exceptions import UnreadableInput
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.labelled import IMAGE_SUFFIXES
+from captcha_service.ocr.recogniser import session_options
+from captcha_service.ocr.rendering import trim_margins
+from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME, check_site_model_name
+from captcha_service.schemas import LONGEST, SHORTEST
+
+from . import data
+from .onnx_weights import digit_net_from_onnx
+from .train import as_tensor, export
+
+MIN_IMAGES = 50
+HELD_OUT_SHARE = 0.2
+OFF_LENGTH_WEIGHT = 0.1  # readings asked with one digit too few or too many: wrong by construction
+
+
+class FinetuneError(Exception):
+    """What is wrong with the folder or the name, for the person who ran the command."""
+
+
+def labelled_images(directory):
+    """[(path, model pixels, digits)] of the folder's images, and [(path, what is wrong)] of the others."""
+    images, problems = [], []
+    for path in sorted(pathlib.Path(directory).iterdir()):
+        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        digits = path.stem.rsplit("_", 1)[-1] if "_" in path.stem else ""
+        if not (digits.isascii() and digits.isdigit() and SHORTEST <= len(digits) <= LONGEST):
+            problems.append((path, f"not named <anything>_<digits>{path.suffix} with {SHORTEST} to {LONGEST} digits"))
+            continue
+        try:
+            images.append((path, data.model_pixels(path.read_bytes()), digits))
+        except UnreadableInput as refusal:
+            problems.append((path, refusal.detail))
+    return images, problems
+
+
+def augment(pixels, generator):
+    """Each picture shifted, scaled, turned and re-contrasted a little (pixels in [0, 1], N x 1 x H x W)."""
+    count = pixels.shape[0]
+    angle = (torch.rand(count, generator=generator) - 0.5) * math.radians(6)
+    scale = 1 + (torch.rand(count, generator=generator) - 0.5) * 0.2
+    shift = (torch.rand(count, 2, generator=generator) - 0.5) * torch.tensor([0.1, 0.2])
+    theta = torch.zeros(count, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = scale * torch.cos(angle), -torch.sin(angle) * 0.25
+    theta[:, 1, 0], theta[:, 1, 1] = torch.sin(angle) * 4, scale * torch.cos(angle)
+    theta[:, :, 2] = shift
+    grid = functional.affine_grid(theta, pixels.shape, align_corners=False)
+    moved = functional.grid_sample(pixels, grid, padding_mode="border", align_corners=False)
+    contrast = 1 + (torch.rand(count, 1, 1, 1, generator=generator) - 0.5) * 0.6
+    brightness = (torch.rand(count, 1, 1, 1, generator=generator) - 0.5) * 0.2
+    return (moved * contrast + brightness).clamp(0, 1)
+
+
+def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log):
+    generator = torch.Generator().manual_seed(seed)
+    targets = [torch.tensor([int(digit) + 1 for digit in label]) for label in labels]
+    optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=learning_rate, total_steps=steps, pct_start=0.1)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    inputs = as_tensor(pixels)
+    model.train()
+    running, started = None, time.perf_counter()
+    for step in range(1, steps + 1):
+        chosen = torch.randint(len(labels), (batch,), generator=generator)
+        log_probs = model(augment(inputs[chosen], generator))
+        chosen_targets = [targets[index] for index in chosen.tolist()]
+        loss = ctc(
+            log_probs.permute(1, 0, 2), torch.cat(chosen_targets),
+            torch.full((batch,), log_probs.shape[1], dtype=torch.long), torch.tensor([len(t) for t in chosen_targets]),
+        )
+        optimiser.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        schedule.step()
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        if step % 25 == 0 or step == steps:
+            elapsed = time.perf_counter() - started
+            log(f"\rstep {step}/{steps} [{'#' * int(30 * step / steps):30s}] loss {running:.4f}, {elapsed / step * (steps - step):.0f} s left", end="")
+    log("")
+    model.eval()
+
+
+def held_out_readings(model_path, held_out):
+    """Per held-out image, its readings asked at its length and one digit fewer and more: [(image, signals, right, weight)]."""
+    digit_model = DigitModel(session_options(3, 1), path=model_path)
+    rows = []
+    for index, (path, _pixels, digits) in enumerate(held_out):
+        probabilities = digit_model.probabilities(trim_margins(decode_picture(path.read_bytes())))
+        for asked in (len(digits) - 1, len(digits), len(digits) + 1):
+            evidence = digit_evidence(probabilities, asked) if SHORTEST <= asked <= LONGEST else None
+            if evidence is not None:
+                rows.append((index, evidence.signals, evidence.digits == digits, 1.0 if asked == len(digits) else OFF_LENGTH_WEIGHT))
+    return rows
+
+
+def calibrate_and_measure(rows, images, threshold):
+    """The calibration fitted on every row, and right/wrong/refused at ``threshold``, each image judged by a fit without it."""
+    image_of = np.array([row[0] for row in rows])
+    signals, right, weights = (np.array([row[index] for row in rows], dtype=float) for index in (1, 2, 3))
+    counts = {"right": 0, "wrong": 0, "refused": 0}
+    for image in range(images):
+        own = np.flatnonzero((image_of == image) & (weights == 1.0))
+        if not len(own):
+            counts["refused"] += 1
+            continue
+        others = image_of != image
+        confidence = fit_calibration(signals[others], right[others], weights[others]).probability_right(signals[own[0]])
+        counts["refused" if confidence < threshold else "right" if right[own[0]] else "wrong"] += 1
+    return fit_calibration(signals, right, weights), {name: round(count / images, 4) for name, count in counts.items()}
+
+
+def finetune(directory, name, models_dir, steps=600, batch=32, learning_rate=1e-3, seed=0, log=print):
+    """Fine-tune on DIR's images and write ``models_dir/name``; returns the card."""
+    try:
+        check_site_model_name(name)
+    except ValueError as error:
+        raise FinetuneError(str(error)) from None
+    wall = time.perf_counter()
+    keep_freed_heap()
+    images, problems = labelled_images(directory)
+    if problems:
+        raise FinetuneError("these files cannot be used (fix or remove them):\n" + "\n".join(f"  {path}: {why}" for path, why in problems))
+    if len(images) < MIN_IMAGES:
+        raise FinetuneError(f"{len(images)} labelled images in {directory}; at least {MIN_IMAGES} are needed")
+    order = np.random.default_rng(seed).permutation(len(images))
+    cut = max(1, round(len(images) * HELD_OUT_SHARE))
+    held_out, tuned_on = [images[i] for i in order[:cut]], [images[i] for i in order[cut:]]
+    log(f"{len(images)} images: fine-tuning on {len(tuned_on)}, holding out {len(held_out)}")
+
+    torch.manual_seed(seed)
+    model = digit_net_from_onnx(MODEL_FILE)
+    train_steps(model, np.stack([pixels for _, pixels, _ in tuned_on]), [digits for *_, digits in tuned_on], steps, batch, learning_rate, seed, log)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        exported = pathlib.Path(scratch) / MODEL_FILE_NAME
+        export(model, exported)
+        calibration, figures = calibrate_and_measure(held_out_readings(exported, held_out), len(held_out), Config.MIN_CONFIDENCE)
+        card = {
+            "name": name,
+            "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "images": len(images),
+            "held_out": {"images": len(held_out), "min_confidence": Config.MIN_CONFIDENCE, **figures},
+            "steps": steps, "batch": batch, "learning_rate": learning_rate, "seed": seed,
+            "seconds": round(time.perf_counter() - wall),
+            "calibration": {"weights": list(calibration.weights), "bias": calibration.bias},
+            "general_model": json.loads(MODEL_FILE.with_suffix(".card.json").read_text()).get("trained"),
+            "torch": torch.__version__,
+        }
+        _install(exported, card, pathlib.Path(models_dir) / name)
+    log(
+        f"held out {len(held_out)} images at min_confidence {Config.MIN_CONFIDENCE}: right {100 * figures['right']:.1f}%, "
+        f"wrong {100 * figures['wrong']:.1f}%, refused {100 * figures['refused']:.1f}%"
+    )
+    log(f"wrote {pathlib.Path(models_dir) / name} in {card['seconds']} s")
+    return card
+
+
+def _install(model_file, card, folder):
+    """Card first, then the model, each replaced whole: a server reloads on the model's change and then reads the card."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for content, target in ((json.dumps(card, indent=2).encode() + b"\n", folder / CARD_FILE_NAME), (model_file.read_bytes(), folder / MODEL_FILE_NAME)):
+        partial = target.with_name(target.name + ".partial")
+        partial.write_bytes(content)
+        os.replace(partial, target)
