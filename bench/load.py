@@ -15,6 +15,8 @@ in the same run, measures on the same mixed real captchas (../shared/captchas by
                each once the server has idled for 3 s; and at the end of the soak, under load
   start-up     process start to the first 200 on GET /
   overload     an offered load of 10x the measured capacity: what the clients get
+  site models  a server with three site models loaded (copies of the general digit model, which
+               is what a fine-tuned one is in size), against the same server before it read with them
   worst case   each input of the hostile corpus (tests/hostile_corpus.py) and the heaviest
                allowed ones, on their own: the slowest and the most memory-hungry, with the
                server's peak RSS while it is read and GET /'s latency meanwhile
@@ -27,6 +29,8 @@ import http.client
 import io
 import json
 import os
+import pathlib
+import shutil
 import statistics
 import tempfile
 import threading
@@ -39,9 +43,11 @@ from PIL import Image
 
 from captcha_service.config import Config, intra_op_threads
 from captcha_service.ocr.ddddocr_model import DdddocrModels, model_input
+from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
-from captcha_service.ocr.recogniser import Recogniser, session_options
+from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, Recogniser, session_options
+from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME
 from tests.hostile_corpus import DATA_URL_WITHOUT_A_COMMA, HEAVY_BUT_ALLOWED, IMAGE_CASES
 from tests.live_server import rss_mb, running_server
 
@@ -248,6 +254,25 @@ def worst_cases(port, pid):
     return results
 
 
+def site_models_rss(bodies, names=("site-a", "site-b", "site-c")):
+    """(idle RSS after warm-up with the general model, idle RSS once each site model has read too)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        calibration = CALIBRATIONS[DIGIT_MODEL]
+        for name in names:
+            folder = pathlib.Path(scratch, "models", name)
+            folder.mkdir(parents=True)
+            shutil.copy(MODEL_FILE, folder / MODEL_FILE_NAME)
+            (folder / CARD_FILE_NAME).write_text(json.dumps({"calibration": {"weights": calibration.weights, "bias": calibration.bias}}))
+        with running_server(os.path.join(scratch, "server.log"), MODELS_DIR=os.path.join(scratch, "models")) as (_url, port, process, _):
+            closed_loop(port, bodies, 1, total=WARM_UP_REQUESTS)
+            general = idle_rss_mb(process.pid)
+            for name in names:
+                named = [json.dumps({**json.loads(body), "model": name}).encode() for body in bodies[:WARM_UP_REQUESTS]]
+                statuses, _, _ = closed_loop(port, named, 1, total=WARM_UP_REQUESTS)
+                assert set(statuses) <= {200, 422}, statuses
+            return general, idle_rss_mb(process.pid)
+
+
 def is_error(status):
     return not isinstance(status, int) or status >= 500
 
@@ -316,6 +341,11 @@ def main():
         report("overload: latency p50 / p99", f"{1000 * percentile(answered, 0.5):.0f} / {1000 * percentile(answered, 0.99):.0f} ms")
         report("overload: server RSS", rss_mb(process.pid), " MB")
         report("overload: healthy afterwards", Client(port).post(bodies[0])[0] in (200, 422))
+
+    general_rss, with_sites = site_models_rss(bodies)
+    report("site models: server RSS after warm-up, general model only", general_rss, " MB")
+    report("site models: server RSS with three site models loaded", with_sites, " MB")
+    report("site models: RSS for three site models", with_sites - general_rss, " MB (goal <= 40)")
 
     with tempfile.TemporaryDirectory() as scratch, running_server(os.path.join(scratch, "server.log")) as (url, port, process, _):
         cases = worst_cases(port, process.pid)
