@@ -38,7 +38,7 @@ from captcha_service.schemas import LONGEST, SHORTEST
 
 from . import data
 from .onnx_weights import digit_net_from_onnx
-from .train import as_tensor, export
+from .train import as_tensor, export, training_step
 
 MIN_IMAGES = 50
 HELD_OUT_SHARE = 0.2
@@ -94,18 +94,8 @@ def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log):
     running, started = None, time.perf_counter()
     for step in range(1, steps + 1):
         chosen = torch.randint(len(labels), (batch,), generator=generator)
-        log_probs = model(augment(inputs[chosen], generator))
-        chosen_targets = [targets[index] for index in chosen.tolist()]
-        loss = ctc(
-            log_probs.permute(1, 0, 2), torch.cat(chosen_targets),
-            torch.full((batch,), log_probs.shape[1], dtype=torch.long), torch.tensor([len(t) for t in chosen_targets]),
-        )
-        optimiser.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimiser.step()
-        schedule.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        loss = training_step(model, optimiser, schedule, ctc, augment(inputs[chosen], generator), [targets[index] for index in chosen.tolist()])
+        running = loss if running is None else 0.95 * running + 0.05 * loss
         if step % 25 == 0 or step == steps:
             elapsed = time.perf_counter() - started
             log(f"\rstep {step}/{steps} [{'#' * int(30 * step / steps):30s}] loss {running:.4f}, {elapsed / step * (steps - step):.0f} s left", end="")

@@ -78,6 +78,23 @@ def validate(model, held_out, folders):
     return figures
 
 
+def training_step(model, optimiser, schedule, ctc, pixels, batch_targets):
+    """One CTC step on a batch of pixels and their targets (digit + 1 per position); the loss."""
+    log_probs = model(pixels)
+    loss = ctc(
+        log_probs.permute(1, 0, 2),
+        torch.cat(batch_targets),
+        torch.full((len(batch_targets),), log_probs.shape[1], dtype=torch.long),
+        torch.tensor([len(t) for t in batch_targets]),
+    )
+    optimiser.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimiser.step()
+    schedule.step()
+    return loss.item()
+
+
 def train(model, pixels, labels, epochs, batch, learning_rate, seed, after_epoch):
     """CTC training with AdamW and a one-cycle schedule; ``after_epoch(epoch)`` validates."""
     generator = np.random.default_rng(seed)
@@ -91,20 +108,8 @@ def train(model, pixels, labels, epochs, batch, learning_rate, seed, after_epoch
         order = generator.permutation(len(labels))
         for step in range(steps_per_epoch):
             chosen = order[step * batch : (step + 1) * batch]
-            log_probs = model(as_tensor(pixels[chosen]))
-            batch_targets = [targets[i] for i in chosen]
-            loss = ctc(
-                log_probs.permute(1, 0, 2),
-                torch.cat(batch_targets),
-                torch.full((len(chosen),), log_probs.shape[1], dtype=torch.long),
-                torch.tensor([len(t) for t in batch_targets]),
-            )
-            optimiser.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimiser.step()
-            schedule.step()
-            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            loss = training_step(model, optimiser, schedule, ctc, as_tensor(pixels[chosen]), [targets[i] for i in chosen])
+            running = loss if running is None else 0.98 * running + 0.02 * loss
             done = (epoch - 1) * steps_per_epoch + step + 1
             if done % 50 == 0 or step == steps_per_epoch - 1:
                 elapsed = time.perf_counter() - started
