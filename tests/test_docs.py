@@ -9,18 +9,20 @@ def test_spec_describes_the_contract_from_the_schemas(client):
     read = spec["paths"]["/ocr"]["post"]
     body = read["requestBody"]["content"]
     assert body["application/json"]["schema"] == {"$ref": "#/components/schemas/OcrRequest"}
-    assert set(body["multipart/form-data"]["schema"]["properties"]) == {"image", "file", "length", "min_confidence"}
+    assert set(body["multipart/form-data"]["schema"]["properties"]) == {"image", "file", "length", "min_confidence", "model"}
     assert {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"} <= set(body)
     assert set(read["responses"]) == OCR_RESPONSES
     assert read["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OcrResponse"}
     assert read["responses"]["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Refusal"}
     schemas = spec["components"]["schemas"]
     assert set(schemas["OcrResponse"]["properties"]) == {"number", "digits", "confidence"}
-    assert set(schemas["OcrRequest"]["properties"]) == {"image_base64", "length", "min_confidence"}
+    assert set(schemas["OcrRequest"]["properties"]) == {"image_base64", "length", "min_confidence", "model"}
     assert schemas["Error"]["required"] == ["detail"]
     assert "'text'" in schemas["OcrRequest"]["properties"]["image_base64"]["description"]
     assert set(spec["components"]["securitySchemes"]) == {"bearer", "api_key"}
     assert "get" in spec["paths"]["/"] and "get" in spec["paths"]["/metrics"]
+    assert "get" in spec["paths"]["/models"] and "post" in spec["paths"]["/ocr/report"]
+    assert {"/createTask", "/getTaskResult", "/in.php", "/res.php"} <= set(spec["paths"])
 
 
 def test_swagger_ui_loads_nothing_from_other_hosts(client):
