@@ -28,7 +28,7 @@ from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, SURE_ALONE
 from captcha_service.ocr.rendering import trim_margins
 
 THRESHOLDS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
-SURE_ALONE_SWEEP = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 1.01)  # 1.01: never alone
+SURE_ALONE_SWEEP = (0.9, 0.92, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 1.01)  # 1.01: never alone
 OFF_LENGTH_WEIGHT = 0.1
 FAILED = float("nan")
 
