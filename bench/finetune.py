@@ -1,10 +1,10 @@
 """The site-learning goal: fine-tune on part of a folder, read the rest with the site model.
 
-    python -m bench.finetune [FOLDER ...] [--images 150] [--steps 600]
+    python -m bench.finetune [FOLDER ...] [--images N]
         (default: ../shared/captchas/real_dotted_transparent and captcha_py)
 
 For each folder: its images shuffled (seed 0), ``captcha-ocr finetune`` on the first
-``--images`` (timed, as the command runs), then the others read as the service reads them
+``--images`` (default: half of them; timed, as the command runs), then the others read as the service reads them
 (CaptchaPipeline, default MIN_CONFIDENCE), with the new site model and with the general model:
 right, wrong and refused of each.
 """
@@ -41,8 +41,7 @@ def rates(pipeline, paths, model):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", default=DEFAULT_FOLDERS, type=pathlib.Path)
-    parser.add_argument("--images", type=int, default=150, help="images to fine-tune on (the rest measure)")
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--images", type=int, help="images to fine-tune on (default: half; the rest measure)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         config = load_config(os.environ) | {"MODELS_DIR": os.path.join(scratch, "models")}
@@ -50,14 +49,15 @@ def main():
         for name, paths in labelled_folders(arguments.folders).items():
             paths = list(paths)
             random.Random(0).shuffle(paths)
-            tuned_on, measured = paths[: arguments.images], paths[arguments.images :]
+            cut = arguments.images or len(paths) // 2
+            tuned_on, measured = paths[:cut], paths[cut:]
             folder = pathlib.Path(scratch, name)
             folder.mkdir()
             for path in tuned_on:
                 shutil.copy(path, folder / path.name)
             print(f"{name}: fine-tuning on {len(tuned_on)} images, measuring on {len(measured)}", flush=True)
             started = time.perf_counter()
-            card = finetune(folder, name, config["MODELS_DIR"], steps=arguments.steps, log=lambda *args, **kwargs: None)
+            card = finetune(folder, name, config["MODELS_DIR"], log=lambda *args, **kwargs: None)
             print(f"  finetune took {time.perf_counter() - started:.0f} s (goal <= 300); its own held-out fifth: {card['held_out']}")
             print(f"  site model    {rates(pipeline, measured, name)}   (goal: right >= 98%, wrong <= 0.5%)")
             print(f"  general model {rates(pipeline, measured, None)}", flush=True)

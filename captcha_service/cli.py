@@ -36,7 +36,7 @@ def main(argv=None):
     finetune = commands.add_parser("finetune", help="fine-tune a site model on a folder of labelled captchas (<anything>_<digits>.<ext>)")
     finetune.add_argument("directory", metavar="DIR")
     finetune.add_argument("--name", required=True, help="the site model's name: letters, digits, '_' or '-'")
-    finetune.add_argument("--steps", type=int, default=600, help="training steps of 32 images (default 600)")
+    finetune.add_argument("--steps", type=int, help="training steps of 32 images (default: training/finetune.py's)")
     arguments = parser.parse_args(argv)
     config = load_config(os.environ)
     if arguments.command == "finetune":
@@ -67,7 +67,8 @@ def _finetune(arguments, config):
         print(f"finetune needs the training requirements ({missing.name} is missing): pip install -r requirements-train.txt", file=sys.stderr)
         return 2
     try:
-        finetune(arguments.directory, arguments.name, config["MODELS_DIR"], steps=arguments.steps, log=print)
+        steps = {"steps": arguments.steps} if arguments.steps else {}
+        finetune(arguments.directory, arguments.name, config["MODELS_DIR"], log=print, **steps)
     except (FinetuneError, OSError) as error:
         print(f"finetune: {error}", file=sys.stderr)
         return 2

@@ -3,10 +3,13 @@
     captcha-ocr finetune DIR --name NAME     (or python -m captcha_service finetune ...)
 
 DIR holds the site's captchas named ``<anything>_<digits>.<ext>``, 50 or more. A fifth is held
-out (seeded). The rest train a copy of ``digits.onnx`` (its BatchNorms frozen; each picture
-moved, scaled and re-contrasted a little every time it is seen, so a few hundred images do not
-just get learned by heart). The held-out fifth, read by the exported model on onnxruntime as the
-service reads it, fits the model's calibration, and measures it: right and wrong at the default
+out (seeded). The rest train a copy of ``digits.onnx`` (its BatchNorms frozen), each batch mostly
+the site's images (moved, scaled and re-contrasted a little every time they are seen) and partly
+captchas of our renderer: on a few hundred images alone the model learns them by heart, forgets
+what it knew, and is confidently wrong on the site's next captchas. The held-out fifth and more
+rendered captchas, read by the exported model on onnxruntime as the service reads them, fit the
+model's calibration (the rendered ones show it being wrong, which a good site model seldom is on
+a few dozen images). The held-out fifth measures it: right and wrong at the default
 MIN_CONFIDENCE, each image's confidence from a calibration fitted without that image. Writes
 ``MODELS_DIR/NAME/digits.onnx`` and ``card.json``; a running server serves it without a restart.
 """
@@ -21,6 +24,7 @@ import time
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torch.nn import functional
 
@@ -43,6 +47,9 @@ from .train import as_tensor, export, training_step
 MIN_IMAGES = 50
 HELD_OUT_SHARE = 0.2
 OFF_LENGTH_WEIGHT = 0.1  # readings asked with one digit too few or too many: wrong by construction
+REFRESHER_CAPTCHAS, CALIBRATION_CAPTCHAS = 3000, 600
+RENDERED_FIRST_SEED = 2 * 10**9  # seeds no training run of the general model uses
+SITE_SHARE = 0.75  # of each batch; the rest are rendered captchas
 
 
 class FinetuneError(Exception):
@@ -83,8 +90,12 @@ def augment(pixels, generator):
     return (moved * contrast + brightness).clamp(0, 1)
 
 
-def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log):
+def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log, refresher=None):
+    """``steps`` steps of ``batch`` pictures: the site's, and as many of ``refresher`` ((pixels, labels) of rendered captchas)."""
     generator = torch.Generator().manual_seed(seed)
+    if refresher is not None:
+        site_count = len(labels)
+        pixels, labels = np.concatenate([pixels, refresher[0]]), list(labels) + list(refresher[1])
     targets = [torch.tensor([int(digit) + 1 for digit in label]) for label in labels]
     optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=learning_rate, total_steps=steps, pct_start=0.1)
@@ -94,6 +105,9 @@ def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log):
     running, started = None, time.perf_counter()
     for step in range(1, steps + 1):
         chosen = torch.randint(len(labels), (batch,), generator=generator)
+        if refresher is not None:
+            site_share = round(batch * SITE_SHARE)
+            chosen[:site_share] = torch.randint(site_count, (site_share,), generator=generator)
         loss = training_step(model, optimiser, schedule, ctc, augment(inputs[chosen], generator), [targets[index] for index in chosen.tolist()])
         running = loss if running is None else 0.95 * running + 0.05 * loss
         if step % 25 == 0 or step == steps:
@@ -103,12 +117,12 @@ def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log):
     model.eval()
 
 
-def held_out_readings(model_path, held_out):
-    """Per held-out image, its readings asked at its length and one digit fewer and more: [(image, signals, right, weight)]."""
+def held_out_readings(model_path, pictures):
+    """Per (picture, digits), its readings asked at its length and one digit fewer and more: [(index, signals, right, weight)]."""
     digit_model = DigitModel(session_options(3, 1), path=model_path)
     rows = []
-    for index, (path, _pixels, digits) in enumerate(held_out):
-        probabilities = digit_model.probabilities(trim_margins(decode_picture(path.read_bytes())))
+    for index, (picture, digits) in enumerate(pictures):
+        probabilities = digit_model.probabilities(picture)
         for asked in (len(digits) - 1, len(digits), len(digits) + 1):
             evidence = digit_evidence(probabilities, asked) if SHORTEST <= asked <= LONGEST else None
             if evidence is not None:
@@ -117,7 +131,8 @@ def held_out_readings(model_path, held_out):
 
 
 def calibrate_and_measure(rows, images, threshold):
-    """The calibration fitted on every row, and right/wrong/refused at ``threshold``, each image judged by a fit without it."""
+    """The calibration fitted on every row, and right/wrong/refused at ``threshold`` of images 0 .. ``images`` - 1 (the
+    site's held-out ones; the rows of the others only calibrate), each judged by a fit without it."""
     image_of = np.array([row[0] for row in rows])
     signals, right, weights = (np.array([row[index] for row in rows], dtype=float) for index in (1, 2, 3))
     counts = {"right": 0, "wrong": 0, "refused": 0}
@@ -132,7 +147,7 @@ def calibrate_and_measure(rows, images, threshold):
     return fit_calibration(signals, right, weights), {name: round(count / images, 4) for name, count in counts.items()}
 
 
-def finetune(directory, name, models_dir, steps=600, batch=32, learning_rate=1e-3, seed=0, log=print):
+def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-3, seed=0, log=print):
     """Fine-tune on DIR's images and write ``models_dir/name``; returns the card."""
     try:
         check_site_model_name(name)
@@ -150,14 +165,21 @@ def finetune(directory, name, models_dir, steps=600, batch=32, learning_rate=1e-
     held_out, tuned_on = [images[i] for i in order[:cut]], [images[i] for i in order[cut:]]
     log(f"{len(images)} images: fine-tuning on {len(tuned_on)}, holding out {len(held_out)}")
 
+    log(f"rendering {REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS} captchas of our own to train and calibrate beside them")
+    rendered_pixels, rendered_labels = data.build(RENDERED_FIRST_SEED + seed * 10**6, REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS)
+    refresher = (rendered_pixels[:REFRESHER_CAPTCHAS], rendered_labels[:REFRESHER_CAPTCHAS])
+
     torch.manual_seed(seed)
     model = digit_net_from_onnx(MODEL_FILE)
-    train_steps(model, np.stack([pixels for _, pixels, _ in tuned_on]), [digits for *_, digits in tuned_on], steps, batch, learning_rate, seed, log)
+    site_pixels, site_labels = np.stack([pixels for _, pixels, _ in tuned_on]), [digits for *_, digits in tuned_on]
+    train_steps(model, site_pixels, site_labels, steps, batch, learning_rate, seed, log, refresher)
 
     with tempfile.TemporaryDirectory() as scratch:
         exported = pathlib.Path(scratch) / MODEL_FILE_NAME
         export(model, exported)
-        calibration, figures = calibrate_and_measure(held_out_readings(exported, held_out), len(held_out), Config.MIN_CONFIDENCE)
+        pictures = [(trim_margins(decode_picture(path.read_bytes())), digits) for path, _, digits in held_out]
+        pictures += [(Image.fromarray(pixels), digits) for pixels, digits in zip(rendered_pixels[REFRESHER_CAPTCHAS:], rendered_labels[REFRESHER_CAPTCHAS:])]
+        calibration, figures = calibrate_and_measure(held_out_readings(exported, pictures), len(held_out), Config.MIN_CONFIDENCE)
         card = {
             "name": name,
             "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

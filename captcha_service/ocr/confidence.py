@@ -56,7 +56,8 @@ def fit_calibration(signals, right, sample_weights=None):
     mean, spread = signals.mean(axis=0), signals.std(axis=0) + 1e-9
     design = np.hstack([(signals - mean) / spread, np.ones((len(signals), 1))])
     coefficients = np.zeros(design.shape[1])
-    penalty = CALIBRATION_L2 * np.diag(np.r_[np.ones(design.shape[1] - 1), 0.0])
+    # The bias is hardly penalised: only so that Newton's step stays defined when every reading is right.
+    penalty = CALIBRATION_L2 * np.diag(np.r_[np.ones(design.shape[1] - 1), 1e-6])
     total = sample_weights.sum()
     for _ in range(100):
         predicted = 1.0 / (1.0 + np.exp(-design @ coefficients))

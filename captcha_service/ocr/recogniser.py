@@ -67,6 +67,12 @@ def session_options(log_severity, threads):
     return options
 
 
+def _calibrated(evidence, calibration, decided_by, length):
+    if evidence is None:
+        raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
+    return Reading(evidence.digits, round(calibration.probability_right(evidence.signals), 4), decided_by)
+
+
 class Recogniser:
     """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it.
 
@@ -85,22 +91,32 @@ class Recogniser:
         self.ddddocr = DdddocrModels(ddddocr_names, session_options(log_severity, ddddocr_threads)) if ddddocr_names else None
         self.calibration = CALIBRATIONS[model_name]
 
-    def read(self, picture, length):
-        """Read exactly ``length`` digits from a grey picture, with the probability they are right."""
+    def read(self, picture, length, site_model=None):
+        """Read exactly ``length`` digits from a grey picture, with the probability they are right.
+
+        ``site_model`` (a fine-tuned ``SiteModel``) takes our digit model's place, with its own
+        calibration where it reads alone; the cascade's ddddocr stage stays as it is. Where
+        OCR_MODEL is no cascade, a site model reads alone.
+        """
         picture = trim_margins(picture)
-        if self.digit_model is not None and self.ddddocr is not None:
-            digit_probabilities = self.digit_model.probabilities(picture)
-            alone = digit_evidence(digit_probabilities, length)
-            if alone is not None:
-                confidence = CALIBRATIONS[DIGIT_MODEL].probability_right(alone.signals)
-                if confidence >= SURE_ALONE:
-                    return Reading(alone.digits, round(confidence, 4), DIGIT_MODEL)
-            evidence = joint_evidence(digit_probabilities, self.ddddocr.view_probabilities(picture), length)
-        else:
+        cascade = self.digit_model is not None and self.ddddocr is not None
+        if site_model is None and not cascade:
             (evidence,) = self.evidence_by_choice(picture, length).values()
-        if evidence is None:
-            raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
-        return Reading(evidence.digits, round(self.calibration.probability_right(evidence.signals), 4), self.model_name)
+            return _calibrated(evidence, self.calibration, self.model_name, length)
+        digit_model, alone_calibration, alone_name = (
+            (self.digit_model, CALIBRATIONS[DIGIT_MODEL], DIGIT_MODEL) if site_model is None
+            else (site_model.digit_model, site_model.calibration, site_model.name)
+        )
+        digit_probabilities = digit_model.probabilities(picture)
+        alone = digit_evidence(digit_probabilities, length)
+        if not cascade:
+            return _calibrated(alone, alone_calibration, alone_name, length)
+        if alone is not None:
+            confidence = alone_calibration.probability_right(alone.signals)
+            if confidence >= SURE_ALONE:
+                return Reading(alone.digits, round(confidence, 4), alone_name)
+        evidence = joint_evidence(digit_probabilities, self.ddddocr.view_probabilities(picture), length)
+        return _calibrated(evidence, self.calibration, self.model_name if site_model is None else f"{site_model.name}+ddddocr", length)
 
     def evidence_by_choice(self, trimmed, length):
         """{OCR_MODEL choice: its evidence, before calibration} for every way this choice reads.

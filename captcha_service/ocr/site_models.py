@@ -13,11 +13,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from .confidence import Calibration, digit_evidence
+from .confidence import Calibration
 from .digit_model import DigitModel
 from .exceptions import UnreadableInput
-from .recogniser import Reading, session_options
-from .rendering import trim_margins
+from .recogniser import session_options
 
 MODEL_FILE_NAME, CARD_FILE_NAME = "digits.onnx", "card.json"
 SITE_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")  # \Z: re.match (marshmallow's) anchors the start only
@@ -32,16 +31,12 @@ def check_site_model_name(name):
 
 @dataclass(frozen=True)
 class SiteModel:
+    """A loaded site model: ``Recogniser.read`` reads with it in our digit model's place."""
+
     name: str
     digit_model: DigitModel
     calibration: Calibration
     stamp: float  # the model file's modification time when it was loaded
-
-    def read(self, picture, length):
-        evidence = digit_evidence(self.digit_model.probabilities(trim_margins(picture)), length)
-        if evidence is None:
-            raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
-        return Reading(evidence.digits, round(self.calibration.probability_right(evidence.signals), 4), self.name)
 
 
 class SiteModels:
