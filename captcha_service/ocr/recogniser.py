@@ -64,6 +64,9 @@ def session_options(log_severity, threads):
     # onnxruntime's arena stays on: without it a read's tensors fragment malloc's heap and the
     # RSS under load rises more than the arena costs.
     options.enable_mem_pattern = False
+    # Its idle intra-op threads sleep instead of spinning: with reads in parallel, spinning threads
+    # took the cores other reads needed (bench/load.py: more reads/s at once, a lone read as fast).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
