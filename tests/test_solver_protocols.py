@@ -119,7 +119,7 @@ def test_with_api_keys_only_a_known_key_submits_or_polls_and_only_its_own_tasks(
     def polled(**query):
         return keyed_client.get("/res.php", query_string=query).get_data(as_text=True)
 
-    assert sent(key="wrong") == sent() == "ERROR_KEY_DOES_NOT_EXIST"
+    assert sent(key="wrong") == "ERROR_KEY_DOES_NOT_EXIST" and sent() == "ERROR_WRONG_USER_KEY"
     assert polled(key="wrong", action="getbalance") == "ERROR_KEY_DOES_NOT_EXIST"
     task_id = sent(key="bot-key").split("|")[1]
     assert polled(key="bot-key", action="get", id=task_id) == "OK|" + label_of(CAPTCHA)

@@ -18,9 +18,10 @@ BALANCE = 1_000_000.0
 LETTERS_ONLY, LETTERS_AND_DIGITS = 2, 4  # the services' `numeric` values that digits alone never answer
 
 
-def check_key(key):
+def check_key(key, missing="ERROR_KEY_DOES_NOT_EXIST"):
+    """Refuse a key that is not one of API_KEYS (when set): ``missing`` is the code for no key at all."""
     if not accepts_key(current_app, key):
-        raise SolverError("ERROR_KEY_DOES_NOT_EXIST", "the key is not one of this service's API keys")
+        raise SolverError(missing if not key else "ERROR_KEY_DOES_NOT_EXIST", "send one of this service's API keys")
 
 
 def image_of_base64(text):

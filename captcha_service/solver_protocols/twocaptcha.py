@@ -16,6 +16,7 @@ bp = Blueprint("twocaptcha", __name__)
 
 NOT_READY = "CAPCHA_NOT_READY"  # their spelling
 REPORTS = {"reportgood": True, "reportbad": False}
+NO_KEY = "ERROR_WRONG_USER_KEY"  # 2captcha's answer to a missing or malformed key
 
 
 @bp.post("/in.php")
@@ -47,7 +48,7 @@ def submit():
     responses:
       200:
         description: >-
-          OK|<id>, or an error code as text (ERROR_KEY_DOES_NOT_EXIST, ERROR_ZERO_CAPTCHA_FILESIZE,
+          OK|<id>, or an error code as text (ERROR_WRONG_USER_KEY, ERROR_KEY_DOES_NOT_EXIST, ERROR_ZERO_CAPTCHA_FILESIZE,
           ERROR_TOO_BIG_CAPTCHA_FILESIZE, ERROR_IMAGE_TYPE_NOT_SUPPORTED, ERROR_NO_SLOT_AVAILABLE,
           ERROR_BAD_PARAMETERS); with json=1, {"status": 0|1, "request": ...}.
         content:
@@ -57,7 +58,7 @@ def submit():
             schema: {type: object}
     """
     values = request.values
-    check_key(values.get("key", ""))
+    check_key(values.get("key", ""), missing=NO_KEY)
     method = values.get("method", "")
     if method == "base64":
         image_bytes = image_of_base64(values.get("body", ""))
@@ -99,7 +100,7 @@ def result():
     """
     values = request.values
     key, action = values.get("key", ""), values.get("action", "")
-    check_key(key)
+    check_key(key, missing=NO_KEY)
     if action == "getbalance":
         return _answer(None, f"{BALANCE:.2f}")
     if action not in ("get", *REPORTS):
