@@ -1,5 +1,6 @@
-"""``python -m captcha_service read IMAGE...``: see ``cli``."""
+"""``python -m captcha_service read IMAGE...`` (or ``finetune``): see ``cli``."""
 
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not again in the processes finetune spawns to render captchas
+    raise SystemExit(main())

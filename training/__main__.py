@@ -1,5 +1,6 @@
-"""python -m training: rebuild the digit model from scratch (see training/train.py)."""
+"""python -m training: train the digit model (see training/train.py)."""
 
 from .train import main
 
-main()
+if __name__ == "__main__":  # not again in the spawned workers that render the captchas
+    main()

@@ -41,7 +41,9 @@ def build(first_seed, count, processes=None):
     pixels = np.zeros((count, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.uint8)
     labels = []
     seeds = range(first_seed, first_seed + count)
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    # Spawned, not forked: a fork copies the caller's onnxruntime sessions, and a worker that
+    # frees one waits forever on a thread of the parent's pool (a test session hung so).
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
         for index, (picture, digits) in enumerate(pool.imap(sample, seeds, chunksize=64)):
             pixels[index] = picture
             labels.append(digits)
