@@ -52,8 +52,12 @@ $(VENV)/.runtime-installed: requirements.txt | $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.train-installed: requirements-train.txt $(VENV)/.runtime-installed
+# django-simple-captcha goes into a folder of its own (its package name clashes with `captcha`'s;
+# training/requirements-django-captcha.txt says more).
+$(VENV)/.train-installed: requirements-train.txt training/requirements-django-captcha.txt $(VENV)/.runtime-installed
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-train.txt
+	rm -rf $(VENV)/django-simple-captcha
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/django-simple-captcha -r training/requirements-django-captcha.txt
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.train-installed

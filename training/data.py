@@ -9,12 +9,12 @@ from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, digit_mod
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.rendering import trim_margins
 
-from .generators import captcha_py, gregwar_captcha, wheezy_captcha
+from .generators import captcha_py, django_captcha, gregwar_captcha, wheezy_captcha
 from .render import random_digits, render_captcha
 
-# Mostly our own renderer; three generators of the validation folders, a little each.
-SOURCES = ((0.76, "render"), (0.08, "captcha"), (0.08, "wheezy"), (0.08, "gregwar"))
-GENERATORS = {"captcha": captcha_py, "wheezy": wheezy_captcha, "gregwar": gregwar_captcha}
+# Mostly our own renderer; four generators of the validation folders, a little each.
+SOURCES = ((0.7, "render"), (0.075, "captcha"), (0.075, "wheezy"), (0.075, "gregwar"), (0.075, "django"))
+GENERATORS = {"captcha": captcha_py, "wheezy": wheezy_captcha, "gregwar": gregwar_captcha, "django": django_captcha}
 
 
 def captcha_of_seed(seed):

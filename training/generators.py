@@ -2,8 +2,9 @@
 
 `captcha` and wheezy.captcha (PyPI) draw with ``secrets`` and the global ``random``; both are
 fed from the sample's own ``random.Random`` here. Gregwar's CaptchaBuilder (Debian's
-php-gregwar-captcha) runs in one PHP process per worker (gregwar.php), seeded per captcha. So
-their captchas are as reproducible as ours.
+php-gregwar-captcha, gregwar.php) and django-simple-captcha's view (django_captcha.py, installed
+apart: see requirements-django-captcha.txt) each run as a line service, one process per worker,
+seeded per captcha. So their captchas are as reproducible as ours.
 """
 
 import base64
@@ -13,6 +14,7 @@ import os
 import pathlib
 import random
 import subprocess
+import sys
 
 from captcha import image as captcha_image
 from wheezy.captcha import image as wheezy
@@ -67,20 +69,40 @@ def wheezy_captcha(rng, digits):
     return Captcha(digits, buffer.getvalue(), "JPEG")
 
 
-GREGWAR_SCRIPT = pathlib.Path(__file__).resolve().parent / "gregwar.php"
+HERE = pathlib.Path(__file__).resolve().parent
+# Where the Makefile installs django-simple-captcha and Django: beside the virtualenv's packages.
+DJANGO_CAPTCHA_PATH = pathlib.Path(sys.prefix) / "django-simple-captcha"
+LINE_SERVICES = {
+    "gregwar": (["php", str(HERE / "gregwar.php")], {}),
+    "django": ([sys.executable, str(HERE / "django_captcha.py")], {"PYTHONPATH": str(DJANGO_CAPTCHA_PATH)}),
+}
 
 
 @functools.cache
-def _gregwar_process(pid):
-    """Process ``pid``'s own PHP process: keyed by pid, so a forked worker never shares its parent's pipes."""
-    return subprocess.Popen(["php", str(GREGWAR_SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def _line_service(name, pid):
+    """Process ``pid``'s own process of a line service: keyed by pid, so a forked worker never shares its parent's pipes."""
+    command, environment = LINE_SERVICES[name]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **environment})
+
+
+def _image_of_line_service(name, request):
+    """The image bytes a line service answers to one request line."""
+    process = _line_service(name, os.getpid())
+    process.stdin.write(request + "\n")
+    process.stdin.flush()
+    return base64.b64decode(process.stdout.readline())
 
 
 def gregwar_captcha(rng, digits):
     """Gregwar's CaptchaBuilder with its own fonts and effects, at its default size or near it."""
     width = 150 if rng.random() < 0.5 else rng.randint(100, 240)
     height = 40 if width == 150 else int(width * rng.uniform(0.22, 0.4))
-    process = _gregwar_process(os.getpid())
-    process.stdin.write(f"{rng.getrandbits(31)} {digits} {width} {height} {rng.randint(60, 95)}\n")
-    process.stdin.flush()
-    return Captcha(digits, base64.b64decode(process.stdout.readline()), "JPEG")
+    request = f"{rng.getrandbits(31)} {digits} {width} {height} {rng.randint(60, 95)}"
+    return Captcha(digits, _image_of_line_service("gregwar", request), "JPEG")
+
+
+def django_captcha(rng, digits):
+    """django-simple-captcha's image with its defaults, at its default font size or near it, at 1x or 2x."""
+    font_size = 22 if rng.random() < 0.5 else rng.randint(16, 32)
+    request = f"{rng.getrandbits(31)} {digits} {font_size} {1 if rng.random() < 0.75 else 2}"
+    return Captcha(digits, _image_of_line_service("django", request), "PNG")
