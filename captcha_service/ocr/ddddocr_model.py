@@ -1,5 +1,6 @@
-"""ddddocr's models on onnxruntime: three views of a picture in, digit probabilities out (no Flask)."""
+"""ddddocr's models on onnxruntime: views of a picture in, digit probabilities out (no Flask)."""
 
+import importlib.metadata
 import importlib.util
 import pathlib
 from dataclasses import dataclass
@@ -16,16 +17,14 @@ MODEL_HEIGHT = 64
 
 @dataclass(frozen=True)
 class OnnxModel:
-    """Where a model and its charset live inside the installed ddddocr 1.6.1 package."""
+    """A model file (ddddocr's, or our int8 copy of one) and the name of its charset in ddddocr 1.6.1."""
 
-    onnx_file: str
+    path: pathlib.Path
     charset_name: str
 
     def load(self, session_options):
         """Return (session, charset). Fails loudly if a ddddocr release has moved them."""
-        session = onnxruntime.InferenceSession(
-            str(ddddocr_folder() / self.onnx_file), sess_options=session_options, providers=["CPUExecutionProvider"]
-        )
+        session = onnxruntime.InferenceSession(str(self.path), sess_options=session_options, providers=["CPUExecutionProvider"])
         return session, getattr(ddddocr_charsets(), self.charset_name)
 
 
@@ -38,6 +37,10 @@ def ddddocr_folder():
     return pathlib.Path(importlib.util.find_spec("ddddocr").origin).parent
 
 
+def ddddocr_version():
+    return importlib.metadata.version("ddddocr")
+
+
 def ddddocr_charsets():
     """ddddocr's ``charsets.py``, loaded on its own; not kept, as only the digits' places are."""
     spec = importlib.util.spec_from_file_location("ddddocr_charsets", ddddocr_folder() / "charsets.py")
@@ -46,9 +49,11 @@ def ddddocr_charsets():
     return module
 
 
+# ddddocr's "beta" model runs as our int8 copy of it (training/quantize.py): as accurate on our
+# folders, and a fraction of the original's memory and time. Its smaller model is int8 already.
 ONNX_MODELS = {
-    "common_old": OnnxModel("common_old.onnx", "CHARSET_OLD"),
-    "common": OnnxModel("common.onnx", "CHARSET_BETA"),
+    "common_old": OnnxModel(ddddocr_folder() / "common_old.onnx", "CHARSET_OLD"),
+    "common": OnnxModel(pathlib.Path(__file__).resolve().parent / "models" / "common-int8.onnx", "CHARSET_BETA"),
 }
 
 
@@ -61,18 +66,18 @@ class DdddocrModels:
             session, charset = ONNX_MODELS[name].load(session_options)
             self._models.append((session, session.get_inputs()[0].name, digit_columns(charset)))
 
-    def view_probabilities(self, picture):
+    @property
+    def runs_per_view(self):
+        return len(self._models)
+
+    def view_probabilities(self, picture, stretches):
         """For each view of ``picture`` (see ``rendering.renderings``) and model: (time steps, 11) probabilities.
 
-        Blank and '0'..'9' out of a softmax over *all* the model's classes, so the mass it puts
-        on letters counts against the digits.
+        View by view, each model in turn. Blank and '0'..'9' out of a softmax over *all* the
+        model's classes, so the mass it puts on letters counts against the digits.
         """
-        inputs = self.model_inputs(picture)
+        inputs = [model_input(view) for view in renderings(picture, stretches)]
         return [softmax(scores, columns) for scores, columns in zip(self.model_scores(inputs), self._columns_per_run(len(inputs)))]
-
-    def model_inputs(self, picture):
-        """The model inputs of a picture's views."""
-        return [model_input(view) for view in renderings(picture)]
 
     def model_scores(self, inputs):
         """The models' own work: raw scores (time steps, classes) for each view and model."""
