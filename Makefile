@@ -8,7 +8,7 @@ PM2 := node_modules/.bin/pm2
 # pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
 NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
 
-.PHONY: serve test lint model training-packages pm2-start pm2-stop nginx
+.PHONY: serve test lint model ddddocr-int8 training-packages pm2-start pm2-stop nginx
 
 serve: $(VENV)/.runtime-installed
 	$(VENV_PYTHON) wsgi.py
@@ -19,12 +19,18 @@ test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx training-packages lint
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 
-# Rebuild the digit model from scratch in two stages (about an hour each on 2 cores): the second
-# trains the first further on fresh captchas. Writes captcha_service/ocr/models/digits.onnx and its
-# card. Then refit the calibrations: python -m bench.calibrate.
+# Rebuild the digit model from scratch in three stages (under an hour each on 2 cores): each
+# trains the one before further on fresh captchas. Writes captcha_service/ocr/models/digits.onnx
+# and its card. Then refit the calibrations: python -m bench.calibrate.
 model: $(VENV)/.train-installed training-packages
 	$(VENV_PYTHON) -m training --out build/digits-stage1.onnx
-	$(VENV_PYTHON) -m training --init build/digits-stage1.onnx --seed 1 --learning-rate 1.5e-3
+	$(VENV_PYTHON) -m training --init build/digits-stage1.onnx --seed 1 --learning-rate 1.5e-3 --out build/digits-stage2.onnx
+	$(VENV_PYTHON) -m training --init build/digits-stage2.onnx --seed 2 --learning-rate 1e-3
+
+# The int8 copy of ddddocr's common model the service runs (training/quantize.py): again only
+# when the pinned ddddocr or onnxruntime changes (tests/test_model_files.py says when).
+ddddocr-int8: $(VENV)/.train-installed
+	$(VENV_PYTHON) -m training.quantize
 
 # The Debian packages training draws with: fonts, and PHP with Gregwar's captcha builder
 # (training/debian-packages.txt).

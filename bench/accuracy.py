@@ -27,7 +27,7 @@ from captcha_service.config import Config
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
-from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, Recogniser
+from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, Recogniser
 
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 NOT_READ = (None, 0.0, None)
@@ -100,10 +100,11 @@ class Run:
         refused = sum(answer is None for _, answer in answers)
         return right / len(rows), (len(rows) - right - refused) / len(rows), refused / len(rows)
 
-    def alone_share(self, folder):
-        """Share of a folder's captchas that our digit model answered alone (the cascade's first stage)."""
+    def stage_shares(self, folder):
+        """Shares of a folder's captchas the cascade answered with our digit model alone, and after ddddocr's first view."""
         rows = self.folders[folder]
-        return sum(decided_by == DIGIT_MODEL for *_, decided_by in rows) / len(rows)
+        return (sum(decided_by == DIGIT_MODEL for *_, decided_by in rows) / len(rows),
+                sum(decided_by is not None and decided_by.endswith(FIRST_VIEW) for *_, decided_by in rows) / len(rows))
 
     def macro(self, min_confidence, baseline=False):
         return tuple(np.mean([self.rates(folder, min_confidence, baseline)[i] for folder in self.folders]) for i in range(3))
@@ -150,9 +151,10 @@ def print_report(run, name, min_confidence, model_memory):
         f"{threshold}: right {percent(run.macro(threshold)[0])} wrong {percent(run.macro(threshold)[1])}" for threshold in SWEEP
     ))
     if "+" in name and DIGIT_MODEL in name:
-        shares = {folder: run.alone_share(folder) for folder in run.folders}
-        print("answered by our digit model alone (no ddddocr run): " + ", ".join(f"{folder} {percent(share).strip()}" for folder, share in shares.items())
-              + f"; macro {percent(np.mean(list(shares.values()))).strip()}")
+        shares = {folder: run.stage_shares(folder) for folder in run.folders}
+        for stage, title in enumerate(("by our digit model alone (no ddddocr run)", "after ddddocr's first view (one run, not three)")):
+            print(f"answered {title}: " + ", ".join(f"{folder} {percent(share[stage]).strip()}" for folder, share in shares.items())
+                  + f"; macro {percent(np.mean([share[stage] for share in shares.values()])).strip()}")
     print(f"time per image: {1000 * run.seconds / run.images:.1f} ms (reading only, this process, one at a time)")
     if model_memory is not None:
         print(f"memory of the loaded models (peak RSS growth while loading and warming up): {model_memory:.0f} MB")
@@ -161,7 +163,7 @@ def print_report(run, name, min_confidence, model_memory):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", default=[DEFAULT_ROOT])
-    parser.add_argument("--model", default=Config.OCR_MODEL, choices=sorted(CALIBRATIONS))
+    parser.add_argument("--model", default=Config.OCR_MODEL, choices=sorted(OCR_MODELS))
     parser.add_argument("--min-confidence", type=float, default=Config.MIN_CONFIDENCE)
     parser.add_argument("--length", type=int, default=Config.OCR_DIGITS)
     parser.add_argument("--url", help="measure a running server instead of reading in this process")

@@ -3,8 +3,10 @@
     digits          our digit model alone (about a millisecond)
     common, ...     ddddocr's models over three views (see ``ddddocr_model``)
     digits+common   the default: a cascade. Our model reads first; when it is sure on its own
-                    (calibrated confidence at least ``SURE_ALONE``) that is the answer, else
-                    ddddocr's views read too and both together decide (``joint_evidence``).
+                    (calibrated confidence at least ``SURE_ALONE``) that is the answer. Else
+                    ddddocr reads the first view, and both together decide (``joint_evidence``)
+                    if that makes them sure (``SURE_FIRST_VIEW``); else its two other views read
+                    too, and all of it decides. Each stage has its own calibration.
     digits+common_old   the same cascade with ddddocr's smaller model
 """
 
@@ -17,24 +19,31 @@ from .confidence import Calibration, digit_evidence, joint_evidence, view_eviden
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
 from .digit_model import DigitModel
 from .exceptions import UnreadableInput
-from .rendering import trim_margins
+from .rendering import STRETCHES, trim_margins
 
 DIGIT_MODEL = "digits"
+FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view only
 
-# The OCR_MODEL choices and the calibration of each. They are fitted by `python -m bench.calibrate`
-# on labelled captchas; refit them whenever the models, the views or the signals change.
+# The calibration of each way of reading: each OCR_MODEL choice, and each cascade's middle stage.
+# They are fitted by `python -m bench.calibrate` on labelled captchas; refit them whenever the
+# models, the views or the signals change.
 CALIBRATIONS = {
-    "digits": Calibration(weights=(0.5975, 0.4637), bias=0.8664),
-    "digits+common": Calibration(weights=(0.4210, 0.1243, 0.1379, 0.6557, 1.5237, 0.0138), bias=1.5302),
-    "digits+common_old": Calibration(weights=(0.4272, 0.1504, 0.1459, 0.4144, 1.4275, 0.0156), bias=1.7747),
-    "common": Calibration(weights=(0.2020, 0.2902, 2.1752, 0.0472), bias=-0.0502),
-    "common_old": Calibration(weights=(0.2702, 0.3081, 2.2324, 0.0470), bias=-0.1336),
-    "common+common_old": Calibration(weights=(0.2435, 0.2978, 3.3571, 0.0466), bias=-0.7469),
+    "digits": Calibration(weights=(0.6058, 0.4154), bias=1.0012),
+    "digits+common": Calibration(weights=(0.4120, 0.1116, 0.1417, 0.4438, 1.2713, 0.0132), bias=2.0936),
+    "digits+common_old": Calibration(weights=(0.4051, 0.1677, 0.1613, 0.3659, 1.0516, 0.0149), bias=2.3016),
+    "common": Calibration(weights=(0.1718, 0.2794, 2.1190, 0.0554), bias=-0.0914),
+    "common_old": Calibration(weights=(0.2693, 0.2960, 2.1622, 0.0568), bias=-0.1595),
+    "common+common_old": Calibration(weights=(0.2328, 0.2823, 3.3340, 0.0584), bias=-0.7645),
+    "digits+common:view1": Calibration(weights=(0.3868, 0.1135, 0.1361, 0.8627, -0.1172, 0.0122), bias=2.8628),
+    "digits+common_old:view1": Calibration(weights=(0.3810, 0.1652, 0.1685, 1.1237, -0.0246, 0.0094), bias=2.6880),
 }
-# How sure our model must be, alone, for the cascade to answer without ddddocr's views: chosen
-# with bench/calibrate.py's sweep, as the lowest value at which the cascade is as right as
-# reading every captcha with both models and hardly more often wrong (README, Accuracy).
+OCR_MODELS = tuple(name for name in CALIBRATIONS if not name.endswith(FIRST_VIEW))
+# How sure our model must be, alone, for the cascade to answer without ddddocr's views, and how
+# sure both must be after ddddocr's first view to answer without the other two: chosen with
+# bench/calibrate.py's sweeps, as the lowest values at which the cascade is as right as reading
+# every captcha with both models and hardly more often wrong (README, Accuracy).
 SURE_ALONE = 0.95
+SURE_FIRST_VIEW = 0.97
 
 
 @dataclass(frozen=True)
@@ -52,8 +61,8 @@ class Reading:
 
 def check_model_name(model_name):
     """Refuse an OCR_MODEL that is not one of the choices, naming them."""
-    if model_name not in CALIBRATIONS:
-        raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(CALIBRATIONS)}")
+    if model_name not in OCR_MODELS:
+        raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(OCR_MODELS)}")
 
 
 def session_options(log_severity, threads):
@@ -104,7 +113,7 @@ class Recogniser:
         picture = trim_margins(picture)
         cascade = self.digit_model is not None and self.ddddocr is not None
         if site_model is None and not cascade:
-            (evidence,) = self.evidence_by_choice(picture, length).values()
+            (evidence,) = self.evidence_by_choice(picture, [length])[length].values()
             return _calibrated(evidence, self.calibration, self.model_name, length)
         digit_model, alone_calibration, alone_name = (
             (self.digit_model, CALIBRATIONS[DIGIT_MODEL], DIGIT_MODEL) if site_model is None
@@ -118,26 +127,39 @@ class Recogniser:
             confidence = alone_calibration.probability_right(alone.signals)
             if confidence >= SURE_ALONE:
                 return Reading(alone.digits, round(confidence, 4), alone_name)
-        evidence = joint_evidence(digit_probabilities, self.ddddocr.view_probabilities(picture), length)
-        return _calibrated(evidence, self.calibration, self.model_name if site_model is None else f"{site_model.name}+ddddocr", length)
+        joint_name = self.model_name if site_model is None else f"{site_model.name}+ddddocr"
+        first_view = self.ddddocr.view_probabilities(picture, STRETCHES[:1])
+        evidence = joint_evidence(digit_probabilities, first_view, length)
+        if evidence is not None:
+            confidence = CALIBRATIONS[self.model_name + FIRST_VIEW].probability_right(evidence.signals)
+            if confidence >= SURE_FIRST_VIEW:
+                return Reading(evidence.digits, round(confidence, 4), joint_name + FIRST_VIEW)
+        every_view = first_view + self.ddddocr.view_probabilities(picture, STRETCHES[1:])
+        return _calibrated(joint_evidence(digit_probabilities, every_view, length), self.calibration, joint_name, length)
 
-    def evidence_by_choice(self, trimmed, length):
-        """{OCR_MODEL choice: its evidence, before calibration} for every way this choice reads.
+    def evidence_by_choice(self, trimmed, lengths):
+        """{asked length: {way of reading: its evidence, before calibration}} for every way this choice reads.
 
-        One choice, or for the cascade both of its stages ("digits" alone, and the joint
-        reading), each model running once. ``bench/calibrate.py`` fits the calibrations on these.
+        One choice, or for the cascade each of its stages ("digits" alone, the joint reading of
+        ddddocr's first view, the joint reading of all views); each model runs once, whatever
+        the lengths. ``bench/calibrate.py`` fits the calibrations on these.
         """
         digit_probabilities = None if self.digit_model is None else self.digit_model.probabilities(trimmed)
-        view_probabilities = None if self.ddddocr is None else self.ddddocr.view_probabilities(trimmed)
+        view_probabilities = None if self.ddddocr is None else self.ddddocr.view_probabilities(trimmed, STRETCHES)
         if view_probabilities is None:
-            return {DIGIT_MODEL: digit_evidence(digit_probabilities, length)}
+            return {length: {DIGIT_MODEL: digit_evidence(digit_probabilities, length)} for length in lengths}
         if digit_probabilities is None:
-            return {self.model_name: view_evidence(view_probabilities, length)}
+            return {length: {self.model_name: view_evidence(view_probabilities, length)} for length in lengths}
+        first_view = view_probabilities[: self.ddddocr.runs_per_view]
         return {
-            DIGIT_MODEL: digit_evidence(digit_probabilities, length),
-            self.model_name: joint_evidence(digit_probabilities, view_probabilities, length),
+            length: {
+                DIGIT_MODEL: digit_evidence(digit_probabilities, length),
+                self.model_name + FIRST_VIEW: joint_evidence(digit_probabilities, first_view, length),
+                self.model_name: joint_evidence(digit_probabilities, view_probabilities, length),
+            }
+            for length in lengths
         }
 
     def warm_up(self):
         """One read of a blank picture, so the first request does not pay onnxruntime's set-up."""
-        self.evidence_by_choice(Image.new("L", (160, 60), color=255), 4)
+        self.evidence_by_choice(Image.new("L", (160, 60), color=255), [4])

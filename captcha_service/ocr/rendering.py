@@ -59,15 +59,15 @@ def trim_margins(grey):
     return grey.crop((left, top, right, bottom))
 
 
-def renderings(grey):
-    """The views the model reads: as is, and stretched wider and narrower.
+def renderings(grey, stretches=STRETCHES):
+    """The views the model reads: as is, and stretched wider and narrower (or some of them).
 
     The model emits one time step per 8 pixels of width; stretching changes how digits fall
     on those steps, so the views err differently and their agreement says how sure we are.
     """
     return [
         grey if stretch == 1.0 else grey.resize((max(1, round(grey.width * stretch)), grey.height), Image.Resampling.LANCZOS)
-        for stretch in STRETCHES
+        for stretch in stretches
     ]
 
 
