@@ -29,12 +29,12 @@ FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view on
 # models, the views or the signals change.
 CALIBRATIONS = {
     "digits": Calibration(weights=(0.6058, 0.4154), bias=1.0012),
-    "digits+common": Calibration(weights=(0.4120, 0.1116, 0.1417, 0.4438, 1.2713, 0.0132), bias=2.0936),
+    "digits+common": Calibration(weights=(0.4028, 0.1267, 0.1500, 0.3262, 1.3874, 0.0132), bias=2.1055),
     "digits+common_old": Calibration(weights=(0.4051, 0.1677, 0.1613, 0.3659, 1.0516, 0.0149), bias=2.3016),
-    "common": Calibration(weights=(0.1718, 0.2794, 2.1190, 0.0554), bias=-0.0914),
+    "common": Calibration(weights=(0.2101, 0.2769, 2.3747, 0.0516), bias=-0.1997),
     "common_old": Calibration(weights=(0.2693, 0.2960, 2.1622, 0.0568), bias=-0.1595),
-    "common+common_old": Calibration(weights=(0.2328, 0.2823, 3.3340, 0.0584), bias=-0.7645),
-    "digits+common:view1": Calibration(weights=(0.3868, 0.1135, 0.1361, 0.8627, -0.1172, 0.0122), bias=2.8628),
+    "common+common_old": Calibration(weights=(0.2370, 0.2854, 3.3592, 0.0570), bias=-0.7806),
+    "digits+common:view1": Calibration(weights=(0.3808, 0.1244, 0.1391, 0.9215, -0.0346, 0.0129), bias=2.7147),
     "digits+common_old:view1": Calibration(weights=(0.3810, 0.1652, 0.1685, 1.1237, -0.0246, 0.0094), bias=2.6880),
 }
 OCR_MODELS = tuple(name for name in CALIBRATIONS if not name.endswith(FIRST_VIEW))
