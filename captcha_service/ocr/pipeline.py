@@ -29,7 +29,7 @@ class CaptchaPipeline:
     def read(self, image_bytes, length, min_confidence, model=None):
         """Read ``length`` digits with the site model ``model`` (None: OCR_MODEL's); refuse, with what was read, a reading less sure than ``min_confidence``."""
         site_model = None if model in (None, GENERAL) else self.site_models.get(model)
-        reading = self.recogniser.read(decode_picture(image_bytes, self.limits), length, site_model)
+        reading = self.recogniser.read(decode_picture(image_bytes, self.limits), length, site_model, min_confidence)
         if reading.confidence < min_confidence:
             raise UnreadableInput(
                 f"low confidence: read {reading.digits} with confidence {reading.confidence}, "
