@@ -2,14 +2,16 @@
 
 import shutil
 
+import numpy as np
 import pytest
 
 from captcha_service import create_app
 from captcha_service.cli import main as cli
+from captcha_service.ocr.confidence import fit_calibration
 from captcha_service.reports import RecentRequests
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 from training import data
-from training.finetune import MIN_IMAGES, FinetuneError, finetune
+from training.finetune import MIN_IMAGES, FinetuneError, finetune, site_calibration
 
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
 
@@ -163,3 +165,20 @@ def test_recent_requests_are_bounded_by_count_age_and_bytes():
     without_images = RecentRequests(count=3, seconds=60, max_bytes=250, keep_images=False)
     without_images.remember("r", b"x" * 100, "shop")
     assert without_images.get("r").image is None and without_images.get("r").model == "shop"
+
+
+def test_a_site_calibration_trusts_the_site_more_where_its_own_captchas_show_it_is_surer():
+    rng = np.random.default_rng(0)
+    # Rendered captchas: right about as often as the signal says. The site's: right at every signal.
+    rendered = rng.normal(0, 2, (600, 1))
+    rendered_right = rng.random(600) < 1 / (1 + np.exp(-rendered[:, 0]))
+    site = rng.normal(0, 1, (40, 1))
+    signals, right = np.vstack([rendered, site]), np.r_[rendered_right, np.ones(40, bool)]
+    from_site, weights = np.r_[np.zeros(600), np.ones(40)], np.ones(640)
+    pooled = fit_calibration(signals, right, weights)
+    for_site = site_calibration(signals, right, weights, from_site)
+    assert for_site.probability_right((0.0,)) > pooled.probability_right((0.0,)) + 0.2
+    # Where the site's captchas are no surer than the rendered ones, the term adds little.
+    site_right = rng.random(40) < 1 / (1 + np.exp(-site[:, 0]))
+    no_surer = site_calibration(signals, np.r_[rendered_right, site_right], weights, from_site)
+    assert abs(no_surer.probability_right((0.0,)) - 0.5) < 0.2

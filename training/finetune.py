@@ -9,8 +9,9 @@ captchas of our renderer: on a few hundred images alone the model learns them by
 what it knew, and is confidently wrong on the site's next captchas. The held-out fifth and more
 rendered captchas, read by the exported model on onnxruntime as the service reads them, fit the
 model's calibration (the rendered ones show it being wrong, which a good site model seldom is on
-a few dozen images). The held-out fifth measures it: right and wrong at the default
-MIN_CONFIDENCE, each image's confidence from a calibration fitted without that image. Writes
+a few dozen images; a term of the site's own says how much surer it is on them). The held-out
+fifth measures it: right and wrong at the default MIN_CONFIDENCE, each image's confidence from a
+calibration fitted without that image. Writes
 ``MODELS_DIR/NAME/digits.onnx`` and ``card.json``; a running server serves it without a restart.
 """
 
@@ -30,7 +31,7 @@ from torch.nn import functional
 
 from captcha_service.config import Config
 from captcha_service.memory import keep_freed_heap
-from captcha_service.ocr.confidence import digit_evidence, fit_calibration
+from captcha_service.ocr.confidence import Calibration, digit_evidence, fit_calibration
 from captcha_service.ocr.digit_model import MODEL_FILE, DigitModel
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
@@ -130,11 +131,20 @@ def held_out_readings(model_path, pictures):
     return rows
 
 
+def site_calibration(signals, right, weights, from_site):
+    """A calibration with a term of its own for the site's rows, returned as the site's: the rendered captchas
+    show how the odds grow with the signals (and what being wrong looks like), the site's few how much surer
+    than that the model is on its own site's captchas at the same signals."""
+    fitted = fit_calibration(np.column_stack([signals, from_site]), right, weights)
+    return Calibration(fitted.weights[:-1], fitted.bias + fitted.weights[-1])
+
+
 def calibrate_and_measure(rows, images, threshold):
     """The calibration fitted on every row, and right/wrong/refused at ``threshold`` of images 0 .. ``images`` - 1 (the
     site's held-out ones; the rows of the others only calibrate), each judged by a fit without it."""
     image_of = np.array([row[0] for row in rows])
     signals, right, weights = (np.array([row[index] for row in rows], dtype=float) for index in (1, 2, 3))
+    from_site = (image_of < images).astype(float)
     counts = {"right": 0, "wrong": 0, "refused": 0}
     for image in range(images):
         own = np.flatnonzero((image_of == image) & (weights == 1.0))
@@ -142,9 +152,10 @@ def calibrate_and_measure(rows, images, threshold):
             counts["refused"] += 1
             continue
         others = image_of != image
-        confidence = fit_calibration(signals[others], right[others], weights[others]).probability_right(signals[own[0]])
+        calibration = site_calibration(signals[others], right[others], weights[others], from_site[others])
+        confidence = calibration.probability_right(signals[own[0]])
         counts["refused" if confidence < threshold else "right" if right[own[0]] else "wrong"] += 1
-    return fit_calibration(signals, right, weights), {name: round(count / images, 4) for name, count in counts.items()}
+    return site_calibration(signals, right, weights, from_site), {name: round(count / images, 4) for name, count in counts.items()}
 
 
 def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-3, seed=0, log=print):
