@@ -73,10 +73,13 @@ def serve(app):
 
     SIGTERM (systemd, Docker, Kubernetes) is treated as SIGINT (PM2): waitress stops taking
     connections and lets the requests in flight finish, instead of the process ending at once.
+    SIGINT's handler is set too: a process started from a background job or under nohup inherits
+    SIGINT ignored, and Python then leaves it ignored, so PM2's stop would wait for its SIGKILL.
     """
     warn_if_open_to_the_network(app.logger, app.config["HOST"], api_keys(app))
     warn_if_no_proxy_in_front(app.logger, app.config)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.default_int_handler)
     server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
     server.print_listen("Serving CaptchaOCR on http://{}:{}")
     server.run()

@@ -50,13 +50,14 @@ def rss_mb(pid):
 
 
 @contextlib.contextmanager
-def running_server(log_path, **settings):
-    """``python wsgi.py`` with ``settings`` in its environment; yields (url, port, process, start-up seconds)."""
+def running_server(log_path, preexec_fn=None, **settings):
+    """``python wsgi.py`` with ``settings`` in its environment (``preexec_fn`` run in the child before it
+    starts); yields (url, port, process, start-up seconds)."""
     port = free_port()
     environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **{name: str(value) for name, value in settings.items()}}
     with open(log_path, "w") as log:
         started = time.monotonic()
-        process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=log)
+        process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=log, preexec_fn=preexec_fn)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url + "/", still_running=lambda: process.poll() is None)

@@ -68,11 +68,20 @@ def test_malformed_http_is_400_json(server):
     assert json.loads(body)["detail"].startswith("Bad Request")
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
-def test_a_stop_signal_lets_the_read_in_flight_finish(tmp_path, stop):
+def ignore_sigint():
+    """What a background job of a shell, or nohup's, inherits: SIGINT ignored (PM2 stops with SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop", "preexec_fn"),
+    [(signal.SIGTERM, None), (signal.SIGINT, None), (signal.SIGINT, ignore_sigint)],
+    ids=["sigterm", "sigint", "sigint-ignored-by-the-parent"],
+)
+def test_a_stop_signal_lets_the_read_in_flight_finish(tmp_path, stop, preexec_fn):
     # A large progressive JPEG within the limits: its read takes long enough to be in flight.
     body = {"image_base64": base64.b64encode(progressive_jpeg_with_scans(20)).decode()}
-    with running_server(tmp_path / "server.log") as (url, _, process, _):
+    with running_server(tmp_path / "server.log", preexec_fn=preexec_fn) as (url, _, process, _):
         answers = []
         client = threading.Thread(target=lambda: answers.append(requests.post(url + "/ocr", json=body, timeout=30)))
         client.start()
