@@ -11,8 +11,8 @@ rendered captchas, read by the exported model on onnxruntime as the service read
 model's calibration (the rendered ones show it being wrong, which a good site model seldom is on
 a few dozen images; a term of the site's own says how much surer it is on them). The held-out
 fifth measures it: right and wrong at the default MIN_CONFIDENCE, each image's confidence from a
-calibration fitted without that image. Writes
-``MODELS_DIR/NAME/digits.onnx`` and ``card.json``; a running server serves it without a restart.
+calibration fitted without that image. Writes ``MODELS_DIR/NAME/digits.onnx`` and ``card.json``;
+a running server serves it without a restart.
 """
 
 import datetime
