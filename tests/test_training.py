@@ -7,7 +7,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from captcha_service.ocr.confidence import digit_evidence
 from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, DigitModel
@@ -18,7 +18,7 @@ from tests.captchas import CAPTCHA_FILES
 from training import data, generators, train
 from training.fonts import digit_fonts
 from training.onnx_weights import digit_net_from_onnx
-from training.render import LENGTH_WEIGHTS, render_captcha
+from training.render import LENGTH_WEIGHTS, legible, render_captcha
 
 
 def test_a_seed_renders_the_same_captcha_every_time():
@@ -35,6 +35,37 @@ def test_rendered_captchas_vary_and_decode_as_the_service_decodes():
     widths, heights = [width for width, _ in sizes], [height for _, height in sizes]
     assert min(widths) < 100 < 250 < max(widths) and min(heights) < 35 < 80 < max(heights)
     assert data.model_pixels(captchas[0].data).shape == (INPUT_HEIGHT, INPUT_WIDTH)
+
+
+def digit_layer(size, ink, font_size):
+    """One digit '8' on a transparent canvas, as the renderer's layers are."""
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).text((10, 2), "8", font=ImageFont.truetype(str(digit_fonts()[0]), font_size), fill=ink + (255,))
+    return layer
+
+
+def finished(layer, background, cover=None):
+    """The layer on a plain background, then ``cover(draw)`` drawn over it, as noise is."""
+    frame = Image.new("RGBA", layer.size, background + (255,))
+    frame.alpha_composite(layer)
+    frame = frame.convert("RGB")
+    if cover:
+        cover(ImageDraw.Draw(frame))
+    return frame
+
+
+def test_only_captchas_a_person_could_read_are_kept():
+    dark, light, white = (20, 20, 20), (200, 200, 200), (255, 255, 255)
+    clear = digit_layer((60, 50), dark, 40)
+    assert legible([clear], finished(clear, white))
+    assert not legible([clear], finished(clear, (45, 45, 45)))  # ink the background's grey
+    tiny = digit_layer((60, 50), dark, 7)
+    assert not legible([tiny], finished(tiny, white))  # a few pixels high
+    hidden = finished(clear, white, lambda draw: draw.rectangle((0, 0, 60, 32), fill=white))
+    assert not legible([clear], hidden)  # most strokes painted over in the background's colour
+    assert legible([clear], finished(clear, light))
+    dotted = finished(clear, light, lambda draw: [draw.point((x, y), fill=dark) for x in range(60) for y in range(50) if (x + y) % 2])
+    assert not legible([clear], dotted)  # lost in dots of its own colour
 
 
 def test_the_renderer_draws_with_many_installed_fonts():

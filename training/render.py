@@ -4,6 +4,8 @@ A captcha is a pipeline of small steps, each a function of one ``random.Random``
 
     canvas -> background -> digits (glyph styles) -> text warps -> noise -> finish -> encoding
 
+drawn again from the start while the result is not ``legible`` to a person.
+
 Each list below (BACKGROUNDS, GLYPH_STYLES, TEXT_WARPS, NOISES, FINISHES) holds
 ``(weight, step)`` pairs; a new distortion is one small function added to a list. Every step
 draws its randomness from the ``rng`` it is given, so ``render_captcha(random.Random(seed))``
@@ -59,22 +61,24 @@ def render_captcha(rng, digits=None):
     """A random captcha showing ``digits`` (default: random digits of a random length 3-8)."""
     if digits is None:
         digits = random_digits(rng)
-    scene = _scene(rng)
-    image = _pick(rng, BACKGROUNDS)(scene)
-    layers = _draw_digits(scene, digits)
-    for warp in _some(rng, TEXT_WARPS, most=2):
-        layers = [warp(scene, layer) for layer in layers]
-    for noise in _some(rng, NOISES, most=3, under_text=True):
-        noise(scene, image)
-    frames = _composite(scene, image, layers)
-    for noise in _some(rng, NOISES, most=3):
-        before = rng.getstate()
-        for frame in frames:  # the same noise on every frame of an animation
-            rng.setstate(before)
-            noise(scene, frame)
-    for finish in _some(rng, FINISHES, most=2):
-        frames = [finish(scene, frame) for frame in frames]
-    return _encode(scene, frames, digits)
+    while True:  # drawn again until a person could read it: a label nobody can see teaches guessing
+        scene = _scene(rng)
+        image = _pick(rng, BACKGROUNDS)(scene)
+        layers = _draw_digits(scene, digits)
+        for warp in _some(rng, TEXT_WARPS, most=2):
+            layers = [warp(scene, layer) for layer in layers]
+        for noise in _some(rng, NOISES, most=3, under_text=True):
+            noise(scene, image)
+        frames = _composite(scene, image, layers)
+        for noise in _some(rng, NOISES, most=3):
+            before = rng.getstate()
+            for frame in frames:  # the same noise on every frame of an animation
+                rng.setstate(before)
+                noise(scene, frame)
+        for finish in _some(rng, FINISHES, most=2):
+            frames = [finish(scene, frame) for frame in frames]
+        if len(frames) > 1 or legible(layers, frames[0]):  # an animation shows each digit whole in some frame
+            return _encode(scene, frames, digits)
 
 
 def random_digits(rng):
@@ -552,6 +556,55 @@ def low_contrast(scene, image):
 
 
 FINISHES = [(0.3, blur), (0.15, resample), (0.1, sharpen), (0.12, low_contrast)]
+
+
+# ---------------------------------------------------------------- legibility
+
+
+MIN_DIGIT_HEIGHT = 8  # pixels: smaller, a digit is a blur of a few pixels
+MIN_CONTRAST = 45  # grey levels between the digits' strokes and what lies around them
+MIN_VISIBLE = 0.7  # share of the digits' pixels still nearer the ink than the background
+MAX_CLUTTER = 0.4  # share of the pixels around the digits that look like ink
+MAX_CLUTTER_AT_LOW_CONTRAST = (0.25, 100)  # less clutter is tolerated where the digits are faint
+
+
+def legible(layers, frame):
+    """Whether a person could still read the digits of ``layers`` in the finished ``frame``.
+
+    Measured in grey, as the model sees it: the digits tall enough, their strokes apart from
+    their surroundings, not covered by noise of the background's colour, not lost in noise of
+    their own colour. The thresholds are set from a few hundred rendered captchas looked at by eye.
+    """
+    masks = [np.asarray(layer.getchannel("A")) > 127 for layer in layers]
+    heights = [np.ptp(np.nonzero(mask.any(axis=1))[0]) + 1 for mask in masks if mask.any()]
+    if len(heights) < len(masks) or np.median(heights) < MIN_DIGIT_HEIGHT:
+        return False
+    strokes = np.logical_or.reduce(masks)
+    core = ~_max_filter(~strokes, 1)  # strokes less their edge
+    if core.sum() < 20:
+        core = strokes
+    around = _max_filter(strokes, max(2, int(np.median(heights) * 0.3))) & ~_max_filter(strokes, 1)
+    grey = np.asarray(frame.convert("L"), dtype=np.float64)
+    ink, background = np.median(grey[core]), np.median(grey[around])
+    contrast = abs(ink - background)
+    inky = (grey < (ink + background) / 2) if ink < background else (grey > (ink + background) / 2)
+    clutter = inky[around].mean()
+    most_clutter, below_contrast = MAX_CLUTTER_AT_LOW_CONTRAST
+    return bool(
+        contrast >= MIN_CONTRAST
+        and inky[strokes].mean() >= MIN_VISIBLE
+        and clutter <= MAX_CLUTTER
+        and not (clutter > most_clutter and contrast < below_contrast)
+    )
+
+
+def _max_filter(mask, radius):
+    """A boolean mask grown by ``radius`` pixels (a square neighbourhood), in two passes of one axis each."""
+    grown = mask
+    for axis in (0, 1):
+        padded = np.pad(grown, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)])
+        grown = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1, axis=axis).any(axis=-1)
+    return grown
 
 
 def _encode(scene, frames, digits):
