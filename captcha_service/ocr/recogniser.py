@@ -28,14 +28,14 @@ FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view on
 # They are fitted by `python -m bench.calibrate` on labelled captchas; refit them whenever the
 # models, the views or the signals change.
 CALIBRATIONS = {
-    "digits": Calibration(weights=(0.6058, 0.4154), bias=1.0012),
-    "digits+common": Calibration(weights=(0.4028, 0.1267, 0.1500, 0.3262, 1.3874, 0.0132), bias=2.1055),
-    "digits+common_old": Calibration(weights=(0.4051, 0.1677, 0.1613, 0.3659, 1.0516, 0.0149), bias=2.3016),
-    "common": Calibration(weights=(0.2101, 0.2769, 2.3747, 0.0516), bias=-0.1997),
+    "digits": Calibration(weights=(0.6426, 0.3698), bias=1.3245),
+    "digits+common": Calibration(weights=(0.3950, 0.0995, 0.1410, 0.5264, 1.2621, 0.0147), bias=1.9172),
+    "digits+common_old": Calibration(weights=(0.3924, 0.1575, 0.1562, 0.4617, 0.8723, 0.0166), bias=2.2890),
+    "common": Calibration(weights=(0.1790, 0.2791, 2.2534, 0.0535), bias=-0.1536),
     "common_old": Calibration(weights=(0.2693, 0.2960, 2.1622, 0.0568), bias=-0.1595),
-    "common+common_old": Calibration(weights=(0.2370, 0.2854, 3.3592, 0.0570), bias=-0.7806),
-    "digits+common:view1": Calibration(weights=(0.3808, 0.1244, 0.1391, 0.9215, -0.0346, 0.0129), bias=2.7147),
-    "digits+common_old:view1": Calibration(weights=(0.3810, 0.1652, 0.1685, 1.1237, -0.0246, 0.0094), bias=2.6880),
+    "common+common_old": Calibration(weights=(0.2286, 0.2854, 3.3874, 0.0564), bias=-0.7784),
+    "digits+common:view1": Calibration(weights=(0.3698, 0.1131, 0.1398, 0.9177, -0.1692, 0.0123), bias=2.8422),
+    "digits+common_old:view1": Calibration(weights=(0.3714, 0.1538, 0.1596, 1.0958, -0.2260, 0.0113), bias=2.7825),
 }
 OCR_MODELS = tuple(name for name in CALIBRATIONS if not name.endswith(FIRST_VIEW))
 # How sure our model must be, alone, for the cascade to answer without ddddocr's views, and how
