@@ -19,13 +19,14 @@ test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx training-packages lint
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 
-# Rebuild the digit model from scratch in three stages (under an hour each on 2 cores): each
+# Rebuild the digit model from scratch in four stages (under an hour each on 2 cores): each
 # trains the one before further on fresh captchas. Writes captcha_service/ocr/models/digits.onnx
 # and its card. Then refit the calibrations: python -m bench.calibrate.
 model: $(VENV)/.train-installed training-packages
 	$(VENV_PYTHON) -m training --out build/digits-stage1.onnx
 	$(VENV_PYTHON) -m training --init build/digits-stage1.onnx --seed 1 --learning-rate 1.5e-3 --out build/digits-stage2.onnx
-	$(VENV_PYTHON) -m training --init build/digits-stage2.onnx --seed 2 --learning-rate 1e-3
+	$(VENV_PYTHON) -m training --init build/digits-stage2.onnx --seed 2 --learning-rate 1e-3 --out build/digits-stage3.onnx
+	$(VENV_PYTHON) -m training --init build/digits-stage3.onnx --seed 3 --learning-rate 5e-4
 
 # The int8 copy of ddddocr's common model the service runs (training/quantize.py): again only
 # when the pinned ddddocr or onnxruntime changes (tests/test_model_files.py says when).
