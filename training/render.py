@@ -565,7 +565,7 @@ MIN_DIGIT_HEIGHT = 8  # pixels: smaller, a digit is a blur of a few pixels
 MIN_CONTRAST = 45  # grey levels between the digits' strokes and what lies around them
 MIN_VISIBLE = 0.7  # share of the digits' pixels still nearer the ink than the background
 MAX_CLUTTER = 0.4  # share of the pixels around the digits that look like ink
-MAX_CLUTTER_AT_LOW_CONTRAST = (0.25, 100)  # less clutter is tolerated where the digits are faint
+LOW_CONTRAST, MAX_CLUTTER_AT_LOW_CONTRAST = 100, 0.25  # less clutter is tolerated where the digits are faint
 
 
 def legible(layers, frame):
@@ -577,29 +577,30 @@ def legible(layers, frame):
     """
     masks = [np.asarray(layer.getchannel("A")) > 127 for layer in layers]
     heights = [np.ptp(np.nonzero(mask.any(axis=1))[0]) + 1 for mask in masks if mask.any()]
-    if len(heights) < len(masks) or np.median(heights) < MIN_DIGIT_HEIGHT:
+    height = np.median(heights) if len(heights) == len(masks) else 0
+    if height < MIN_DIGIT_HEIGHT:
         return False
     strokes = np.logical_or.reduce(masks)
     core = ~_max_filter(~strokes, 1)  # strokes less their edge
     if core.sum() < 20:
         core = strokes
-    around = _max_filter(strokes, max(2, int(np.median(heights) * 0.3))) & ~_max_filter(strokes, 1)
+    around = _max_filter(strokes, max(2, int(height * 0.3))) & ~_max_filter(strokes, 1)
     grey = np.asarray(frame.convert("L"), dtype=np.float64)
     ink, background = np.median(grey[core]), np.median(grey[around])
     contrast = abs(ink - background)
     inky = (grey < (ink + background) / 2) if ink < background else (grey > (ink + background) / 2)
     clutter = inky[around].mean()
-    most_clutter, below_contrast = MAX_CLUTTER_AT_LOW_CONTRAST
     return bool(
         contrast >= MIN_CONTRAST
         and inky[strokes].mean() >= MIN_VISIBLE
         and clutter <= MAX_CLUTTER
-        and not (clutter > most_clutter and contrast < below_contrast)
+        and not (clutter > MAX_CLUTTER_AT_LOW_CONTRAST and contrast < LOW_CONTRAST)
     )
 
 
 def _max_filter(mask, radius):
-    """A boolean mask grown by ``radius`` pixels (a square neighbourhood), in two passes of one axis each."""
+    """A boolean mask grown by ``radius`` pixels (a square neighbourhood), in two passes of one axis each
+    (PIL's MaxFilter costs the square of its size, and around tall digits the radius is tens of pixels)."""
     grown = mask
     for axis in (0, 1):
         padded = np.pad(grown, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)])
