@@ -8,7 +8,9 @@ seen), then the `Calibration(...)` fitted on all folders, to paste into
 captcha_service/ocr/recogniser.py's CALIBRATIONS. For a cascade (digits+common) that is each of
 its stages, and then the cascade as the service runs it, with its stages' held-out calibrations:
 right and wrong at each threshold, how often our model answers alone and how often ddddocr's
-first view is enough, over a sweep of each stage's threshold.
+first view is enough, over a sweep of each stage's threshold; and over a sweep of VIEW_WEIGHT
+(how much ddddocr's views count in the joint reading), with the weight each held-out folder
+would get if it were chosen on the other folders.
 
 Each image is also read with one digit too few and one too many. Those readings are wrong by
 construction, and without them the fit never sees the model put a low probability on a reading
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime
 
-from captcha_service.ocr.confidence import fit_calibration
+from captcha_service.ocr.confidence import VIEW_WEIGHT, fit_calibration
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, SURE_ALONE, SURE_FIRST_VIEW, Recogniser
@@ -30,6 +32,7 @@ from captcha_service.ocr.rendering import trim_margins
 
 THRESHOLDS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 SURE_SWEEP = (0.9, 0.92, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 1.01)  # 1.01: never
+VIEW_WEIGHT_SWEEP = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
 OFF_LENGTH_WEIGHT = 0.1
 FAILED = float("nan")
 
@@ -52,18 +55,22 @@ class Readings:
         return np.where(self.true_length, 1.0, OFF_LENGTH_WEIGHT)
 
 
-def collect(recogniser, folders, length):
-    """{calibration name: Readings} of every image at ``length`` and at one digit fewer and one more."""
+def read_all(recogniser, folders):
+    """[(folder, label, the models' probabilities)] of every image: each model runs once per image."""
+    return [
+        (folder, label_of(path), recogniser.probabilities(trim_margins(decode_picture(path.read_bytes()))))
+        for folder, paths in folders.items() for path in paths
+    ]
+
+
+def collect(recogniser, read, length, view_weight=VIEW_WEIGHT):
+    """{calibration name: Readings} of every image read (``read_all``) at ``length`` and at one digit fewer and one more."""
     rows = {}
-    image = 0
-    for folder, paths in folders.items():
-        for path in paths:
-            trimmed = trim_margins(decode_picture(path.read_bytes()))
-            for asked, by_name in recogniser.evidence_by_choice(trimmed, (length - 1, length, length + 1)).items():
-                for name, evidence in by_name.items():
-                    if evidence is not None:
-                        rows.setdefault(name, []).append((evidence.signals, evidence.digits == label_of(path), folder, image, asked == length))
-            image += 1
+    for image, (folder, label, probabilities) in enumerate(read):
+        for asked, by_name in recogniser.evidence_by_choice(probabilities, (length - 1, length, length + 1), view_weight).items():
+            for name, evidence in by_name.items():
+                if evidence is not None:
+                    rows.setdefault(name, []).append((evidence.signals, evidence.digits == label, folder, image, asked == length))
     return {
         name: Readings(*(np.array(column, dtype=float if index == 1 else None) for index, column in enumerate(zip(*found))))
         for name, found in rows.items()
@@ -116,7 +123,9 @@ def main():
         if model in fitted:
             continue
         started = time.perf_counter()
-        for name, readings in collect(Recogniser(model, 3), folders, arguments.length).items():
+        recogniser = Recogniser(model, 3)
+        read = read_all(recogniser, folders)
+        for name, readings in collect(recogniser, read, arguments.length).items():
             held_out = held_out_confidences(readings)
             fitted[name] = (readings, held_out)
             report(f"\n{name}: {len(readings.right)} readings in {time.perf_counter() - started:.0f} s; leave-one-folder-out, macro over folders:",
@@ -127,27 +136,33 @@ def main():
             print(f'    "{name}": Calibration(weights=({", ".join(f"{w:.4f}" for w in weights)}), bias={bias:.4f}),')
         if DIGIT_MODEL in model and "+" in model:
             cascade(fitted[DIGIT_MODEL], fitted[model + FIRST_VIEW], fitted[model], folder_of_image, folders)
+            view_weight_sweep(recogniser, read, arguments.length, fitted[DIGIT_MODEL], folder_of_image, folders)
+
+
+def cascade_answers(stages, folder_of_image, folders, sure_alone=SURE_ALONE, sure_first_view=SURE_FIRST_VIEW):
+    """The cascade's answers ({image: (confidence, right)}) given each stage's, and per folder the
+    share answered by each of the first two stages: our model's answer when it is sure alone, else
+    the joint one of ddddocr's first view when that is sure, else the joint one of every view."""
+    sizes = {folder: sum(name == folder for name in folder_of_image.values()) for folder in folders}
+    answers, decided = {}, {folder: [0, 0] for folder in folders}
+    for image, folder in folder_of_image.items():
+        for stage, sure in enumerate((sure_alone, sure_first_view)):
+            if image in stages[stage] and stages[stage][image][0] >= sure:
+                answers[image] = stages[stage][image]
+                decided[folder][stage] += 1
+                break
+        else:
+            if image in stages[2]:
+                answers[image] = stages[2][image]
+    return answers, {folder: [count / sizes[folder] for count in counts] for folder, counts in decided.items()}
 
 
 def cascade(alone, first_view, joint, folder_of_image, folders):
-    """The cascade with held-out calibrations: our model's answer when it is sure alone, else the
-    joint one of ddddocr's first view when that is sure, else the joint one of every view."""
+    """The cascade with held-out calibrations, over sweeps of its two thresholds and as configured."""
     stages = [by_image(*readings) for readings in (alone, first_view, joint)]
-    sizes = {folder: sum(name == folder for name in folder_of_image.values()) for folder in folders}
 
     def answers_at(sure_alone, sure_first_view):
-        """The answers, and per folder the share answered by each of the first two stages."""
-        answers, decided = {}, {folder: [0, 0] for folder in folders}
-        for image, folder in folder_of_image.items():
-            for stage, sure in enumerate((sure_alone, sure_first_view)):
-                if image in stages[stage] and stages[stage][image][0] >= sure:
-                    answers[image] = stages[stage][image]
-                    decided[folder][stage] += 1
-                    break
-            else:
-                if image in stages[2]:
-                    answers[image] = stages[2][image]
-        return answers, {folder: [count / sizes[folder] for count in counts] for folder, counts in decided.items()}
+        return cascade_answers(stages, folder_of_image, folders, sure_alone, sure_first_view)
 
     def sweep(title, thresholds):
         print(f"\ncascade, leave-one-folder-out, {title} (macro over folders):")
@@ -166,6 +181,34 @@ def cascade(alone, first_view, joint, folder_of_image, folders):
     print("  answered alone / after the first view: "
           + ", ".join(f"{folder} {100 * alone:.0f}/{100 * first:.0f}%" for folder, (alone, first) in shares.items()))
     report("every captcha through both models, every view (no cascade), leave-one-folder-out:", stages[2], folder_of_image, folders)
+
+
+def view_weight_sweep(recogniser, read, length, alone, folder_of_image, folders):
+    """The cascade as configured, with each stage's held-out calibration, at each weight of ddddocr's
+    views in the joint reading; and VIEW_WEIGHT's choice tested as it is made: for each folder, the
+    weight with the most right answers (no threshold: the weight decides which reading wins, the
+    calibration how sure it is) on the *other* folders, measured on that folder."""
+    print(f"\ncascade as configured, leave-one-folder-out, by the weight of ddddocr's views in the joint reading (VIEW_WEIGHT {VIEW_WEIGHT}):")
+    alone_answers = by_image(*alone)
+    per_folder = {}  # {weight: {folder: (right with no threshold, right at 0.9, wrong at 0.9)}}
+    for weight in VIEW_WEIGHT_SWEEP:
+        readings = collect(recogniser, read, length, weight)
+        joint_stages = (recogniser.model_name + FIRST_VIEW, recogniser.model_name)
+        stages = [alone_answers] + [by_image(readings[name], held_out_confidences(readings[name])) for name in joint_stages]
+        answers, _ = cascade_answers(stages, folder_of_image, folders)
+        for folder in folders:
+            (right_anyway, _), (right, wrong) = macro_rates(answers, folder_of_image, [folder], (0.0, 0.9))
+            per_folder.setdefault(weight, {})[folder] = (right_anyway, right, wrong)
+        no_threshold, right, wrong = np.mean(list(per_folder[weight].values()), axis=0)
+        print(f"  view weight {weight:.2f}: right with no threshold {100 * no_threshold:5.2f}%, at 0.9 right {100 * right:5.2f}% wrong {100 * wrong:4.2f}%")
+    chosen = {
+        folder: max(VIEW_WEIGHT_SWEEP, key=lambda weight: (np.mean([per_folder[weight][other][0] for other in folders if other != folder]), weight))
+        for folder in folders
+    }
+    no_threshold, right, wrong = np.mean([per_folder[chosen[folder]][folder] for folder in folders], axis=0)
+    print("  chosen on the other folders: " + ", ".join(f"{folder} {weight}" for folder, weight in chosen.items()))
+    print(f"  so chosen, on each held-out folder: right with no threshold {100 * no_threshold:5.2f}%, "
+          f"at 0.9 right {100 * right:5.2f}% wrong {100 * wrong:4.2f}%")
 
 
 def macro_rates(answers, folder_of_image, folders, thresholds):

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from captcha_service.ocr.confidence import VIEW_WEIGHT, joint_evidence
 from captcha_service.ocr.decoding import best_digits, ctc_log_probability, digit_columns, softmax
 
 BLANK = 0
@@ -99,3 +100,17 @@ def test_long_inputs_with_little_blank_do_not_underflow(blank):
     for step, digit in zip((100, 250, 400, 550), (3, 1, 4, 1)):
         probabilities[step, digit + 1] = 0.9
     assert best_digits(probabilities, 4) == "3141"
+
+
+def test_the_joint_reading_weighs_ddddocrs_views_below_our_model():
+    """Our model prefers 1234 to 1284; ddddocr's view prefers 1284, by more than our model's margin
+    but less than its margin over VIEW_WEIGHT. Multiplied as equals the view would win; weighted,
+    ours does."""
+    ours = steps("1", "-", "2", "-", "3", "-", "4")
+    ours[4, 3 + 1], ours[4, 8 + 1] = 0.6, 0.35
+    our_margin = math.log(0.6 / 0.35)
+    view_margin = our_margin * (1 + VIEW_WEIGHT) / (2 * VIEW_WEIGHT)
+    view = steps("1", "-", "2", "-", "8", "-", "4")
+    view[4, 3 + 1], view[4, 8 + 1] = 0.2, 0.2 * math.exp(view_margin)
+    assert joint_evidence(ours, [view], 4, view_weight=1.0).digits == "1284"
+    assert joint_evidence(ours, [view], 4).digits == "1234"

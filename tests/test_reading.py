@@ -87,7 +87,7 @@ def test_a_wrong_length_is_an_unsure_reading(reader):
 
 def expected_stage(reader, path, min_confidence=0.0):
     """The stage of the cascade that should answer: the first whose own calibration is sure enough."""
-    stages = reader.evidence_by_choice(trim_margins(decode_picture(path.read_bytes())), [4])[4]
+    stages = reader.evidence_by_choice(reader.probabilities(trim_margins(decode_picture(path.read_bytes()))), [4])[4]
     for name, sure in (("digits", SURE_ALONE), ("digits+common" + FIRST_VIEW, SURE_FIRST_VIEW)):
         if stages[name] is not None and CALIBRATIONS[name].probability_right(stages[name].signals) >= max(sure, min_confidence):
             return name

@@ -23,6 +23,11 @@ CANDIDATES_PER_MODEL = 3  # readings our model proposes; its fourth best is hard
 # digits is "no reading", not a low-confidence guess.
 PLAUSIBLE = 1e-3
 CALIBRATION_L2 = 1e-2
+# How much ddddocr's views count against our model's in the joint reading: a weighted product
+# of experts. Below 1 because ddddocr is the weaker reader of digits and its confident
+# confusions (a 1 for a 7) overturned right readings of ours; bench/calibrate.py chooses it
+# leave-one-folder-out (README, Accuracy).
+VIEW_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
@@ -108,12 +113,12 @@ def view_evidence(view_probabilities, length):
     return Evidence(best, signals)
 
 
-def joint_evidence(digit_probabilities, view_probabilities, length):
+def joint_evidence(digit_probabilities, view_probabilities, length, view_weight=VIEW_WEIGHT):
     """Evidence from our model and ddddocr's views together, or ``None``.
 
     Candidates: our model's few best readings and each view's own. Each is scored by the
-    product of the two models' probabilities (a product of experts: a reading must convince
-    both). Signals: log of our model's probability of the winner; log of its mean probability
+    product of the two models' probabilities, the views' raised to ``view_weight`` (a product
+    of experts: a reading must convince both). Signals: log of our model's probability of the winner; log of its mean probability
     over the views, raw and renormalised over blank and digits; whether it is both our model's
     best and the views' best; the share of views whose own best reading it is; log of how much
     more the winner's product is than the runner-up's.
@@ -127,9 +132,9 @@ def joint_evidence(digit_probabilities, view_probabilities, length):
     our_logs = ours | _log_probabilities(digit_probabilities, candidates - set(ours))
     per_view = {candidate: _view_log_probabilities(view_probabilities, candidate) for candidate in candidates}
     view_logs = {candidate: _log_mean_exp(logs) for candidate, logs in per_view.items()}
-    products = {candidate: our_logs[candidate] + view_logs[candidate] for candidate in candidates}
+    products = {candidate: our_logs[candidate] + view_weight * view_logs[candidate] for candidate in candidates}
     best, *others = sorted(candidates, key=products.get, reverse=True)
-    runner_up = products[others[0]] if others else 2 * math.log(FLOOR)
+    runner_up = products[others[0]] if others else (1 + view_weight) * math.log(FLOOR)
     views_best = max(candidates, key=view_logs.get)
     ours_best = max(candidates, key=our_logs.get)
     signals = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import onnxruntime
 from PIL import Image
 
-from .confidence import Calibration, digit_evidence, joint_evidence, view_evidence
+from .confidence import VIEW_WEIGHT, Calibration, digit_evidence, joint_evidence, view_evidence
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
 from .digit_model import DigitModel
 from .exceptions import UnreadableInput
@@ -29,13 +29,13 @@ FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view on
 # models, the views or the signals change.
 CALIBRATIONS = {
     "digits": Calibration(weights=(0.6426, 0.3698), bias=1.3245),
-    "digits+common": Calibration(weights=(0.3950, 0.0995, 0.1410, 0.5264, 1.2621, 0.0147), bias=1.9172),
-    "digits+common_old": Calibration(weights=(0.3924, 0.1575, 0.1562, 0.4617, 0.8723, 0.0166), bias=2.2890),
+    "digits+common": Calibration(weights=(0.3955, 0.1088, 0.1448, 0.2147, 1.2218, 0.0156), bias=2.3624),
+    "digits+common_old": Calibration(weights=(0.3923, 0.1618, 0.1584, 0.2688, 0.9451, 0.0189), bias=2.4658),
     "common": Calibration(weights=(0.1790, 0.2791, 2.2534, 0.0535), bias=-0.1536),
     "common_old": Calibration(weights=(0.2693, 0.2960, 2.1622, 0.0568), bias=-0.1595),
     "common+common_old": Calibration(weights=(0.2286, 0.2854, 3.3874, 0.0564), bias=-0.7784),
-    "digits+common:view1": Calibration(weights=(0.3698, 0.1131, 0.1398, 0.9177, -0.1692, 0.0123), bias=2.8422),
-    "digits+common_old:view1": Calibration(weights=(0.3714, 0.1538, 0.1596, 1.0958, -0.2260, 0.0113), bias=2.7825),
+    "digits+common:view1": Calibration(weights=(0.3629, 0.1189, 0.1461, 0.6381, 0.1229, 0.0126), bias=2.9222),
+    "digits+common_old:view1": Calibration(weights=(0.3703, 0.1516, 0.1625, 0.8738, -0.0291, 0.0132), bias=2.8239),
 }
 OCR_MODELS = tuple(name for name in CALIBRATIONS if not name.endswith(FIRST_VIEW))
 # How sure our model must be, alone, for the cascade to answer without ddddocr's views, and how
@@ -118,7 +118,7 @@ class Recogniser:
         picture = trim_margins(picture)
         cascade = self.digit_model is not None and self.ddddocr is not None
         if site_model is None and not cascade:
-            (evidence,) = self.evidence_by_choice(picture, [length])[length].values()
+            (evidence,) = self.evidence_by_choice(self.probabilities(picture), [length])[length].values()
             return _calibrated(evidence, self.calibration, self.model_name, length)
         digit_model, alone_calibration, alone_name = (
             (self.digit_model, CALIBRATIONS[DIGIT_MODEL], DIGIT_MODEL) if site_model is None
@@ -142,15 +142,21 @@ class Recogniser:
         every_view = first_view + self.ddddocr.view_probabilities(picture, STRETCHES[1:])
         return _calibrated(joint_evidence(digit_probabilities, every_view, length), self.calibration, joint_name, length)
 
-    def evidence_by_choice(self, trimmed, lengths):
-        """{asked length: {way of reading: its evidence, before calibration}} for every way this choice reads.
-
-        One choice, or for the cascade each of its stages ("digits" alone, the joint reading of
-        ddddocr's first view, the joint reading of all views); each model runs once, whatever
-        the lengths. ``bench/calibrate.py`` fits the calibrations on these.
-        """
+    def probabilities(self, trimmed):
+        """(our model's probabilities, ddddocr's over every view) of a trimmed picture, each model run
+        once; ``None`` for a model this choice does not have."""
         digit_probabilities = None if self.digit_model is None else self.digit_model.probabilities(trimmed)
         view_probabilities = None if self.ddddocr is None else self.ddddocr.view_probabilities(trimmed, STRETCHES)
+        return digit_probabilities, view_probabilities
+
+    def evidence_by_choice(self, probabilities, lengths, view_weight=VIEW_WEIGHT):
+        """{asked length: {way of reading: its evidence, before calibration}} for every way this choice reads.
+
+        ``probabilities``: what ``probabilities`` gave. One choice, or for the cascade each of its
+        stages ("digits" alone, the joint reading of ddddocr's first view, the joint reading of all
+        views). ``bench/calibrate.py`` fits the calibrations on these, and chooses VIEW_WEIGHT.
+        """
+        digit_probabilities, view_probabilities = probabilities
         if view_probabilities is None:
             return {length: {DIGIT_MODEL: digit_evidence(digit_probabilities, length)} for length in lengths}
         if digit_probabilities is None:
@@ -159,12 +165,12 @@ class Recogniser:
         return {
             length: {
                 DIGIT_MODEL: digit_evidence(digit_probabilities, length),
-                self.model_name + FIRST_VIEW: joint_evidence(digit_probabilities, first_view, length),
-                self.model_name: joint_evidence(digit_probabilities, view_probabilities, length),
+                self.model_name + FIRST_VIEW: joint_evidence(digit_probabilities, first_view, length, view_weight),
+                self.model_name: joint_evidence(digit_probabilities, view_probabilities, length, view_weight),
             }
             for length in lengths
         }
 
     def warm_up(self):
         """One read of a blank picture, so the first request does not pay onnxruntime's set-up."""
-        self.evidence_by_choice(Image.new("L", (160, 60), color=255), [4])
+        self.evidence_by_choice(self.probabilities(Image.new("L", (160, 60), color=255)), [4])
