@@ -118,10 +118,10 @@ def joint_evidence(digit_probabilities, view_probabilities, length, view_weight=
 
     Candidates: our model's few best readings and each view's own. Each is scored by the
     product of the two models' probabilities, the views' raised to ``view_weight`` (a product
-    of experts: a reading must convince both). Signals: log of our model's probability of the winner; log of its mean probability
-    over the views, raw and renormalised over blank and digits; whether it is both our model's
-    best and the views' best; the share of views whose own best reading it is; log of how much
-    more the winner's product is than the runner-up's.
+    of experts: a reading must convince both). Signals: log of our model's probability of the
+    winner; log of its mean probability over the views, raw and renormalised over blank and
+    digits; whether it is both our model's best and the views' best; the share of views whose
+    own best reading it is; log of how much more the winner's product is than the runner-up's.
     """
     ours = _log_probabilities(digit_probabilities, best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL])
     ours = {reading: value for reading, value in ours.items() if value >= math.log(PLAUSIBLE)}

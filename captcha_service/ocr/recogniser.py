@@ -26,7 +26,7 @@ FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view on
 
 # The calibration of each way of reading: each OCR_MODEL choice, and each cascade's middle stage.
 # They are fitted by `python -m bench.calibrate` on labelled captchas; refit them whenever the
-# models, the views or the signals change.
+# models, the views, the signals or VIEW_WEIGHT change.
 CALIBRATIONS = {
     "digits": Calibration(weights=(0.6426, 0.3698), bias=1.3245),
     "digits+common": Calibration(weights=(0.3955, 0.1088, 0.1448, 0.2147, 1.2218, 0.0156), bias=2.3624),
