@@ -25,7 +25,7 @@ PLAUSIBLE = 1e-3
 CALIBRATION_L2 = 1e-2
 # How much ddddocr's views count against our model's in the joint reading: a weighted product
 # of experts. Below 1 because ddddocr is the weaker reader of digits and its confident
-# confusions (a 1 for a 7) overturned right readings of ours; bench/calibrate.py chooses it
+# confusions (1s and 7s) overturned right readings of ours; bench/calibrate.py chooses it
 # leave-one-folder-out (README, Accuracy).
 VIEW_WEIGHT = 0.7
 
