@@ -62,23 +62,29 @@ def render_captcha(rng, digits=None):
     if digits is None:
         digits = random_digits(rng)
     while True:  # drawn again until a person could read it: a label nobody can see teaches guessing
-        scene = _scene(rng)
-        image = _pick(rng, BACKGROUNDS)(scene)
-        layers = _draw_digits(scene, digits)
-        for warp in _some(rng, TEXT_WARPS, most=2):
-            layers = [warp(scene, layer) for layer in layers]
-        for noise in _some(rng, NOISES, most=3, under_text=True):
-            noise(scene, image)
-        frames = _composite(scene, image, layers)
-        for noise in _some(rng, NOISES, most=3):
-            before = rng.getstate()
-            for frame in frames:  # the same noise on every frame of an animation
-                rng.setstate(before)
-                noise(scene, frame)
-        for finish in _some(rng, FINISHES, most=2):
-            frames = [finish(scene, frame) for frame in frames]
+        scene, layers, frames = _draw(rng, digits)
         if len(frames) > 1 or legible(layers, frames[0]):  # an animation shows each digit whole in some frame
             return _encode(scene, frames, digits)
+
+
+def _draw(rng, digits):
+    """One drawing of the pipeline before encoding: its scene, the digits' layers, and the frames."""
+    scene = _scene(rng)
+    image = _pick(rng, BACKGROUNDS)(scene)
+    layers = _draw_digits(scene, digits)
+    for warp in _some(rng, TEXT_WARPS, most=2):
+        layers = [warp(scene, layer) for layer in layers]
+    for noise in _some(rng, NOISES, most=3, under_text=True):
+        noise(scene, image)
+    frames = _composite(scene, image, layers)
+    for noise in _some(rng, NOISES, most=3):
+        before = rng.getstate()
+        for frame in frames:  # the same noise on every frame of an animation
+            rng.setstate(before)
+            noise(scene, frame)
+    for finish in _some(rng, FINISHES, most=2):
+        frames = [finish(scene, frame) for frame in frames]
+    return scene, layers, frames
 
 
 def random_digits(rng):
