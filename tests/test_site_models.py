@@ -7,9 +7,14 @@ import pytest
 
 from captcha_service import create_app
 from captcha_service.cli import main as cli
-from captcha_service.ocr.confidence import fit_calibration
+from captcha_service.extension import ocr
+from captcha_service.ocr.confidence import Calibration, digit_evidence, fit_calibration
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.recogniser import Reading, agreed, steady
+from captcha_service.ocr.rendering import trim_margins
+from captcha_service.ocr.site_models import SiteModel
 from captcha_service.reports import RecentRequests
-from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from tests.captchas import CAPTCHA_FILES, FIXTURES, base64_of, label_of
 from training import data
 from training.finetune import MIN_IMAGES, FinetuneError, finetune, site_calibration
 
@@ -182,3 +187,43 @@ def test_a_site_calibration_trusts_the_site_more_where_its_own_captchas_show_it_
     site_right = rng.random(40) < 1 / (1 + np.exp(-site[:, 0]))
     no_surer = site_calibration(signals, np.r_[rendered_right, site_right], weights, from_site)
     assert abs(no_surer.probability_right((0.0,)) - 0.5) < 0.2
+
+
+def picture_of(name, kept_width=1.0):
+    """A fixture's trimmed picture, cut to ``kept_width`` of its width from the left."""
+    picture = trim_margins(decode_picture((FIXTURES / name).read_bytes()))
+    return picture.crop((0, 0, round(picture.width * kept_width), picture.height))
+
+
+CLEAN = ("java_kaptcha-100_3674.jpg", "gregwar_captcha-100_0453.jpg", "captcha_py-105_0093.png")
+CUT_THROUGH_THEIR_LAST_DIGIT = ("java_easycaptcha_gif-0_8985.gif", "django_simple_captcha-101_7522.png")
+
+
+def test_a_reading_is_steady_only_if_nudging_the_picture_leaves_it_as_it_is(app):
+    digit_model = ocr.state(app).pipeline.recogniser.digit_model
+    for name in CLEAN:
+        digits = name.rsplit("_", 1)[1][:4]
+        assert steady(digit_model, picture_of(name), 4, digits)
+        assert not steady(digit_model, picture_of(name), 4, digits[::-1])
+    for name in CUT_THROUGH_THEIR_LAST_DIGIT:
+        cut = picture_of(name, kept_width=0.86)
+        assert not steady(digit_model, cut, 4, digit_evidence(digit_model.probabilities(cut), 4).digits)
+
+
+def test_two_readings_of_one_picture_that_differ_cannot_both_be_sure():
+    site, general = Reading("1234", 0.97, "shop+ddddocr"), Reading("1234", 0.6, "digits+common")
+    assert agreed(site, general) == site and agreed(general, site) == site
+    assert agreed(site, Reading("1284", 0.3, "digits+common")) == Reading("1234", 0.7, "shop+ddddocr")
+    assert agreed(Reading("4741", 0.94, "shop+ddddocr"), Reading("4747", 0.8, "digits+common")).confidence == pytest.approx(0.2)
+
+
+def test_a_site_model_answers_alone_only_when_sure_and_steady_and_else_with_the_general_model(app):
+    recogniser = ocr.state(app).pipeline.recogniser
+    # The general digit model stands in for a site model, with a calibration always or never sure.
+    sure, doubtful = (SiteModel("shop", recogniser.digit_model, Calibration((0.0, 0.0), bias), 0.0) for bias in (20.0, -20.0))
+    assert recogniser.read(picture_of(CLEAN[0]), 4, sure) == Reading("3674", 1.0, "shop")
+    jointly = recogniser.read(picture_of(CLEAN[0]), 4, doubtful)
+    # Both joint readings are the same here (the same model), so they agree, at their confidence.
+    assert jointly.digits == "3674" and jointly.decided_by.startswith("shop+ddddocr")
+    unsteady = picture_of(CUT_THROUGH_THEIR_LAST_DIGIT[0], kept_width=0.86)
+    assert recogniser.read(unsteady, 4, sure).decided_by != "shop"

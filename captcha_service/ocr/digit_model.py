@@ -8,6 +8,10 @@ from PIL import Image
 
 MODEL_FILE = pathlib.Path(__file__).resolve().parent / "models" / "digits.onnx"
 INPUT_WIDTH, INPUT_HEIGHT = 128, 32
+# How a reading's steadiness is tried (``Recogniser``): the model's input moved this far, (right,
+# down) in its own pixels, the edges repeated into the gap. A fraction of a stroke's width: a
+# reading that changes under that hangs on a detail the model cannot be sure of.
+NUDGES = ((-2, 0), (2, 0), (0, -1), (0, 1))
 
 
 def digit_model_input(picture):
@@ -29,6 +33,16 @@ class DigitModel:
 
     def probabilities(self, picture):
         """(time steps, 11) float64 probabilities, blank then '0'..'9' (the model's own classes)."""
+        (probabilities,) = self.nudged_probabilities(picture, ((0, 0),))
+        return probabilities
+
+    def nudged_probabilities(self, picture, nudges):
+        """The probabilities of the picture's input moved by each (right, down) of ``nudges``, in one run."""
         pixels = digit_model_input(picture).astype(np.float32) * (1.0 / 255.0)
-        log_probabilities = self._session.run(None, {self._input_name: pixels[np.newaxis, np.newaxis]})[0][0]
-        return np.exp(log_probabilities.astype(np.float64))
+        reach = max(abs(offset) for nudge in nudges for offset in nudge)
+        padded = np.pad(pixels, reach, mode="edge")
+        batch = np.stack([
+            padded[reach - down : reach - down + INPUT_HEIGHT, reach - right : reach - right + INPUT_WIDTH] for right, down in nudges
+        ])
+        log_probabilities = self._session.run(None, {self._input_name: batch[:, np.newaxis]})[0]
+        return list(np.exp(log_probabilities.astype(np.float64)))

@@ -8,8 +8,11 @@
                     if that makes them sure (``SURE_FIRST_VIEW``); else its two other views read
                     too, and all of it decides. Each stage has its own calibration.
     digits+common_old   the same cascade with ddddocr's smaller model
+A site model (``captcha-ocr finetune``) reads in our model's place, more warily
+(``Recogniser._read_with_site_model``).
 """
 
+import functools
 from dataclasses import dataclass
 
 import onnxruntime
@@ -17,7 +20,7 @@ from PIL import Image
 
 from .confidence import VIEW_WEIGHT, Calibration, digit_evidence, joint_evidence, view_evidence
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
-from .digit_model import DigitModel
+from .digit_model import NUDGES, DigitModel
 from .exceptions import UnreadableInput
 from .rendering import STRETCHES, trim_margins
 
@@ -88,6 +91,41 @@ def _calibrated(evidence, calibration, decided_by, length):
     return Reading(evidence.digits, round(calibration.probability_right(evidence.signals), 4), decided_by)
 
 
+def _sure_alone(evidence, calibration, name, min_confidence):
+    """The reading of our model (or a site model) alone, if it is sure enough to spare ddddocr's runs; else ``None``."""
+    if evidence is None:
+        return None
+    confidence = calibration.probability_right(evidence.signals)
+    return Reading(evidence.digits, round(confidence, 4), name) if confidence >= max(SURE_ALONE, min_confidence) else None
+
+
+def steady(digit_model, picture, length, digits):
+    """Whether ``digit_model`` still reads ``digits`` in ``picture`` nudged each way (``NUDGES``)."""
+    readings = (digit_evidence(probabilities, length) for probabilities in digit_model.nudged_probabilities(picture, NUDGES))
+    return all(reading is not None and reading.digits == digits for reading in readings)
+
+
+def agreed(site_reading, general_reading):
+    """One reading of two calibrated ones of the same picture: the surer, and if they differ no surer
+    than the other is unsure (they cannot both be right)."""
+    surer, other = sorted((site_reading, general_reading), key=lambda reading: reading.confidence, reverse=True)
+    if surer.digits == other.digits:
+        return surer
+    return Reading(surer.digits, round(min(surer.confidence, 1.0 - other.confidence), 4), surer.decided_by)
+
+
+class _Views:
+    """ddddocr's probabilities over the views of one picture: the first view at once, the others when first asked."""
+
+    def __init__(self, ddddocr, picture):
+        self._ddddocr, self._picture = ddddocr, picture
+        self.first = ddddocr.view_probabilities(picture, STRETCHES[:1])
+
+    @functools.cached_property
+    def every(self):
+        return self.first + self._ddddocr.view_probabilities(self._picture, STRETCHES[1:])
+
+
 class Recogniser:
     """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it.
 
@@ -109,38 +147,55 @@ class Recogniser:
     def read(self, picture, length, site_model=None, min_confidence=0.0):
         """Read exactly ``length`` digits from a grey picture, with the probability they are right.
 
-        ``site_model`` (a fine-tuned ``SiteModel``) takes our digit model's place, with its own
-        calibration where it reads alone; the cascade's ddddocr stage stays as it is. Where
-        OCR_MODEL is no cascade, a site model reads alone. A stage of the cascade answers only
-        if it is at least as sure as the caller needs (``min_confidence``), so that asking for
-        more than ``SURE_ALONE`` brings in ddddocr's opinion instead of refusing without it.
+        ``site_model``: a fine-tuned ``SiteModel`` to read with (see ``_read_with_site_model``).
+        A stage of the cascade answers only if it is at least as sure as the caller needs
+        (``min_confidence``), so that asking for more than ``SURE_ALONE`` brings in ddddocr's
+        opinion instead of refusing without it.
         """
         picture = trim_margins(picture)
         cascade = self.digit_model is not None and self.ddddocr is not None
-        if site_model is None and not cascade:
+        if site_model is not None:
+            return self._read_with_site_model(picture, length, site_model, min_confidence, cascade)
+        if not cascade:
             (evidence,) = self.evidence_by_choice(self.probabilities(picture), [length])[length].values()
             return _calibrated(evidence, self.calibration, self.model_name, length)
-        digit_model, alone_calibration, alone_name = (
-            (self.digit_model, CALIBRATIONS[DIGIT_MODEL], DIGIT_MODEL) if site_model is None
-            else (site_model.digit_model, site_model.calibration, site_model.name)
-        )
-        digit_probabilities = digit_model.probabilities(picture)
-        alone = digit_evidence(digit_probabilities, length)
+        digit_probabilities = self.digit_model.probabilities(picture)
+        sure = _sure_alone(digit_evidence(digit_probabilities, length), CALIBRATIONS[DIGIT_MODEL], DIGIT_MODEL, min_confidence)
+        if sure is not None:
+            return sure
+        return self._read_jointly(digit_probabilities, _Views(self.ddddocr, picture), length, min_confidence, self.model_name)
+
+    def _read_with_site_model(self, picture, length, site_model, min_confidence, cascade):
+        """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.
+
+        It answers alone when its own calibration is sure and its reading is steady (the same
+        with the picture nudged each way: ``NUDGES``). Else it reads jointly with ddddocr's views,
+        and so does the general model, as for a request naming no model: where the two joint
+        readings agree, the surer confidence is the answer's; where they differ, at most one
+        is right, so the surer one's confidence is at most one minus the other's. Where
+        OCR_MODEL is no cascade, the site model reads alone.
+        """
+        probabilities = site_model.digit_model.probabilities(picture)
+        alone = digit_evidence(probabilities, length)
         if not cascade:
-            return _calibrated(alone, alone_calibration, alone_name, length)
-        if alone is not None:
-            confidence = alone_calibration.probability_right(alone.signals)
-            if confidence >= max(SURE_ALONE, min_confidence):
-                return Reading(alone.digits, round(confidence, 4), alone_name)
-        joint_name = self.model_name if site_model is None else f"{site_model.name}+ddddocr"
-        first_view = self.ddddocr.view_probabilities(picture, STRETCHES[:1])
-        evidence = joint_evidence(digit_probabilities, first_view, length)
+            return _calibrated(alone, site_model.calibration, site_model.name, length)
+        sure = _sure_alone(alone, site_model.calibration, site_model.name, min_confidence)
+        if sure is not None and steady(site_model.digit_model, picture, length, sure.digits):
+            return sure
+        views = _Views(self.ddddocr, picture)
+        return agreed(
+            self._read_jointly(probabilities, views, length, min_confidence, f"{site_model.name}+ddddocr"),
+            self._read_jointly(self.digit_model.probabilities(picture), views, length, min_confidence, self.model_name),
+        )
+
+    def _read_jointly(self, digit_probabilities, views, length, min_confidence, name):
+        """The cascade's stages with ddddocr: its first view, and all three if that does not make both models sure."""
+        evidence = joint_evidence(digit_probabilities, views.first, length)
         if evidence is not None:
             confidence = CALIBRATIONS[self.model_name + FIRST_VIEW].probability_right(evidence.signals)
             if confidence >= max(SURE_FIRST_VIEW, min_confidence):
-                return Reading(evidence.digits, round(confidence, 4), joint_name + FIRST_VIEW)
-        every_view = first_view + self.ddddocr.view_probabilities(picture, STRETCHES[1:])
-        return _calibrated(joint_evidence(digit_probabilities, every_view, length), self.calibration, joint_name, length)
+                return Reading(evidence.digits, round(confidence, 4), name + FIRST_VIEW)
+        return _calibrated(joint_evidence(digit_probabilities, views.every, length), self.calibration, name, length)
 
     def probabilities(self, trimmed):
         """(our model's probabilities, ddddocr's over every view) of a trimmed picture, each model run
