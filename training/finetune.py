@@ -10,7 +10,8 @@ what it knew, and is confidently wrong on the site's next captchas. The held-out
 rendered captchas, read by the exported model on onnxruntime as the service reads them, fit the
 model's calibration (the rendered ones show it being wrong, which a good site model seldom is on
 a few dozen images; a term of the site's own says how much surer it is on them). The held-out
-fifth measures it: right and wrong at the default MIN_CONFIDENCE, each image's confidence from a
+fifth measures it: right and wrong at the default MIN_CONFIDENCE, read as the service reads
+with a site model (its cascade with ddddocr and the general model), each image with a
 calibration fitted without that image. Writes ``MODELS_DIR/NAME/digits.onnx`` and ``card.json``;
 a running server serves it without a restart.
 """
@@ -36,9 +37,9 @@ from captcha_service.ocr.digit_model import MODEL_FILE, DigitModel
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import IMAGE_SUFFIXES
-from captcha_service.ocr.recogniser import session_options
+from captcha_service.ocr.recogniser import Recogniser, session_options
 from captcha_service.ocr.rendering import trim_margins
-from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME, check_site_model_name
+from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME, SiteModel, check_site_model_name
 from captcha_service.schemas import LONGEST, SHORTEST
 
 from . import data
@@ -118,9 +119,8 @@ def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log, r
     model.eval()
 
 
-def held_out_readings(model_path, pictures):
+def held_out_readings(digit_model, pictures):
     """Per (picture, digits), its readings asked at its length and one digit fewer and more: [(index, signals, right, weight)]."""
-    digit_model = DigitModel(session_options(3, 1), path=model_path)
     rows = []
     for index, (picture, digits) in enumerate(pictures):
         probabilities = digit_model.probabilities(picture)
@@ -139,23 +139,30 @@ def site_calibration(signals, right, weights, from_site):
     return Calibration(fitted.weights[:-1], fitted.bias + fitted.weights[-1])
 
 
-def calibrate_and_measure(rows, images, threshold):
-    """The calibration fitted on every row, and right/wrong/refused at ``threshold`` of images 0 .. ``images`` - 1 (the
-    site's held-out ones; the rows of the others only calibrate), each judged by a fit without it."""
+def calibrations(rows, images):
+    """The calibration fitted on every row, and for each of the site's held-out images 0 .. ``images`` - 1 (the
+    rows of the others only calibrate) one fitted without that image's rows, to measure it by."""
     image_of = np.array([row[0] for row in rows])
     signals, right, weights = (np.array([row[index] for row in rows], dtype=float) for index in (1, 2, 3))
     from_site = (image_of < images).astype(float)
+    without = [image_of != image for image in range(images)]
+    return site_calibration(signals, right, weights, from_site), [
+        site_calibration(signals[others], right[others], weights[others], from_site[others]) for others in without
+    ]
+
+
+def measure(recogniser, digit_model, held_out, held_out_calibrations, threshold):
+    """Right, wrong and refused at ``threshold`` of the held-out images read as the service reads them with the site
+    model (``Recogniser.read``), each with a calibration fitted without it."""
     counts = {"right": 0, "wrong": 0, "refused": 0}
-    for image in range(images):
-        own = np.flatnonzero((image_of == image) & (weights == 1.0))
-        if not len(own):
-            counts["refused"] += 1
-            continue
-        others = image_of != image
-        calibration = site_calibration(signals[others], right[others], weights[others], from_site[others])
-        confidence = calibration.probability_right(signals[own[0]])
-        counts["refused" if confidence < threshold else "right" if right[own[0]] else "wrong"] += 1
-    return site_calibration(signals, right, weights, from_site), {name: round(count / images, 4) for name, count in counts.items()}
+    for (path, _, digits), calibration in zip(held_out, held_out_calibrations):
+        site_model = SiteModel("held-out", digit_model, calibration, stamp=0.0)
+        try:
+            reading = recogniser.read(decode_picture(path.read_bytes()), len(digits), site_model, threshold)
+        except UnreadableInput:
+            reading = None
+        counts["refused" if reading is None or reading.confidence < threshold else "right" if reading.digits == digits else "wrong"] += 1
+    return {name: round(count / len(held_out), 4) for name, count in counts.items()}
 
 
 def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-3, seed=0, log=print):
@@ -188,9 +195,12 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
     with tempfile.TemporaryDirectory() as scratch:
         exported = pathlib.Path(scratch) / MODEL_FILE_NAME
         export(model, exported)
+        digit_model = DigitModel(session_options(3, 1), path=exported)
         pictures = [(trim_margins(decode_picture(path.read_bytes())), digits) for path, _, digits in held_out]
         pictures += [(Image.fromarray(pixels), digits) for pixels, digits in zip(rendered_pixels[REFRESHER_CAPTCHAS:], rendered_labels[REFRESHER_CAPTCHAS:])]
-        calibration, figures = calibrate_and_measure(held_out_readings(exported, pictures), len(held_out), Config.MIN_CONFIDENCE)
+        calibration, held_out_calibrations = calibrations(held_out_readings(digit_model, pictures), len(held_out))
+        log(f"reading the held-out {len(held_out)} as the service would ({Config.OCR_MODEL}, with the new model)")
+        figures = measure(Recogniser(Config.OCR_MODEL, 3), digit_model, held_out, held_out_calibrations, Config.MIN_CONFIDENCE)
         card = {
             "name": name,
             "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
