@@ -33,16 +33,18 @@ class DigitModel:
 
     def probabilities(self, picture):
         """(time steps, 11) float64 probabilities, blank then '0'..'9' (the model's own classes)."""
-        (probabilities,) = self.nudged_probabilities(picture, ((0, 0),))
-        return probabilities
+        return self._run(digit_model_input(picture)[np.newaxis])[0]
 
     def nudged_probabilities(self, picture, nudges):
         """The probabilities of the picture's input moved by each (right, down) of ``nudges``, in one run."""
-        pixels = digit_model_input(picture).astype(np.float32) * (1.0 / 255.0)
+        pixels = digit_model_input(picture)
         reach = max(abs(offset) for nudge in nudges for offset in nudge)
         padded = np.pad(pixels, reach, mode="edge")
-        batch = np.stack([
+        return list(self._run(np.stack([
             padded[reach - down : reach - down + INPUT_HEIGHT, reach - right : reach - right + INPUT_WIDTH] for right, down in nudges
-        ])
-        log_probabilities = self._session.run(None, {self._input_name: batch[:, np.newaxis]})[0]
-        return list(np.exp(log_probabilities.astype(np.float64)))
+        ])))
+
+    def _run(self, inputs):
+        """Probabilities of a batch of model inputs (N, H, W) uint8."""
+        pixels = inputs.astype(np.float32)[:, np.newaxis] * (1.0 / 255.0)
+        return np.exp(self._session.run(None, {self._input_name: pixels})[0].astype(np.float64))
