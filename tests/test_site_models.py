@@ -202,7 +202,7 @@ CUT_THROUGH_THEIR_LAST_DIGIT = ("java_easycaptcha_gif-0_8985.gif", "django_simpl
 def test_a_reading_is_steady_only_if_nudging_the_picture_leaves_it_as_it_is(app):
     digit_model = ocr.state(app).pipeline.recogniser.digit_model
     for name in CLEAN:
-        digits = name.rsplit("_", 1)[1][:4]
+        digits = label_of(FIXTURES / name)
         assert steady(digit_model, picture_of(name), 4, digits)
         assert not steady(digit_model, picture_of(name), 4, digits[::-1])
     for name in CUT_THROUGH_THEIR_LAST_DIGIT:

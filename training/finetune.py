@@ -152,13 +152,13 @@ def calibrations(rows, images):
 
 
 def measure(recogniser, digit_model, held_out, held_out_calibrations, threshold):
-    """Right, wrong and refused at ``threshold`` of the held-out images read as the service reads them with the site
-    model (``Recogniser.read``), each with a calibration fitted without it."""
+    """Right, wrong and refused at ``threshold`` of the held-out (decoded picture, digits) read as the service reads
+    them with the site model (``Recogniser.read``), each with a calibration fitted without it."""
     counts = {"right": 0, "wrong": 0, "refused": 0}
-    for (path, _, digits), calibration in zip(held_out, held_out_calibrations):
+    for (picture, digits), calibration in zip(held_out, held_out_calibrations):
         site_model = SiteModel("held-out", digit_model, calibration, stamp=0.0)
         try:
-            reading = recogniser.read(decode_picture(path.read_bytes()), len(digits), site_model, threshold)
+            reading = recogniser.read(picture, len(digits), site_model, threshold)
         except UnreadableInput:
             reading = None
         counts["refused" if reading is None or reading.confidence < threshold else "right" if reading.digits == digits else "wrong"] += 1
@@ -196,11 +196,12 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
         exported = pathlib.Path(scratch) / MODEL_FILE_NAME
         export(model, exported)
         digit_model = DigitModel(session_options(3, 1), path=exported)
-        pictures = [(trim_margins(decode_picture(path.read_bytes())), digits) for path, _, digits in held_out]
+        decoded = [(decode_picture(path.read_bytes()), digits) for path, _, digits in held_out]
+        pictures = [(trim_margins(picture), digits) for picture, digits in decoded]
         pictures += [(Image.fromarray(pixels), digits) for pixels, digits in zip(rendered_pixels[REFRESHER_CAPTCHAS:], rendered_labels[REFRESHER_CAPTCHAS:])]
         calibration, held_out_calibrations = calibrations(held_out_readings(digit_model, pictures), len(held_out))
         log(f"reading the held-out {len(held_out)} as the service would ({Config.OCR_MODEL}, with the new model)")
-        figures = measure(Recogniser(Config.OCR_MODEL, 3), digit_model, held_out, held_out_calibrations, Config.MIN_CONFIDENCE)
+        figures = measure(Recogniser(Config.OCR_MODEL, 3), digit_model, decoded, held_out_calibrations, Config.MIN_CONFIDENCE)
         card = {
             "name": name,
             "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
