@@ -190,10 +190,10 @@ def view_weight_sweep(recogniser, read, length, alone, folder_of_image, folders)
     calibration how sure it is) on the *other* folders, measured on that folder."""
     print(f"\ncascade as configured, leave-one-folder-out, by the weight of ddddocr's views in the joint reading (VIEW_WEIGHT {VIEW_WEIGHT}):")
     alone_answers = by_image(*alone)
+    joint_stages = (recogniser.model_name + FIRST_VIEW, recogniser.model_name)
     per_folder = {}  # {weight: {folder: (right with no threshold, right at 0.9, wrong at 0.9)}}
     for weight in VIEW_WEIGHT_SWEEP:
         readings = collect(recogniser, read, length, weight)
-        joint_stages = (recogniser.model_name + FIRST_VIEW, recogniser.model_name)
         stages = [alone_answers] + [by_image(readings[name], held_out_confidences(readings[name])) for name in joint_stages]
         answers, _ = cascade_answers(stages, folder_of_image, folders)
         for folder in folders:
