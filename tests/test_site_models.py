@@ -1,5 +1,6 @@
 """Site models: fine-tuned on a folder (tiny budget here), served by name without a restart; reports make samples."""
 
+import json
 import shutil
 
 import numpy as np
@@ -8,11 +9,12 @@ import pytest
 from captcha_service import create_app
 from captcha_service.cli import main as cli
 from captcha_service.extension import ocr
-from captcha_service.ocr.confidence import Calibration, digit_evidence, fit_calibration
+from captcha_service.ocr.confidence import STEADY_SIGNAL, STEADY_SIGNALS, Calibration, fit_calibration, is_steady, steady_evidence
+from captcha_service.ocr.digit_model import SIGHTINGS
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.recogniser import Reading, agreed, steady
+from captcha_service.ocr.recogniser import Reading, agreed
 from captcha_service.ocr.rendering import trim_margins
-from captcha_service.ocr.site_models import SiteModel
+from captcha_service.ocr.site_models import CARD_FILE_NAME, SiteModel
 from captcha_service.reports import RecentRequests
 from tests.captchas import CAPTCHA_FILES, FIXTURES, base64_of, label_of
 from training import data
@@ -51,7 +53,7 @@ def test_a_model_fine_tuned_while_the_server_runs_is_served_by_name(serving, sit
 
     card = finetune(site_folder, "shop", models_dir, steps=3, batch=8, log=lambda *args, **kwargs: None)
     assert card["images"] == 60 and card["held_out"]["images"] == 12
-    assert set(card["held_out"]) >= {"right", "wrong", "refused"} and len(card["calibration"]["weights"]) == 2
+    assert set(card["held_out"]) >= {"right", "wrong", "refused"} and len(card["calibration"]["weights"]) == STEADY_SIGNALS
 
     answer = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "shop", "min_confidence": 0})
     assert answer.status_code in (200, 422) and "known models" not in answer.get_data(as_text=True)
@@ -64,6 +66,17 @@ def test_a_model_fine_tuned_while_the_server_runs_is_served_by_name(serving, sit
     assert listed["models"][0]["held_out"] == card["held_out"]
     unknown = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "other"})
     assert unknown.status_code == 422 and "known models: shop" in unknown.json["detail"]
+
+
+def test_a_site_model_calibrated_on_other_signals_is_refused_until_fine_tuned_again(serving, models_dir):
+    app, _samples = serving
+    shutil.copytree(models_dir / "shop", models_dir / "older")
+    card = json.loads((models_dir / "older" / CARD_FILE_NAME).read_text())
+    card["calibration"]["weights"] = card["calibration"]["weights"][:2]  # as finetune wrote them before steady_evidence
+    (models_dir / "older" / CARD_FILE_NAME).write_text(json.dumps(card))
+    answer = app.test_client().post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "older"})
+    assert answer.status_code == 422 and "run finetune again" in answer.json["detail"]
+    shutil.rmtree(models_dir / "older")
 
 
 def test_the_general_model_answers_requests_that_name_none(serving, client):
@@ -202,12 +215,29 @@ CUT_THROUGH_THEIR_LAST_DIGIT = ("java_easycaptcha_gif-0_8985.gif", "django_simpl
 def test_a_reading_is_steady_only_if_nudging_the_picture_leaves_it_as_it_is(app):
     digit_model = ocr.state(app).pipeline.recogniser.digit_model
     for name in CLEAN:
-        digits = label_of(FIXTURES / name)
-        assert steady(digit_model, picture_of(name), 4, digits)
-        assert not steady(digit_model, picture_of(name), 4, digits[::-1])
+        evidence = steady_evidence(digit_model.nudged_probabilities(picture_of(name), SIGHTINGS), 4)
+        assert evidence.digits == label_of(FIXTURES / name) and is_steady(evidence)
     for name in CUT_THROUGH_THEIR_LAST_DIGIT:
-        cut = picture_of(name, kept_width=0.86)
-        assert not steady(digit_model, cut, 4, digit_evidence(digit_model.probabilities(cut), 4).digits)
+        evidence = steady_evidence(digit_model.nudged_probabilities(picture_of(name, kept_width=0.86), SIGHTINGS), 4)
+        assert not is_steady(evidence) and evidence.signals[STEADY_SIGNAL] < 1.0
+
+
+def certain_of(digits, steps=32):
+    """Probabilities (steps, 11) that read ``digits`` for sure: each digit on one step, blank elsewhere."""
+    probabilities = np.full((steps, 11), 1e-6)
+    probabilities[:, 0] = 1.0
+    for step, digit in zip(range(4, steps, steps // len(digits)), digits):
+        probabilities[step, [0, int(digit) + 1]] = 1e-6, 1.0
+    return probabilities
+
+
+def test_a_sighting_that_reads_otherwise_lowers_the_steady_signals():
+    agreeing = steady_evidence([certain_of("1234")] * 5, 4)
+    one_off = steady_evidence([certain_of("1234")] * 4 + [certain_of("1734")], 4)
+    assert agreeing.digits == one_off.digits == "1234"
+    assert is_steady(agreeing) and not is_steady(one_off)
+    lowest = STEADY_SIGNAL + 1
+    assert one_off.signals[STEADY_SIGNAL] == pytest.approx(0.8) and one_off.signals[lowest] < agreeing.signals[lowest] - 10
 
 
 def test_two_readings_of_one_picture_that_differ_cannot_both_be_sure():
@@ -220,7 +250,7 @@ def test_two_readings_of_one_picture_that_differ_cannot_both_be_sure():
 def test_a_site_model_answers_alone_only_when_sure_and_steady_and_else_with_the_general_model(app):
     recogniser = ocr.state(app).pipeline.recogniser
     # The general digit model stands in for a site model, with a calibration always or never sure.
-    sure, doubtful = (SiteModel("shop", recogniser.digit_model, Calibration((0.0, 0.0), bias), 0.0) for bias in (20.0, -20.0))
+    sure, doubtful = (SiteModel("shop", recogniser.digit_model, Calibration((0.0,) * STEADY_SIGNALS, bias), 0.0) for bias in (20.0, -20.0))
     assert recogniser.read(picture_of(CLEAN[0]), 4, sure) == Reading("3674", 1.0, "shop")
     jointly = recogniser.read(picture_of(CLEAN[0]), 4, doubtful)
     # Both joint readings are the same here (the same model), so they agree, at their confidence.

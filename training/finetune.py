@@ -4,15 +4,16 @@
 
 DIR holds the site's captchas named ``<anything>_<digits>.<ext>``, 50 or more. A fifth is held
 out (seeded). The rest train a copy of ``digits.onnx`` (its BatchNorms frozen), each batch mostly
-the site's images (moved, scaled and re-contrasted a little every time they are seen) and partly
-captchas of our renderer: on a few hundred images alone the model learns them by heart, forgets
-what it knew, and is confidently wrong on the site's next captchas. The held-out fifth and more
-rendered captchas, read by the exported model on onnxruntime as the service reads them, fit the
-model's calibration (the rendered ones show it being wrong, which a good site model seldom is on
-a few dozen images; a term of the site's own says how much surer it is on them). The held-out
-fifth measures it: right and wrong at the default MIN_CONFIDENCE, read as the service reads
-with a site model (its cascade with ddddocr and the general model), each image with a
-calibration fitted without that image. Writes ``MODELS_DIR/NAME/digits.onnx`` and ``card.json``;
+the site's images (moved, scaled and re-contrasted a little every time they are seen) and
+partly captchas of our renderer: on a few hundred images alone the model learns them by heart,
+forgets what it knew, and is confidently wrong on the site's next captchas. The held-out fifth
+and more rendered captchas, read by the exported model on onnxruntime as the service reads them
+(as they are and nudged each way: ``steady_evidence``), fit the model's calibration (the
+rendered ones show it being wrong, which a good site model seldom is on a few dozen images; a
+term of the site's own says how much surer it is on them). The held-out fifth measures it:
+right and wrong at the default MIN_CONFIDENCE, read as the service reads with a site model (its
+cascade with ddddocr and the general model), each image with a calibration fitted without that
+image. Writes ``MODELS_DIR/NAME/digits.onnx`` and ``card.json``;
 a running server serves it without a restart.
 """
 
@@ -32,8 +33,8 @@ from torch.nn import functional
 
 from captcha_service.config import Config
 from captcha_service.memory import keep_freed_heap
-from captcha_service.ocr.confidence import Calibration, digit_evidence, fit_calibration
-from captcha_service.ocr.digit_model import MODEL_FILE, DigitModel
+from captcha_service.ocr.confidence import Calibration, fit_calibration, steady_evidence
+from captcha_service.ocr.digit_model import MODEL_FILE, SIGHTINGS, DigitModel
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import IMAGE_SUFFIXES
@@ -120,12 +121,13 @@ def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log, r
 
 
 def held_out_readings(digit_model, pictures):
-    """Per (picture, digits), its readings asked at its length and one digit fewer and more: [(index, signals, right, weight)]."""
+    """Per (picture, digits), its readings asked at its length and one digit fewer and more, as the service reads
+    with a site model (``steady_evidence``): [(index, signals, right, weight)]."""
     rows = []
     for index, (picture, digits) in enumerate(pictures):
-        probabilities = digit_model.probabilities(picture)
+        sightings = digit_model.nudged_probabilities(picture, SIGHTINGS)
         for asked in (len(digits) - 1, len(digits), len(digits) + 1):
-            evidence = digit_evidence(probabilities, asked) if SHORTEST <= asked <= LONGEST else None
+            evidence = steady_evidence(sightings, asked) if SHORTEST <= asked <= LONGEST else None
             if evidence is not None:
                 rows.append((index, evidence.signals, evidence.digits == digits, 1.0 if asked == len(digits) else OFF_LENGTH_WEIGHT))
     return rows

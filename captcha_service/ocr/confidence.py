@@ -1,7 +1,8 @@
 """Choose one reading from the models' probabilities, and say how likely it is right (no Flask).
 
-Three kinds of evidence, one per way of reading (see ``recogniser``):
+Four kinds of evidence, one per way of reading (see ``recogniser``):
   ``digit_evidence``  our digit model alone
+  ``steady_evidence`` a site model alone, over the picture as it is and nudged each way
   ``view_evidence``   ddddocr's models over three views of the picture
   ``joint_evidence``  both: each proposes readings, the one both find likeliest wins
 Each gives the reading and its signals; a ``Calibration`` fitted by bench/calibrate.py turns
@@ -28,6 +29,7 @@ CALIBRATION_L2 = 1e-2
 # confusions (1s and 7s) overturned right readings of ours; bench/calibrate.py chooses it
 # leave-one-folder-out (README, Accuracy).
 VIEW_WEIGHT = 0.7
+STEADY_SIGNAL, STEADY_SIGNALS = 2, 4  # where steady_evidence's agreeing share is, and how many signals it gives
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,30 @@ def digit_evidence(probabilities, length):
     best, *others = sorted(log_probabilities, key=log_probabilities.get, reverse=True)
     runner_up = log_probabilities[others[0]] if others else math.log(FLOOR)
     return Evidence(best, (log_probabilities[best], log_probabilities[best] - runner_up))
+
+
+def steady_evidence(sightings, length):
+    """A site model's best reading of ``length`` digits over several sightings of one picture, or ``None``.
+
+    ``sightings``: its probabilities for the picture as it is and nudged each way
+    (``digit_model.SIGHTINGS``). Fine-tuned on a hundred-odd images, a model can know an image
+    by heart; a reading that holds however the picture falls on its pixels does not hang on a
+    detail it learnt. The reading is the best of the mean probabilities. Signals: those of
+    ``digit_evidence`` for the mean; the share of sightings whose own best reading it is
+    (1 if every one's: ``is_steady``); the lowest log probability a sighting gives it.
+    """
+    mean = digit_evidence(np.mean(sightings, axis=0), length)
+    if mean is None:
+        return None
+    own = [digit_evidence(probabilities, length) for probabilities in sightings]
+    agreeing = sum(evidence is not None and evidence.digits == mean.digits for evidence in own) / len(own)
+    lowest = min(_log_probabilities(probabilities, [mean.digits])[mean.digits] for probabilities in sightings)
+    return Evidence(mean.digits, (*mean.signals, agreeing, lowest))
+
+
+def is_steady(evidence):
+    """Whether every sighting of a ``steady_evidence`` read the same digits."""
+    return evidence.signals[STEADY_SIGNAL] == 1.0
 
 
 def view_evidence(view_probabilities, length):

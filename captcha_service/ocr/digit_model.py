@@ -12,6 +12,7 @@ INPUT_WIDTH, INPUT_HEIGHT = 128, 32
 # down) in its own pixels, the edges repeated into the gap. A fraction of a stroke's width: a
 # reading that changes under that hangs on a detail the model cannot be sure of.
 NUDGES = ((-2, 0), (2, 0), (0, -1), (0, 1))
+SIGHTINGS = ((0, 0),) + NUDGES  # how a site model sees a picture: as it is, then nudged each way
 
 
 def digit_model_input(picture):

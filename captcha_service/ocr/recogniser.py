@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import onnxruntime
 from PIL import Image
 
-from .confidence import VIEW_WEIGHT, Calibration, digit_evidence, joint_evidence, view_evidence
+from .confidence import VIEW_WEIGHT, Calibration, digit_evidence, is_steady, joint_evidence, steady_evidence, view_evidence
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
-from .digit_model import NUDGES, DigitModel
+from .digit_model import SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
 from .rendering import STRETCHES, trim_margins
 
@@ -99,12 +99,6 @@ def _sure_alone(evidence, calibration, name, min_confidence):
     return Reading(evidence.digits, round(confidence, 4), name) if confidence >= max(SURE_ALONE, min_confidence) else None
 
 
-def steady(digit_model, picture, length, digits):
-    """Whether ``digit_model`` still reads ``digits`` in ``picture`` nudged each way (``NUDGES``)."""
-    readings = (digit_evidence(probabilities, length) for probabilities in digit_model.nudged_probabilities(picture, NUDGES))
-    return all(reading is not None and reading.digits == digits for reading in readings)
-
-
 def agreed(site_reading, general_reading):
     """One reading of two calibrated ones of the same picture: the surer, and if they differ no surer
     than the other is unsure (they cannot both be right)."""
@@ -168,23 +162,24 @@ class Recogniser:
     def _read_with_site_model(self, picture, length, site_model, min_confidence, cascade):
         """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.
 
-        It answers alone when its own calibration is sure and its reading is steady (the same
-        with the picture nudged each way: ``NUDGES``). Else it reads jointly with ddddocr's views,
-        and so does the general model, as for a request naming no model: where the two joint
-        readings agree, the surer confidence is the answer's; where they differ, at most one
-        is right, so the surer one's confidence is at most one minus the other's. Where
-        OCR_MODEL is no cascade, the site model reads alone.
+        It reads the picture as it is and nudged each way, in one batched run (``SIGHTINGS``,
+        ``steady_evidence``), and answers alone when its own calibration is sure and every
+        sighting read the same. Else it reads jointly with ddddocr's views, and so does the
+        general model, as for a request naming no model: where the two joint readings agree,
+        the surer confidence is the answer's; where they differ, at most one is right, so the
+        surer one's confidence is at most one minus the other's. Where OCR_MODEL is no
+        cascade, the site model reads alone.
         """
-        probabilities = site_model.digit_model.probabilities(picture)
-        alone = digit_evidence(probabilities, length)
+        sightings = site_model.digit_model.nudged_probabilities(picture, SIGHTINGS)
+        alone = steady_evidence(sightings, length)
         if not cascade:
             return _calibrated(alone, site_model.calibration, site_model.name, length)
         sure = _sure_alone(alone, site_model.calibration, site_model.name, min_confidence)
-        if sure is not None and steady(site_model.digit_model, picture, length, sure.digits):
+        if sure is not None and is_steady(alone):
             return sure
         views = _Views(self.ddddocr, picture)
         return agreed(
-            self._read_jointly(probabilities, views, length, min_confidence, f"{site_model.name}+ddddocr"),
+            self._read_jointly(sightings[0], views, length, min_confidence, f"{site_model.name}+ddddocr"),
             self._read_jointly(self.digit_model.probabilities(picture), views, length, min_confidence, self.model_name),
         )
 

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from .confidence import Calibration
+from .confidence import STEADY_SIGNALS, Calibration
 from .digit_model import DigitModel
 from .exceptions import UnreadableInput
 from .recogniser import session_options
@@ -76,6 +76,9 @@ class SiteModels:
 
     def _load(self, name, stamp):
         calibration = self.card(name)["calibration"]
+        if len(calibration["weights"]) != STEADY_SIGNALS:
+            # Written by an older finetune, calibrated on other signals: its confidences would mean nothing.
+            raise UnreadableInput(f"site model {name!r} was fine-tuned by an older version: run finetune again", "outdated_model")
         return SiteModel(
             name, DigitModel(self._options, path=self.directory / name / MODEL_FILE_NAME),
             Calibration(tuple(calibration["weights"]), calibration["bias"]), stamp,
