@@ -4,7 +4,7 @@
 
 DIR holds the site's captchas named ``<anything>_<digits>.<ext>``, 50 or more. A fifth is held
 out (seeded). The rest train a copy of ``digits.onnx`` (its BatchNorms frozen), each batch mostly
-the site's images (moved, scaled and re-contrasted a little every time they are seen) and
+the site's images (moved, scaled, bent and re-contrasted a little every time they are seen) and
 partly captchas of our renderer: on a few hundred images alone the model learns them by heart,
 forgets what it knew, and is confidently wrong on the site's next captchas. The held-out fifth
 and more rendered captchas, read by the exported model on onnxruntime as the service reads them
@@ -53,6 +53,9 @@ OFF_LENGTH_WEIGHT = 0.1  # readings asked with one digit too few or too many: wr
 REFRESHER_CAPTCHAS, CALIBRATION_CAPTCHAS = 3000, 600
 RENDERED_FIRST_SEED = 2 * 10**9  # seeds no training run of the general model uses
 SITE_SHARE = 0.75  # of each batch; the rest are rendered captchas
+# augment's bend: the spread of each cell's displacement, across and down, in grid_sample's [-1, 1] units (a
+# stroke's width or so in the model's input; a stronger bend turns some digits into others).
+WARP, WARP_CELLS = (0.06, 0.12), (3, 9)
 
 
 class FinetuneError(Exception):
@@ -77,7 +80,12 @@ def labelled_images(directory):
 
 
 def augment(pixels, generator):
-    """Each picture shifted, scaled, turned and re-contrasted a little (pixels in [0, 1], N x 1 x H x W)."""
+    """Each picture shifted, scaled, turned, bent and re-contrasted a little (pixels in [0, 1], N x 1 x H x W).
+
+    The bend is a smooth random displacement (a coarse grid of WARP_CELLS, interpolated), so strokes
+    keep their shape locally but no two sightings of an image are drawn alike: a site's hundred-odd
+    images, each seen dozens of times, would otherwise be learnt by heart.
+    """
     count = pixels.shape[0]
     angle = (torch.rand(count, generator=generator) - 0.5) * math.radians(6)
     scale = 1 + (torch.rand(count, generator=generator) - 0.5) * 0.2
@@ -86,7 +94,9 @@ def augment(pixels, generator):
     theta[:, 0, 0], theta[:, 0, 1] = scale * torch.cos(angle), -torch.sin(angle) * 0.25
     theta[:, 1, 0], theta[:, 1, 1] = torch.sin(angle) * 4, scale * torch.cos(angle)
     theta[:, :, 2] = shift
-    grid = functional.affine_grid(theta, pixels.shape, align_corners=False)
+    bend = torch.randn(count, 2, *WARP_CELLS, generator=generator) * torch.tensor(WARP).view(1, 2, 1, 1)
+    bend = functional.interpolate(bend, size=pixels.shape[2:], mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
+    grid = functional.affine_grid(theta, pixels.shape, align_corners=False) + bend
     moved = functional.grid_sample(pixels, grid, padding_mode="border", align_corners=False)
     contrast = 1 + (torch.rand(count, 1, 1, 1, generator=generator) - 0.5) * 0.6
     brightness = (torch.rand(count, 1, 1, 1, generator=generator) - 0.5) * 0.2
