@@ -16,6 +16,7 @@ from captcha_service.ocr.recogniser import Reading, agreed
 from captcha_service.ocr.rendering import trim_margins
 from captcha_service.ocr.site_models import CARD_FILE_NAME, SiteModel
 from captcha_service.reports import RecentRequests
+from captcha_service.version import __version__
 from tests.captchas import CAPTCHA_FILES, FIXTURES, base64_of, label_of
 from training import data
 from training.finetune import MIN_IMAGES, FinetuneError, finetune, site_calibration
@@ -54,6 +55,7 @@ def test_a_model_fine_tuned_while_the_server_runs_is_served_by_name(serving, sit
     card = finetune(site_folder, "shop", models_dir, steps=3, batch=8, log=lambda *args, **kwargs: None)
     assert card["images"] == 60 and card["held_out"]["images"] == 12
     assert set(card["held_out"]) >= {"right", "wrong", "refused"} and len(card["calibration"]["weights"]) == STEADY_SIGNALS
+    assert card["captcha_ocr"] == __version__
 
     answer = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "shop", "min_confidence": 0})
     assert answer.status_code in (200, 422) and "known models" not in answer.get_data(as_text=True)

@@ -42,6 +42,7 @@ from captcha_service.ocr.recogniser import Recogniser, session_options
 from captcha_service.ocr.rendering import trim_margins
 from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME, SiteModel, check_site_model_name
 from captcha_service.schemas import LONGEST, SHORTEST
+from captcha_service.version import __version__
 
 from . import data
 from .onnx_weights import digit_net_from_onnx
@@ -223,6 +224,7 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
             "seconds": round(time.perf_counter() - wall),
             "calibration": {"weights": list(calibration.weights), "bias": calibration.bias},
             "general_model": json.loads(MODEL_FILE.with_suffix(".card.json").read_text()).get("trained"),
+            "captcha_ocr": __version__,
             "torch": torch.__version__,
         }
         _install(exported, card, pathlib.Path(models_dir) / name)
