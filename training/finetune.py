@@ -84,7 +84,7 @@ def augment(pixels, generator):
     """Each picture shifted, scaled, turned, bent and re-contrasted a little (pixels in [0, 1], N x 1 x H x W).
 
     The bend is a smooth random displacement (a coarse grid of WARP_CELLS, interpolated), so strokes
-    keep their shape locally but no two sightings of an image are drawn alike: a site's hundred-odd
+    keep their shape locally but no two showings of an image are drawn alike: a site's hundred-odd
     images, each seen dozens of times, would otherwise be learnt by heart.
     """
     count = pixels.shape[0]
