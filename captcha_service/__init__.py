@@ -13,13 +13,14 @@ def create_app(test_config=None, load_model_in_background=False):
     from flask import Flask  # here, so that importing the reading core (captcha_service.ocr) loads no Flask
 
     from . import auth, docs, errors, metrics, reports, request_log, solver_protocols, views
-    from .config import load_config
+    from .config import check_settings, load_config
     from .extension import ocr
 
     app = Flask(__name__)
     app.config.update(load_config(os.environ))
     if test_config is not None:
         app.config.update(test_config)
+    check_settings(app.config)
 
     request_log.init_app(app)
     metrics.init_app(app, app.config["OCR_MODEL"])

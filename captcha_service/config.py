@@ -36,12 +36,47 @@ class Config:
     SAMPLES_KEPT = 1000
     SAMPLES_KEPT_SECONDS = 600
     SAMPLES_KEPT_BYTES = 64 * 1024 * 1024
+    SAMPLES_MAX_BYTES = 512 * 1024 * 1024
     OCR_MODEL = "digits+common"
     OCR_DIGITS = 4
     MIN_CONFIDENCE = 0.9
     ORT_LOGGING_LEVEL = 3
     LOG_LEVEL = "INFO"
     ORT_INTRA_OP_THREADS = 0
+
+
+# The range of each numeric setting (inclusive): a value outside it stops the start-up, naming the
+# variable, instead of failing on the first request (a store of -1 tasks) or aborting the process.
+RANGES = {
+    "PORT": (0, 65535),
+    "THREADS": (1, 1024),
+    "CONNECTION_LIMIT": (1, 100_000),
+    "CHANNEL_TIMEOUT": (1, 86_400),
+    "READ_SLOTS": (0, 1024),
+    "READ_WAIT_SECONDS": (0.0, 3600.0),
+    "MAX_CONTENT_LENGTH": (1024, 1024**3),
+    "MAX_FORM_MEMORY_SIZE": (1024, 1024**3),
+    "MAX_IMAGE_BYTES": (1024, 1024**3),
+    "MAX_IMAGE_PIXELS": (1, 10**9),
+    "MAX_ASPECT_RATIO": (1.0, 10_000.0),
+    "MAX_FRAMES": (1, 10_000),
+    "MAX_DECODED_PIXELS": (1, 10**10),
+    "MAX_JPEG_SCANS": (1, 10_000),
+    "TASK_STORE_SIZE": (1, 10**7),
+    "TASK_TTL_SECONDS": (1, 7 * 86_400),
+    "UPSTREAM_CONCURRENCY": (1, 1024),
+    "UPSTREAM_TIMEOUT_SECONDS": (1.0, 3600.0),
+    "SITE_MODELS_LOADED": (1, 1024),
+    "SAMPLES_KEPT": (0, 10**7),
+    "SAMPLES_KEPT_SECONDS": (0, 7 * 86_400),
+    "SAMPLES_KEPT_BYTES": (0, 64 * 1024**3),
+    "SAMPLES_MAX_BYTES": (0, 1024**5),
+    "OCR_DIGITS": (3, 8),
+    "MIN_CONFIDENCE": (0.0, 1.0),
+    "ORT_LOGGING_LEVEL": (0, 4),
+    "ORT_INTRA_OP_THREADS": (0, 1024),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def defaults():
@@ -52,6 +87,19 @@ def defaults():
 def load_config(environ):
     """The settings: the defaults, overridden by ``environ`` (for the app and the CLI alike)."""
     return defaults() | settings_from_environment(environ)
+
+
+def check_settings(config):
+    """Refuse, naming the variable, a setting of the wrong type or outside its range (``RANGES``)."""
+    for name, default in defaults().items():
+        value = config[name]
+        if type(value) is not type(default) and not (type(default) is float and type(value) is int):
+            raise ValueError(f"setting {name}={value!r} is not a valid {type(default).__name__}")
+    for name, (low, high) in RANGES.items():
+        if not low <= config[name] <= high:  # NaN fails too
+            raise ValueError(f"setting {name}={config[name]!r} is out of range: it must be from {low} to {high}")
+    if config["LOG_LEVEL"].upper() not in LOG_LEVELS:
+        raise ValueError(f"setting LOG_LEVEL={config['LOG_LEVEL']!r} must be one of {', '.join(LOG_LEVELS)}")
 
 
 def intra_op_threads(config):
