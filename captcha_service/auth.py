@@ -1,6 +1,7 @@
 """Optional API keys for reading captchas: off unless ``API_KEYS`` is set."""
 
 import functools
+import hashlib
 import hmac
 import ipaddress
 import pathlib
@@ -10,6 +11,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 KEYS_EXTENSION = "captcha_ocr_api_keys"
+LONGEST_KEY = 256  # the services' keys are 32 characters; longer is no key, not state to keep
 
 
 def init_app(app):
@@ -63,9 +65,30 @@ def api_keys(app):
 
 
 def accepts_key(app, presented):
-    """Whether a key sent in a body or query (the solver protocols') opens ``app``: any does when no keys are set."""
+    """Whether a key sent in a body or query (the solver protocols') opens ``app``.
+
+    A key must be printable ASCII of at most LONGEST_KEY characters, and one of the keys when
+    any are set (with none, any such key opens it, and keeps its tasks and reports apart).
+    """
+    if not is_plausible_key(presented):
+        return False
     keys = api_keys(app)
     return not keys or _is_known(presented.encode(), keys)
+
+
+def is_plausible_key(key):
+    return 0 < len(key) <= LONGEST_KEY and key.isascii() and key.isprintable()
+
+
+def key_owner(key):
+    """Who presented ``key``, to keep clients' tasks and reports apart: a digest, never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def request_owner():
+    """``key_owner`` of the key this request to the HTTP API presents ("" for none: no keys are set)."""
+    presented = _presented_key()
+    return key_owner(presented.decode()) if presented else ""
 
 
 def warn_if_open_to_the_network(logger, host, keys):
@@ -75,10 +98,10 @@ def warn_if_open_to_the_network(logger, host, keys):
 
 
 def _presented_key():
+    """The key in the headers, as bytes; b"" for none or one that is no plausible key."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip().encode()
-    return request.headers.get("X-API-Key", "").encode()
+    key = token.strip() if scheme.lower() == "bearer" and token.strip() else request.headers.get("X-API-Key", "")
+    return key.encode() if is_plausible_key(key) else b""
 
 
 def _is_known(presented, keys):

@@ -1,9 +1,15 @@
-"""Solved (or refused) captchas kept for the clients that poll for them: bounded by count and age."""
+"""Solved (or refused) captchas kept for the clients that poll for them: bounded by count and age.
+
+Every task belongs to the client that created it (a digest of its key, never the key itself:
+keys are secrets, and a long one kept per task would let a client fill the memory). When the
+store is full the client holding the most tasks loses its oldest, so one client sending many
+captchas evicts its own tasks, not everyone's.
+"""
 
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, replace
 
 TASKS_EXTENSION = "captcha_ocr_tasks"
@@ -11,6 +17,7 @@ TASKS_EXTENSION = "captcha_ocr_tasks"
 # Ids are random, not counted: knowing one's own id tells nothing about another client's. Below
 # 2**53 so that JavaScript clients read them exactly; 15 digits, as the services' ids look.
 FIRST_ID, ID_RANGE = 10**14, 2**53 - 10**14
+LONGEST_ID = len(str(FIRST_ID + ID_RANGE))
 
 
 @dataclass(frozen=True)
@@ -18,7 +25,7 @@ class Task:
     """What a poll answers: the digits, the protocol error code of a refusal, or neither yet (pending upstream)."""
 
     id: int
-    key: str
+    owner: str  # auth.key_owner of the key that created it
     request_id: str
     digits: str | None = None
     error: str | None = None
@@ -30,20 +37,25 @@ class Task:
 
 
 class TaskStore:
-    """The newest ``size`` tasks of the last ``ttl`` seconds; older ones are forgotten."""
+    """The newest ``size`` tasks of the last ``ttl`` seconds, evicted fairly between owners."""
 
     def __init__(self, size, ttl, clock=time.time):
         self.size, self.ttl, self.clock = size, ttl, clock
-        self._tasks = OrderedDict()
+        self._tasks = OrderedDict()  # id -> Task, oldest first
+        self._ids_of = defaultdict(OrderedDict)  # owner -> its task ids, oldest first
+        self._owners_holding = defaultdict(set)  # n -> the owners holding n tasks
+        self._most = 0  # the most tasks any owner holds
         self._lock = threading.Lock()
 
-    def add(self, key, request_id, digits=None, error=None):
+    def add(self, owner, request_id, digits=None, error=None):
         with self._lock:
             task_id = FIRST_ID + secrets.randbelow(ID_RANGE)
             while task_id in self._tasks:
                 task_id = FIRST_ID + secrets.randbelow(ID_RANGE)
-            task = Task(task_id, key, request_id, digits, error, self.clock())
+            task = Task(task_id, owner, request_id, digits, error, self.clock())
             self._tasks[task_id] = task
+            self._count(owner, +1)
+            self._ids_of[owner][task_id] = None
             self._forget_old()
             return task
 
@@ -53,19 +65,44 @@ class TaskStore:
             if task_id in self._tasks:
                 self._tasks[task_id] = replace(self._tasks[task_id], digits=digits, error=error)
 
-    def get(self, task_id, key):
-        """The task of ``task_id`` created with ``key``, or None (unknown, expired, or another key's)."""
+    def get(self, task_id, owner):
+        """The task of ``task_id`` created by ``owner``, or None (unknown, expired, or another owner's)."""
         with self._lock:
             self._forget_old()
             task = self._tasks.get(task_id)
-        return task if task is not None and secrets.compare_digest(task.key.encode(), key.encode()) else None
+        return task if task is not None and secrets.compare_digest(task.owner, owner) else None
+
+    def __len__(self):
+        return len(self._tasks)
 
     def _forget_old(self):
         while len(self._tasks) > self.size:
-            self._tasks.popitem(last=False)
+            greediest = next(iter(self._owners_holding[self._most]))
+            self._drop(next(iter(self._ids_of[greediest])))
         oldest = self.clock() - self.ttl
         while self._tasks and next(iter(self._tasks.values())).created < oldest:
-            self._tasks.popitem(last=False)
+            self._drop(next(iter(self._tasks)))
+
+    def _drop(self, task_id):
+        owner = self._tasks.pop(task_id).owner
+        ids = self._ids_of[owner]
+        del ids[task_id]
+        if not ids:
+            del self._ids_of[owner]
+        self._count(owner, -1)
+
+    def _count(self, owner, change):
+        """Move ``owner`` from the holders of n tasks to those of n + ``change``, keeping ``_most``."""
+        held = len(self._ids_of.get(owner, ()))  # before this change is applied to _ids_of (add) / after it (drop)
+        before, after = (held, held + 1) if change > 0 else (held + 1, held)
+        self._owners_holding[before].discard(owner)
+        if not self._owners_holding[before]:
+            del self._owners_holding[before]
+        if after:
+            self._owners_holding[after].add(owner)
+        self._most = max(self._most, after)
+        while self._most and self._most not in self._owners_holding:
+            self._most -= 1
 
 
 def task_store(app):
