@@ -1,38 +1,53 @@
 """Clients' reports on our answers, and the labelled samples they make (``SAMPLES_DIR``).
 
-Each read remembers its request id (``X-Request-ID``), the site model it used and what we
-answered, for the last ``SAMPLES_KEPT`` requests of the last ``SAMPLES_KEPT_SECONDS`` (and at
-most ``SAMPLES_KEPT_BYTES`` of images). With ``SAMPLES_DIR`` set the image is kept too, and a
-report writes it, labelled, into ``SAMPLES_DIR/<model or "general">/`` as
-``<request id>_<digits>.<ext>``: ready for ``captcha-ocr finetune``. Without it nothing but the
-ids is kept, and reports are only counted (``captcha_reports_total``).
+Each read that reached the models (answered, or refused as unsure) remembers its request id
+(``X-Request-ID``), who sent it, the site model it used and what we answered, for the last
+``SAMPLES_KEPT`` requests of the last ``SAMPLES_KEPT_SECONDS`` (and at most
+``SAMPLES_KEPT_BYTES`` of images). Images refused before any reading (not an image, too large,
+an unknown model) are never kept. With ``SAMPLES_DIR`` set the image is kept too, and a report
+writes it, labelled, into ``SAMPLES_DIR/<model or "general">/`` as ``<request id>_<digits>.<ext>``:
+ready for ``captcha-ocr finetune``. One request makes at most one file (a second report
+relabels it), written whole or not at all, and the folder holds at most ``SAMPLES_MAX_BYTES``.
+Without SAMPLES_DIR nothing but the ids is kept, and reports are only counted
+(``captcha_reports_total``). A client sees and reports only its own requests (by its key).
 """
 
+import logging
+import os
 import pathlib
-import re
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from flask import current_app, g
 
+from .auth import request_owner
 from .extension import ocr
+from .files import write_atomically
 from .metrics import count_report
-from .ocr.exceptions import UnreadableInput
+from .ocr.exceptions import UNSURE_REASONS, UnreadableInput
 from .ocr.images import image_extension
 from .ocr.site_models import GENERAL
 
 REPORTS_EXTENSION = "captcha_ocr_recent_requests"
-UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9_-]")
+SAFE_IN_FILE_NAMES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+# How old SAMPLES_DIR's size may be when a sample is written: other processes (PM2, several
+# machines on one share) write there too, and what they wrote is seen only by looking again.
+RESCAN_SECONDS = 2.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Recent:
+    owner: str  # auth.key_owner of the client's key ("" without keys)
     image: bytes | None  # None without SAMPLES_DIR
     model: str
     digits: str | None  # what we answered; None: we refused
     at: float
+    sample: pathlib.Path | None = None  # the sample written for it, once reported
 
 
 class RecentRequests:
@@ -40,54 +55,121 @@ class RecentRequests:
 
     def __init__(self, count, seconds, max_bytes, keep_images, clock=time.monotonic):
         self.count, self.seconds, self.max_bytes, self.keep_images, self.clock = count, seconds, max_bytes, keep_images, clock
-        self._recent = OrderedDict()
+        self._recent = OrderedDict()  # (owner, request id) -> Recent
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def remember(self, request_id, image, model):
-        entry = Recent(image if self.keep_images else None, model or GENERAL, None, self.clock())
+    def remember(self, owner, request_id, image, model, digits):
+        """Remember a read; returns the id it is remembered by: ``request_id``, or a new one if that is taken.
+
+        A taken id is never replaced: the client that reports on it must label the image it sent.
+        """
+        entry = Recent(owner, image if self.keep_images else None, model or GENERAL, digits, self.clock())
         with self._lock:
-            self._drop(request_id)
-            self._recent[request_id] = entry
+            self._forget_old()
+            while (owner, request_id) in self._recent:
+                request_id = uuid.uuid4().hex
+            self._recent[owner, request_id] = entry
             self._bytes += len(entry.image or b"")
             self._forget_old()
+        return request_id
 
-    def answered(self, request_id, digits):
-        with self._lock:
-            if request_id in self._recent:
-                self._recent[request_id].digits = digits
-
-    def get(self, request_id):
+    def get(self, owner, request_id):
         with self._lock:
             self._forget_old()
-            return self._recent.get(request_id)
-
-    def _drop(self, request_id):
-        entry = self._recent.pop(request_id, None)
-        if entry is not None:
-            self._bytes -= len(entry.image or b"")
+            return self._recent.get((owner, request_id))
 
     def _forget_old(self):
         oldest = self.clock() - self.seconds
         while self._recent and (
             len(self._recent) > self.count or self._bytes > self.max_bytes or next(iter(self._recent.values())).at < oldest
         ):
-            self._drop(next(iter(self._recent)))
+            _, entry = self._recent.popitem(last=False)
+            self._bytes -= len(entry.image or b"")
+
+
+class SamplesFull(Exception):
+    pass
+
+
+class SamplesFolder:
+    """SAMPLES_DIR: labelled images written whole, one per request, the folder kept within ``max_bytes``."""
+
+    def __init__(self, directory, max_bytes, clock=time.monotonic):
+        self.directory, self.max_bytes, self.clock = pathlib.Path(directory), max_bytes, clock
+        self._used, self._looked = 0, None
+        self._lock = threading.Lock()
+
+    def write(self, recent, request_id, digits):
+        """Write (or relabel) ``recent``'s sample; its path relative to SAMPLES_DIR. Raises SamplesFull, or the
+        OSError of a disk that refuses it."""
+        folder = self.directory / recent.model
+        path = folder / f"{file_name_part(request_id)}_{digits}.{image_extension(recent.image)}"
+        with self._lock:
+            if recent.sample != path:
+                self._make_room(len(recent.image) - (_size(recent.sample) if recent.sample else 0))
+                folder.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, recent.image)
+                self._used += len(recent.image)
+                if recent.sample is not None:  # relabelled: the image's old name goes
+                    self._used -= _size(recent.sample)
+                    recent.sample.unlink(missing_ok=True)
+                recent.sample = path
+        return str(path.relative_to(self.directory))
+
+    def _make_room(self, size):
+        if self._looked is None or self.clock() - self._looked > RESCAN_SECONDS:
+            self._used, self._looked = folder_bytes(self.directory), self.clock()
+        if self._used + size > self.max_bytes:
+            raise SamplesFull(
+                f"SAMPLES_DIR is full (SAMPLES_MAX_BYTES={self.max_bytes}): move its samples away (after finetune, say) to keep more"
+            )
+
+
+def folder_bytes(directory):
+    """The bytes of the files in ``directory`` and its folders (a model's folder each), writes in progress included."""
+    total = 0
+    for root, _folders, files in os.walk(directory):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except FileNotFoundError:  # removed meanwhile (relabelled, or moved away)
+                pass
+    return total
+
+
+def _size(path):
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def file_name_part(request_id):
+    """``request_id`` as part of a file name: its letters, digits, '_' and '-' as they are, any other character
+    as ~ and its code in hex. One to one, so that two ids never share a file (``a.b`` and ``a-b`` did)."""
+    return "".join(character if character in SAFE_IN_FILE_NAMES else f"~{ord(character):02x}" for character in request_id)
 
 
 def init_app(app):
     config = app.config
-    app.extensions[REPORTS_EXTENSION] = RecentRequests(
-        config["SAMPLES_KEPT"], config["SAMPLES_KEPT_SECONDS"], config["SAMPLES_KEPT_BYTES"], keep_images=bool(config["SAMPLES_DIR"]),
+    app.extensions[REPORTS_EXTENSION] = (
+        RecentRequests(config["SAMPLES_KEPT"], config["SAMPLES_KEPT_SECONDS"], config["SAMPLES_KEPT_BYTES"], keep_images=bool(config["SAMPLES_DIR"])),
+        SamplesFolder(config["SAMPLES_DIR"], config["SAMPLES_MAX_BYTES"]) if config["SAMPLES_DIR"] else None,
     )
 
 
-def read_remembered(image_bytes, length=None, min_confidence=None, model=None):
-    """``ocr.read``, remembering the request for a later report (refusals included: they are the images worth most)."""
-    recent = app_recent_requests()
-    recent.remember(g.request_id, image_bytes, model)
-    reading = ocr.read(image_bytes, length, min_confidence, model)
-    recent.answered(g.request_id, reading.digits)
+def read_remembered(image_bytes, length=None, min_confidence=None, model=None, owner=None):
+    """``ocr.read``, remembering the request for a later report: readings and unsure refusals (the images worth most),
+    not images refused before any reading. ``owner``: who sent it (default: the key this request presents)."""
+    owner = request_owner() if owner is None else owner
+    try:
+        reading = ocr.read(image_bytes, length, min_confidence, model)
+    except UnreadableInput as refusal:
+        if refusal.reason in UNSURE_REASONS:
+            g.request_id = _recent_requests().remember(owner, g.request_id, image_bytes, model, None)
+        raise
+    g.request_id = _recent_requests().remember(owner, g.request_id, image_bytes, model, reading.digits)
     return reading
 
 
@@ -95,13 +177,15 @@ class UnknownRequest(LookupError):
     pass
 
 
-def report(request_id, correct=None, digits=None):
-    """Count a report on an earlier answer; with SAMPLES_DIR, write its image labelled. Returns (verdict, sample path or None).
+def report(request_id, correct=None, digits=None, owner=None):
+    """Count a report on an earlier answer; with SAMPLES_DIR, write its image labelled.
 
+    Returns (verdict, {"sample": path or None} and, when the image could not be kept, "not_kept": why).
     ``correct=True`` labels the image with our answer; ``digits`` with the right ones. Raises
-    UnknownRequest for an id not (or no longer) remembered, UnreadableInput for ``correct`` on a refusal.
+    UnknownRequest for an id not (or no longer) remembered, or another client's, and
+    UnreadableInput for ``correct`` on a refusal.
     """
-    recent = app_recent_requests().get(request_id)
+    recent = _recent_requests().get(request_owner() if owner is None else owner, request_id)
     if recent is None:
         raise UnknownRequest(request_id)
     if digits is None and correct and recent.digits is None:
@@ -109,19 +193,18 @@ def report(request_id, correct=None, digits=None):
     right = digits == recent.digits if digits is not None else bool(correct)
     count_report(right)
     label = digits if digits is not None else recent.digits if right else None
-    if label is None or recent.image is None:
-        return right, None
-    return right, write_sample(pathlib.Path(current_app.config["SAMPLES_DIR"]), request_id, recent, label)
+    samples = current_app.extensions[REPORTS_EXTENSION][1]
+    if label is None or samples is None:
+        return right, {"sample": None}
+    try:
+        return right, {"sample": samples.write(recent, request_id, label)}
+    except SamplesFull as full:
+        logger.warning("a reported sample was not kept: %s", full)
+        return right, {"sample": None, "not_kept": str(full)}
+    except OSError as error:  # a full or read-only disk: the report still counts
+        logger.warning("a reported sample was not kept: %s", error)
+        return right, {"sample": None, "not_kept": f"the sample could not be written: {error.strerror}"}
 
 
-def write_sample(samples_dir, request_id, recent, digits):
-    """``SAMPLES_DIR/<model>/<request id>_<digits>.<ext>``; its path relative to SAMPLES_DIR."""
-    folder = samples_dir / recent.model
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{UNSAFE_IN_FILE_NAMES.sub('-', request_id)}_{digits}.{image_extension(recent.image)}"
-    path.write_bytes(recent.image)
-    return str(path.relative_to(samples_dir))
-
-
-def app_recent_requests():
-    return current_app.extensions[REPORTS_EXTENSION]
+def _recent_requests():
+    return current_app.extensions[REPORTS_EXTENSION][0]

@@ -47,6 +47,7 @@ def health():
 
 
 @bp.get("/models")
+@api_key_required
 def models():
     """The site models this service can read with (``model`` in a request), with their cards' figures.
     ---
@@ -55,18 +56,13 @@ def models():
       200:
         description: >-
           {"general": OCR_MODEL, "models": [{"name", "trained", "images", "held_out", ...}]}: each
-          site model's card as `captcha-ocr finetune` wrote it.
+          site model's card as `captcha-ocr finetune` wrote it; a model that cannot be used has
+          "usable": false and "problem" instead.
         content:
           application/json:
             schema: {type: object}
     """
-    site_models = ocr.pipeline.site_models
-    cards = [{"name": name, **_figures(site_models.card(name))} for name in site_models.names()]
-    return {"general": current_app.config["OCR_MODEL"], "models": cards}
-
-
-def _figures(card):
-    return {field: card[field] for field in ("trained", "images", "held_out", "seconds") if field in card}
+    return {"general": current_app.config["OCR_MODEL"], "models": ocr.pipeline.site_models.listing()}
 
 
 @bp.post("/ocr")
@@ -159,12 +155,15 @@ def report_answer():
       200:
         description: >-
           Recorded: {"request_id", "verdict": "right"|"wrong", "sample": path under SAMPLES_DIR, or null
-          when nothing was written (no SAMPLES_DIR, or a wrong answer without the right digits)}.
+          when nothing was written (no SAMPLES_DIR, or a wrong answer without the right digits)}, and
+          "not_kept": why, when the image could not be kept (SAMPLES_MAX_BYTES reached, or the disk refused).
         content:
           application/json:
             schema: {type: object}
       404:
-        description: No recent request with that id (unknown, or beyond SAMPLES_KEPT / SAMPLES_KEPT_SECONDS).
+        description: >-
+          No recent request of yours with that id (unknown, another key's, refused before any
+          reading, or beyond SAMPLES_KEPT / SAMPLES_KEPT_SECONDS).
         content:
           application/json:
             schema:
@@ -180,5 +179,5 @@ def report_answer():
     try:
         right, sample = report(fields["request_id"], fields["correct"], fields["digits"])
     except UnknownRequest:
-        raise NotFound(f"no recent request {fields['request_id']!r}: unknown, or no longer kept (SAMPLES_KEPT, SAMPLES_KEPT_SECONDS)") from None
-    return {"request_id": fields["request_id"], "verdict": "right" if right else "wrong", "sample": sample}
+        raise NotFound(f"no recent request {fields['request_id']!r} of yours: unknown, or no longer kept (SAMPLES_KEPT, SAMPLES_KEPT_SECONDS)") from None
+    return {"request_id": fields["request_id"], "verdict": "right" if right else "wrong", **sample}
