@@ -7,6 +7,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
+from . import solver_protocols
 from .auth import api_keys, is_loopback, warn_if_open_to_the_network
 from .memory import TrimFreedHeap
 
@@ -82,4 +83,7 @@ def serve(app):
         signal.signal(stop, signal.default_int_handler)
     server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
     server.print_listen("Serving CaptchaOCR on http://{}:{}")
-    server.run()
+    try:
+        server.run()
+    finally:
+        solver_protocols.shutdown(app)

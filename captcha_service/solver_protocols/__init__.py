@@ -20,3 +20,10 @@ def init_app(app):
         )
     app.register_blueprint(twocaptcha.bp)
     app.register_blueprint(createtask.bp)
+
+
+def shutdown(app):
+    """End the upstream exchanges under way (their tasks unsolvable), so that a stopping server is not held by them."""
+    upstream = app.extensions.get(UPSTREAM_EXTENSION)
+    if upstream is not None:
+        upstream.close()

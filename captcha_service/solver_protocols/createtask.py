@@ -11,8 +11,8 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..outcome import note_refusal
-from .errors import SolverError, solver_error_of
-from .solving import BALANCE, check_key, image_of_base64, report_task, solve
+from .errors import SolverError, protocol_status, solver_error_of
+from .solving import BALANCE, client_of, image_of_base64, report_task, solve
 from .tasks import task_store
 
 bp = Blueprint("createtask", __name__)
@@ -52,7 +52,7 @@ def create_task():
             schema: {type: object, required: [errorId]}
     """
     body = _body()
-    key = _client_key(body)
+    owner = _client(body)
     task = body.get("task")
     if not isinstance(task, dict):
         raise SolverError("ERROR_TASK_ABSENT", "'task' is missing or not an object")
@@ -63,7 +63,7 @@ def create_task():
         note_refusal("empty_image")
         raise SolverError("ERROR_ZERO_CAPTCHA_FILESIZE", "the task's 'body' (the base64 image) is missing or empty")
     solved = solve(
-        image_of_base64(image), key,
+        image_of_base64(image), owner,
         min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
     )
     answer = {"errorId": 0, "taskId": solved.id}
@@ -111,7 +111,7 @@ def get_task_result():
 
 @bp.post("/getBalance")
 def get_balance():
-    _client_key(_body())
+    _client(_body())
     return {"errorId": 0, "balance": BALANCE}
 
 
@@ -136,7 +136,7 @@ def solver_error(error):
 @bp.errorhandler(HTTPException)
 def http_error(error):
     """Too large a body, or no read slot free: their error ids, not our JSON envelope."""
-    return solver_error(solver_error_of(error, otherwise="ERROR_TASK_ABSENT"))
+    return solver_error(solver_error_of(error, otherwise="ERROR_TASK_ABSENT")), protocol_status(error)
 
 
 def _body():
@@ -146,17 +146,15 @@ def _body():
     return body
 
 
-def _client_key(body):
+def _client(body):
     key = body.get("clientKey")
-    key = key if isinstance(key, str) else ""
-    check_key(key)
-    return key
+    return client_of(key if isinstance(key, str) else "")
 
 
 def _task(body):
-    key = _client_key(body)
+    owner = _client(body)
     task_id = body.get("taskId")
-    task = task_store(current_app).get(task_id, key) if isinstance(task_id, int) else None
+    task = task_store(current_app).get(task_id, owner) if isinstance(task_id, int) else None
     if task is None:
         raise SolverError("ERROR_NO_SUCH_CAPCHA_ID", "no such task: unknown, expired, or another key's")
     return task

@@ -35,7 +35,9 @@ ERROR_IDS = {
     "ERROR_BAD_PARAMETERS": 22,
 }
 UNSOLVABLE = "ERROR_CAPTCHA_UNSOLVABLE"
-BY_HTTP_STATUS = {413: "ERROR_TOO_BIG_CAPTCHA_FILESIZE", 503: "ERROR_NO_SLOT_AVAILABLE"}
+# An internal failure (a bug: nothing a client sends should cause one) is "no slot": clients retry
+# or fall back on that; its HTTP status stays 500, so that logs and /metrics count it as what it is.
+BY_HTTP_STATUS = {413: "ERROR_TOO_BIG_CAPTCHA_FILESIZE", 500: "ERROR_NO_SLOT_AVAILABLE", 503: "ERROR_NO_SLOT_AVAILABLE"}
 
 # Our refusal reasons (UnreadableInput.reason) as the services say them.
 BY_REASON = {
@@ -53,3 +55,9 @@ def solver_error_of(http_error, otherwise):
     """An HTTP error of ours (too large a body, no read slot free, ...) in the protocol's words."""
     note_refusal(http_error.name.lower().replace(" ", "_"))
     return SolverError(BY_HTTP_STATUS.get(http_error.code, otherwise), http_error.description)
+
+
+def protocol_status(http_error):
+    """The HTTP status of an HTTP error answered in a protocol's words: 200, as the services answer errors, but for
+    an internal failure."""
+    return 500 if http_error.code == 500 else 200

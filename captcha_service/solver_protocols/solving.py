@@ -2,7 +2,7 @@
 
 from flask import current_app, g
 
-from ..auth import accepts_key
+from ..auth import accepts_key, is_plausible_key, key_owner
 from ..metrics import count_report
 from ..ocr.exceptions import UnreadableInput
 from ..ocr.payload import decode_image_payload
@@ -11,17 +11,19 @@ from ..reports import UnknownRequest, read_remembered, report
 from ..schemas import LONGEST, SHORTEST
 from .errors import BY_REASON, UNSOLVABLE, SolverError
 from .tasks import task_store
-from .upstream import UPSTREAM_EXTENSION
+from .upstream import LONGEST_TEXT, UPSTREAM_EXTENSION, Expected
 
 # Reading costs nothing here; bots that check their balance before each captcha carry on.
 BALANCE = 1_000_000.0
 LETTERS_ONLY, LETTERS_AND_DIGITS = 2, 4  # the services' `numeric` values that digits alone never answer
 
 
-def check_key(key, missing="ERROR_KEY_DOES_NOT_EXIST"):
-    """Refuse a key that is not one of API_KEYS (when set): ``missing`` is the code for no key at all."""
+def client_of(key, missing="ERROR_KEY_DOES_NOT_EXIST"):
+    """The owner (``auth.key_owner``) of a key that opens the service; ``missing`` is the code for no key, or one
+    that is no key at all (empty, too long, not printable ASCII), as the services refuse those even when any key works."""
     if not accepts_key(current_app, key):
-        raise SolverError(missing if not key else "ERROR_KEY_DOES_NOT_EXIST", "send one of this service's API keys")
+        raise SolverError(missing if not is_plausible_key(key) else "ERROR_KEY_DOES_NOT_EXIST", "send one of this service's API keys")
+    return key_owner(key)
 
 
 def image_of_base64(text):
@@ -31,41 +33,55 @@ def image_of_base64(text):
         raise _answered(refusal) from None
 
 
-def solve(image_bytes, key, min_length=0, max_length=0, numeric=0):
+def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0):
     """Read the image now: a task with the digits, or with UNSOLVABLE when we are not sure.
 
     An image refused before any reading (empty, too big, not an image) raises its SolverError:
     the services refuse those when they are sent, not when they are polled for.
     """
     length = _length(min_length, max_length)
+    task_fields = {"numeric": numeric, "minLength": min_length, "maxLength": max_length}
     if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None:
         note_refusal("not_digits_only")
-        return _unsolvable(image_bytes, key, {"numeric": numeric, "minLength": min_length, "maxLength": max_length})
+        return _unsolvable(image_bytes, owner, task_fields)
     try:
-        reading = read_remembered(image_bytes, length)
+        reading = read_remembered(image_bytes, length, owner=owner)
     except UnreadableInput as refusal:
         if refusal.reason in BY_REASON:
             raise _answered(refusal) from None
         note_refusal(refusal.reason, refusal.extra.get("digits"), refusal.extra.get("confidence"))
-        return _unsolvable(image_bytes, key, {"numeric": numeric, "minLength": min_length, "maxLength": max_length})
-    return task_store(current_app).add(key, g.request_id, digits=reading.digits)
+        return _unsolvable(image_bytes, owner, task_fields)
+    return task_store(current_app).add(owner, g.request_id, digits=reading.digits)
 
 
-def _unsolvable(image_bytes, key, task_fields):
+def _unsolvable(image_bytes, owner, task_fields):
     """A task for the upstream solver to answer, if there is one with room; else an unsolvable task."""
     upstream = current_app.extensions.get(UPSTREAM_EXTENSION)
-    task_fields = {name: value for name, value in task_fields.items() if value}
-    forwarded = upstream.forward(image_bytes, key, g.request_id, task_fields) if upstream else None
-    return forwarded or task_store(current_app).add(key, g.request_id, error=UNSOLVABLE)
+    forwarded = None
+    if upstream is not None:
+        forwarded = upstream.forward(
+            image_bytes, owner, g.request_id, {name: value for name, value in task_fields.items() if value}, _expected(task_fields)
+        )
+    return forwarded or task_store(current_app).add(owner, g.request_id, error=UNSOLVABLE)
+
+
+def _expected(task_fields):
+    """What an upstream's solution to such a task must be: digits within our lengths, or for a captcha that is not
+    digits only, letters and digits within the task's."""
+    shortest, longest = task_fields["minLength"], task_fields["maxLength"]
+    if task_fields["numeric"] in (LETTERS_ONLY, LETTERS_AND_DIGITS):
+        return Expected(False, shortest or 1, longest or LONGEST_TEXT)
+    return Expected(True, max(shortest or SHORTEST, SHORTEST), min(longest or LONGEST, LONGEST))
 
 
 def report_task(task, correct):
-    """A client's reportgood/reportbad: labels the task's image with its answer when right (see ``reports``)."""
+    """A client's reportgood/reportbad: labels the task's image with its answer when right (see ``reports``); an
+    upstream's answer that is no digits (a captcha of letters) is counted, never made a label."""
     try:
-        if correct and task.digits:
-            report(task.request_id, digits=task.digits)
+        if correct and task.digits and task.digits.isdigit() and SHORTEST <= len(task.digits) <= LONGEST:
+            report(task.request_id, digits=task.digits, owner=task.owner)
         else:
-            report(task.request_id, correct=correct)
+            report(task.request_id, correct=correct, owner=task.owner)
     except (UnknownRequest, UnreadableInput):  # no longer kept, or never read: counted only
         count_report(correct)
 

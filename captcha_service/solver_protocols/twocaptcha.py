@@ -4,19 +4,20 @@ Answers are plain text (``OK|...`` or an error code), or with ``json=1`` ``{"sta
 "request": ...}``; always HTTP 200, errors included, as 2captcha answers.
 """
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from ..outcome import note_refusal
-from .errors import SolverError, solver_error_of
-from .solving import BALANCE, check_key, image_of_base64, report_task, solve
-from .tasks import task_store
+from .errors import SolverError, protocol_status, solver_error_of
+from .solving import BALANCE, client_of, image_of_base64, report_task, solve
+from .tasks import LONGEST_ID, task_store
 
 bp = Blueprint("twocaptcha", __name__)
 
 NOT_READY = "CAPCHA_NOT_READY"  # their spelling
 REPORTS = {"reportgood": True, "reportbad": False}
 NO_KEY = "ERROR_WRONG_USER_KEY"  # 2captcha's answer to a missing or malformed key
+LONGEST_NUMBER = 9  # of a numeric field (min_len, numeric, ...): longer is no value we use
 
 
 @bp.post("/in.php")
@@ -58,7 +59,7 @@ def submit():
             schema: {type: object}
     """
     values = request.values
-    check_key(values.get("key", ""), missing=NO_KEY)
+    owner = client_of(values.get("key", ""), missing=NO_KEY)
     method = values.get("method", "")
     if method == "base64":
         image_bytes = image_of_base64(values.get("body", ""))
@@ -71,7 +72,7 @@ def submit():
     else:
         raise SolverError("ERROR_BAD_PARAMETERS", "method must be 'base64' (with body) or 'post' (with a file)")
     task = solve(
-        image_bytes, values.get("key", ""),
+        image_bytes, owner,
         min_length=_number(values, "min_len"), max_length=_number(values, "max_len"), numeric=_number(values, "numeric"),
     )
     return _answer("OK", str(task.id))
@@ -99,16 +100,15 @@ def result():
             schema: {type: object}
     """
     values = request.values
-    key, action = values.get("key", ""), values.get("action", "")
-    check_key(key, missing=NO_KEY)
+    owner, action = client_of(values.get("key", ""), missing=NO_KEY), values.get("action", "")
     if action == "getbalance":
         return _answer(None, f"{BALANCE:.2f}")
     if action not in ("get", *REPORTS):
         raise SolverError("ERROR_BAD_PARAMETERS", "action must be get, getbalance, reportgood or reportbad")
     task_id = values.get("id", "")
-    if not task_id.isdigit():
+    if not (task_id.isascii() and task_id.isdigit() and len(task_id) <= LONGEST_ID):
         raise SolverError("ERROR_WRONG_ID_FORMAT", "id must be the number in.php answered")
-    task = task_store(current_app).get(int(task_id), key)
+    task = task_store(current_app).get(int(task_id), owner)
     if task is None:
         raise SolverError("ERROR_WRONG_CAPTCHA_ID", "no such captcha: unknown, expired, or another key's")
     if action in REPORTS:
@@ -129,7 +129,9 @@ def solver_error(error):
 @bp.errorhandler(HTTPException)
 def http_error(error):
     """Too large a body, or no read slot free: their codes, not our JSON envelope."""
-    return solver_error(solver_error_of(error, otherwise="ERROR_BAD_PARAMETERS"))
+    response = make_response(solver_error(solver_error_of(error, otherwise="ERROR_BAD_PARAMETERS")))
+    response.status_code = protocol_status(error)
+    return response
 
 
 def _answer(prefix, text, ok=True):
@@ -147,4 +149,4 @@ def _wants_json():
 
 def _number(values, name):
     text = values.get(name, "")
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= LONGEST_NUMBER else 0
