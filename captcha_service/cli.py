@@ -8,7 +8,8 @@ bad usage.
 
 ``finetune DIR --name NAME``: a site model from DIR's labelled captchas, written into
 MODELS_DIR/NAME (see training/finetune.py). Needs requirements-train.txt. Exit status 0, or 2
-when the folder or the name cannot be used.
+when the folder or the name cannot be used, or the model falls short of the bar on its held-out
+images (nothing is installed then; --force installs it anyway).
 """
 
 import argparse
@@ -37,6 +38,7 @@ def main(argv=None):
     finetune.add_argument("directory", metavar="DIR")
     finetune.add_argument("--name", required=True, help="the site model's name: letters, digits, '_' or '-'")
     finetune.add_argument("--steps", type=int, help="training steps of 32 images (default: training/finetune.py's)")
+    finetune.add_argument("--force", action="store_true", help="install the model even if its held-out figures fall short of the bar")
     arguments = parser.parse_args(argv)
     config = load_config(os.environ)
     if arguments.command == "finetune":
@@ -68,7 +70,7 @@ def _finetune(arguments, config):
         return 2
     try:
         steps = {"steps": arguments.steps} if arguments.steps else {}
-        finetune(arguments.directory, arguments.name, config["MODELS_DIR"], log=print, **steps)
+        finetune(arguments.directory, arguments.name, config["MODELS_DIR"], force=arguments.force, log=print, **steps)
     except (FinetuneError, OSError) as error:
         print(f"finetune: {error}", file=sys.stderr)
         return 2

@@ -13,15 +13,16 @@ rendered ones show it being wrong, which a good site model seldom is on a few do
 term of the site's own says how much surer it is on them). The held-out fifth measures it:
 right and wrong at the default MIN_CONFIDENCE, read as the service reads with a site model (its
 cascade with ddddocr and the general model), each image with a calibration fitted without that
-image. Writes ``MODELS_DIR/NAME/digits.onnx`` and ``card.json``;
-a running server serves it without a restart.
+image. A model whose held-out figures fall short of the bar (``MIN_RIGHT``, ``MAX_WRONG``) is
+not installed unless forced. Writes ``MODELS_DIR/NAME/digits.onnx`` and ``card.json``, as one
+folder put in place at once; a running server serves it without a restart.
 """
 
 import datetime
 import json
 import math
-import os
 import pathlib
+import secrets
 import tempfile
 import time
 
@@ -32,6 +33,7 @@ from torch import nn
 from torch.nn import functional
 
 from captcha_service.config import Config
+from captcha_service.files import install_folder, remove_folder, write_atomically
 from captcha_service.memory import keep_freed_heap
 from captcha_service.ocr.confidence import Calibration, fit_calibration, steady_evidence
 from captcha_service.ocr.digit_model import MODEL_FILE, SIGHTINGS, DigitModel
@@ -49,6 +51,10 @@ from .onnx_weights import digit_net_from_onnx
 from .train import as_tensor, export, training_step
 
 MIN_IMAGES = 50
+# The held-out figures below which a model is not installed (without --force): a site model that
+# reads wrongly more often than this, or rightly less often, would serve a site worse than none.
+# One wrong answer is always allowed: on the dozen images a small folder holds out, one is 8%.
+MIN_RIGHT, MAX_WRONG = 0.5, 0.05
 HELD_OUT_SHARE = 0.2
 OFF_LENGTH_WEIGHT = 0.1  # readings asked with one digit too few or too many: wrong by construction
 REFRESHER_CAPTCHAS, CALIBRATION_CAPTCHAS = 3000, 600
@@ -67,11 +73,14 @@ def labelled_images(directory):
     """[(path, model pixels, digits)] of the folder's images, and [(path, what is wrong)] of the others."""
     images, problems = [], []
     for path in sorted(pathlib.Path(directory).iterdir()):
-        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+        if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue  # hidden: a write in progress (captcha_service.files) or not ours
         digits = path.stem.rsplit("_", 1)[-1] if "_" in path.stem else ""
         if not (digits.isascii() and digits.isdigit() and SHORTEST <= len(digits) <= LONGEST):
             problems.append((path, f"not named <anything>_<digits>{path.suffix} with {SHORTEST} to {LONGEST} digits"))
+            continue
+        if path.stat().st_size > Config.MAX_IMAGE_BYTES:  # before reading it: a huge file must not fill the memory
+            problems.append((path, f"larger than {Config.MAX_IMAGE_BYTES} bytes (MAX_IMAGE_BYTES)"))
             continue
         try:
             images.append((path, data.model_pixels(path.read_bytes()), digits))
@@ -169,7 +178,7 @@ def measure(recogniser, digit_model, held_out, held_out_calibrations, threshold)
     them with the site model (``Recogniser.read``), each with a calibration fitted without it."""
     counts = {"right": 0, "wrong": 0, "refused": 0}
     for (picture, digits), calibration in zip(held_out, held_out_calibrations):
-        site_model = SiteModel("held-out", digit_model, calibration, stamp=0.0)
+        site_model = SiteModel("held-out", digit_model, calibration)
         try:
             reading = recogniser.read(picture, len(digits), site_model, threshold)
         except UnreadableInput:
@@ -178,8 +187,17 @@ def measure(recogniser, digit_model, held_out, held_out_calibrations, threshold)
     return {name: round(count / len(held_out), 4) for name, count in counts.items()}
 
 
-def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-3, seed=0, log=print):
-    """Fine-tune on DIR's images and write ``models_dir/name``; returns the card."""
+def meets_the_bar(figures, images):
+    """Whether held-out ``figures`` (shares of ``images``) are good enough to install the model without --force."""
+    return figures["right"] >= MIN_RIGHT and round(figures["wrong"] * images) <= max(1, MAX_WRONG * images)
+
+
+def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-3, seed=0, force=False, log=print):
+    """Fine-tune on DIR's images and write ``models_dir/name``; returns the card.
+
+    Raises FinetuneError, having installed nothing, when the held-out figures fall short of
+    MIN_RIGHT and MAX_WRONG, unless ``force``.
+    """
     try:
         check_site_model_name(name)
     except ValueError as error:
@@ -227,19 +245,32 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
             "captcha_ocr": __version__,
             "torch": torch.__version__,
         }
-        _install(exported, card, pathlib.Path(models_dir) / name)
-    log(
-        f"held out {len(held_out)} images at min_confidence {Config.MIN_CONFIDENCE}: right {100 * figures['right']:.1f}%, "
-        f"wrong {100 * figures['wrong']:.1f}%, refused {100 * figures['refused']:.1f}%"
-    )
+        summary = (
+            f"held out {len(held_out)} images at min_confidence {Config.MIN_CONFIDENCE}: right {100 * figures['right']:.1f}%, "
+            f"wrong {100 * figures['wrong']:.1f}%, refused {100 * figures['refused']:.1f}%"
+        )
+        log(summary)
+        if not force and not meets_the_bar(figures, len(held_out)):
+            raise FinetuneError(
+                f"not installed: {summary}, short of the bar (right at least {100 * MIN_RIGHT:.0f}%, wrong at most "
+                f"{100 * MAX_WRONG:.0f}% or one image). Check the labels, add images, or install it anyway with --force"
+            )
+        install(exported, card, pathlib.Path(models_dir) / name)
     log(f"wrote {pathlib.Path(models_dir) / name} in {card['seconds']} s")
     return card
 
 
-def _install(model_file, card, folder):
-    """Card first, then the model, each replaced whole: a server reloads on the model's change and then reads the card."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for content, target in ((json.dumps(card, indent=2).encode() + b"\n", folder / CARD_FILE_NAME), (model_file.read_bytes(), folder / MODEL_FILE_NAME)):
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(content)
-        os.replace(partial, target)
+def install(model_file, card, folder):
+    """The model and its card as one new folder, written whole, then put in ``folder``'s place at once: a server
+    reading the old model never sees the new card beside it, and a failure leaves the old folder as it was."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    new = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.new")
+    new.mkdir()
+    try:
+        write_atomically(new / CARD_FILE_NAME, json.dumps(card, indent=2).encode() + b"\n")
+        write_atomically(new / MODEL_FILE_NAME, model_file.read_bytes())
+        install_folder(new, folder)
+    except BaseException:
+        if new.exists():
+            remove_folder(new)
+        raise
