@@ -1,9 +1,12 @@
 """UPSTREAM_SOLVER: what we would refuse goes to another solver (here a second instance of this service)."""
 
 import contextlib
+import http.server
+import json
 import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -105,3 +108,123 @@ def test_a_silent_upstream_times_out_and_a_busy_one_is_not_waited_for():
         assert poll(client, second["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
         assert poll(client, first["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
         assert time.monotonic() - started < 5
+
+
+@contextlib.contextmanager
+def hostile_upstream(answer):
+    """An upstream whose createTask answers ``answer(handler)``: whatever bytes, pace or status an attacker likes.
+    Yields (url, the paths it was asked for)."""
+    asked = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            asked.append(self.path)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with contextlib.suppress(OSError):
+                answer(self)
+
+        def do_GET(self):  # noqa: N802
+            asked.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_arguments):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def ready_with(text):
+    def answer(handler):
+        body = json.dumps({"errorId": 0, "taskId": 1, "status": "ready", "solution": {"text": text}}).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return answer
+
+
+@pytest.mark.parametrize("text", ["abcd", "12\x0034", "9" * 900_000, "12", "123456789", "\u0661\u0662\u0663\u0664", 1234], ids=repr)
+def test_an_upstream_answer_that_is_not_digits_of_the_asked_length_is_unsolvable(text):
+    with hostile_upstream(ready_with(text)) as (url, _asked):
+        client = client_of(url)
+        answer = poll(client, create(client)["taskId"])
+        assert answer["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+        submitted = client.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA)}).text
+        task_id = submitted.split("|")[1]
+        deadline = time.monotonic() + 15
+        while (text_answer := client.get("/res.php", query_string={"key": "bot", "action": "get", "id": task_id}).text) == "CAPCHA_NOT_READY":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert text_answer == "ERROR_CAPTCHA_UNSOLVABLE"
+
+
+def test_an_upstream_answer_of_digits_in_range_is_passed_on():
+    with hostile_upstream(ready_with("4821")) as (url, _asked):
+        client = client_of(url)
+        assert poll(client, create(client)["taskId"])["solution"]["text"] == "4821"
+
+
+def test_a_trickling_upstream_is_cut_at_the_one_deadline():
+    def trickle(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        for _ in range(1000):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.3)  # each byte well within any per-read timeout
+
+    with hostile_upstream(trickle) as (url, _asked):
+        client = client_of(url, UPSTREAM_TIMEOUT_SECONDS=2.0)
+        started = time.monotonic()
+        assert poll(client, create(client)["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+        assert time.monotonic() - started < 4
+
+
+def test_a_redirect_to_another_address_is_not_followed():
+    with hostile_upstream(lambda handler: None) as (canary, canary_asked):
+
+        def redirect(handler):
+            handler.send_response(307)
+            handler.send_header("Location", f"{canary}/internal-admin")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        with hostile_upstream(redirect) as (url, _asked):
+            client = client_of(url)
+            assert poll(client, create(client)["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+    assert canary_asked == []
+
+
+def test_a_server_stops_at_once_while_an_upstream_trickles(tmp_path):
+    def trickle(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        for _ in range(1000):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.3)
+
+    with hostile_upstream(trickle) as (upstream, asked):
+        settings = {"UPSTREAM_SOLVER": upstream, "UPSTREAM_SOLVER_KEY": "k", "UPSTREAM_TIMEOUT_SECONDS": 60, **REFUSES_ALL}
+        with running_server(tmp_path / "server.log", **settings) as (url, _port, process, _seconds):
+            body = json.dumps({"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}).encode()
+            urllib.request.urlopen(urllib.request.Request(f"{url}/createTask", data=body, headers={"Content-Type": "application/json"}), timeout=10)
+            deadline = time.monotonic() + 10
+            while not asked:  # the exchange is under way
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            stopping = time.monotonic()
+            process.terminate()
+            process.wait(timeout=10)
+            assert time.monotonic() - stopping < 3
