@@ -25,7 +25,7 @@ from flask import current_app, g
 
 from .auth import request_owner
 from .extension import ocr
-from .files import write_atomically
+from .files import PARTIAL_SUFFIX, write_atomically
 from .metrics import count_report
 from .ocr.exceptions import UNSURE_REASONS, UnreadableInput
 from .ocr.images import image_extension
@@ -36,6 +36,7 @@ SAFE_IN_FILE_NAMES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 # How old SAMPLES_DIR's size may be when a sample is written: other processes (PM2, several
 # machines on one share) write there too, and what they wrote is seen only by looking again.
 RESCAN_SECONDS = 2.0
+STALE_PARTIAL_SECONDS = 60.0  # a sample's write takes milliseconds
 
 logger = logging.getLogger(__name__)
 
@@ -126,14 +127,22 @@ class SamplesFolder:
             )
 
 
-def folder_bytes(directory):
-    """The bytes of the files in ``directory`` and its folders (a model's folder each), writes in progress included."""
+def folder_bytes(directory, clock=time.time):
+    """The bytes of the files in ``directory`` and its folders (a model's folder each), writes in progress included.
+
+    A write in progress older than STALE_PARTIAL_SECONDS is what a killed process left: removed.
+    """
     total = 0
     for root, _folders, files in os.walk(directory):
         for name in files:
+            path = os.path.join(root, name)
             try:
-                total += os.stat(os.path.join(root, name)).st_size
-            except FileNotFoundError:  # removed meanwhile (relabelled, or moved away)
+                status = os.stat(path)
+                if name.endswith(PARTIAL_SUFFIX) and clock() - status.st_mtime > STALE_PARTIAL_SECONDS:
+                    os.unlink(path)
+                else:
+                    total += status.st_size
+            except FileNotFoundError:  # removed meanwhile (relabelled, moved away, or another process's partial)
                 pass
     return total
 

@@ -16,7 +16,7 @@ from captcha_service.auth import key_owner
 from captcha_service.files import write_atomically
 from captcha_service.ocr.confidence import STEADY_SIGNALS
 from captcha_service.ocr.digit_model import MODEL_FILE
-from captcha_service.reports import file_name_part
+from captcha_service.reports import STALE_PARTIAL_SECONDS, file_name_part, folder_bytes
 from captcha_service.solver_protocols.tasks import TaskStore, task_store
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 from tests.live_server import ROOT
@@ -314,3 +314,12 @@ def test_the_server_refuses_a_bad_setting_in_one_line_with_status_2():
     started = subprocess.run([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
     assert started.returncode == 2
     assert started.stderr.strip().splitlines() == ["captcha-ocr: setting TASK_STORE_SIZE=-1 is out of range: it must be from 1 to 10000000"]
+
+
+def test_a_write_a_killed_process_left_is_removed_and_not_counted(tmp_path):
+    (tmp_path / "general").mkdir()
+    left = tmp_path / "general" / ".r1_1234.jpg.0a1b2c3d.partial"
+    left.write_bytes(b"x" * 100)
+    (tmp_path / "general" / "r2_1234.jpg").write_bytes(b"y" * 10)
+    assert folder_bytes(tmp_path) == 110 and left.exists()  # young: another process may be writing it
+    assert folder_bytes(tmp_path, clock=lambda: left.stat().st_mtime + STALE_PARTIAL_SECONDS + 1) == 10 and not left.exists()
