@@ -112,6 +112,17 @@ def read_slots(config):
     return config["READ_SLOTS"] or (os.cpu_count() or 1)
 
 
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _boolean(text):
+    """A boolean setting's text: bool("false") is True, so the words are read, and anything else is refused."""
+    try:
+        return BOOLEANS[text.strip().lower()]
+    except KeyError:
+        raise ValueError(text) from None
+
+
 def settings_from_environment(environ):
     """Return the settings that ``environ`` overrides, converted to the type of their default.
 
@@ -124,7 +135,7 @@ def settings_from_environment(environ):
             continue
         value = environ[name]
         try:
-            settings[name] = type(default)(value)
+            settings[name] = _boolean(value) if type(default) is bool else type(default)(value)
         except ValueError:
             raise ValueError(
                 f"environment variable {name}={value!r} is not a valid {type(default).__name__}"
