@@ -173,16 +173,18 @@ def test_an_upstream_answer_of_digits_in_range_is_passed_on():
         assert poll(client, create(client)["taskId"])["solution"]["text"] == "4821"
 
 
-def test_a_trickling_upstream_is_cut_at_the_one_deadline():
-    def trickle(handler):
-        handler.send_response(200)
-        handler.send_header("Content-Length", "1000")
-        handler.end_headers()
-        for _ in range(1000):
-            handler.wfile.write(b" ")
-            handler.wfile.flush()
-            time.sleep(0.3)  # each byte well within any per-read timeout
+def trickle(handler):
+    """Answer a byte at a time, each well within any per-read timeout: only a deadline for the whole ends it."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "1000")
+    handler.end_headers()
+    for _ in range(1000):
+        handler.wfile.write(b" ")
+        handler.wfile.flush()
+        time.sleep(0.3)
 
+
+def test_a_trickling_upstream_is_cut_at_the_one_deadline():
     with hostile_upstream(trickle) as (url, _asked):
         client = client_of(url, UPSTREAM_TIMEOUT_SECONDS=2.0)
         started = time.monotonic()
@@ -206,15 +208,6 @@ def test_a_redirect_to_another_address_is_not_followed():
 
 
 def test_a_server_stops_at_once_while_an_upstream_trickles(tmp_path):
-    def trickle(handler):
-        handler.send_response(200)
-        handler.send_header("Content-Length", "1000")
-        handler.end_headers()
-        for _ in range(1000):
-            handler.wfile.write(b" ")
-            handler.wfile.flush()
-            time.sleep(0.3)
-
     with hostile_upstream(trickle) as (upstream, asked):
         settings = {"UPSTREAM_SOLVER": upstream, "UPSTREAM_SOLVER_KEY": "k", "UPSTREAM_TIMEOUT_SECONDS": 60, **REFUSES_ALL}
         with running_server(tmp_path / "server.log", **settings) as (url, _port, process, _seconds):
