@@ -17,9 +17,14 @@ class JsonErrorTask(ErrorTask):
 
     def execute(self):
         error = self.request.error
-        body = json.dumps({"detail": f"{error.reason}: {error.body}"}).encode()
+        content_type, body = "application/json", json.dumps({"detail": f"{error.reason}: {error.body}"})
         self.status = f"{error.code} {error.reason}"
-        self.response_headers.append(("Content-Type", "application/json"))
+        if error.code == 413:  # a solver protocol's clients read only its own words, with HTTP 200
+            answer = solver_protocols.too_big_answer(self.channel.server.flask_app, self.request.path, self.request.query)
+            if answer is not None:
+                (content_type, body), self.status = answer, "200 OK"
+        body = body.encode()
+        self.response_headers.append(("Content-Type", content_type))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -82,6 +87,7 @@ def serve(app):
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, signal.default_int_handler)
     server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
+    server.flask_app = app
     server.print_listen("Serving CaptchaOCR on http://{}:{}")
     try:
         server.run()

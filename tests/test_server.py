@@ -50,6 +50,25 @@ def test_oversize_body_is_413_json_from_waitress_too(server, size):
     assert "Too Large" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("path", "answer"),
+    [
+        ("/createTask", {"errorId": 4, "errorCode": "ERROR_TOO_BIG_CAPTCHA_FILESIZE"}),
+        ("/getTaskResult", {"errorId": 4, "errorCode": "ERROR_TOO_BIG_CAPTCHA_FILESIZE"}),
+        ("/in.php?json=1", {"status": 0, "request": "ERROR_TOO_BIG_CAPTCHA_FILESIZE"}),
+        ("/in.php", "ERROR_TOO_BIG_CAPTCHA_FILESIZE"),
+    ],
+)
+def test_an_oversize_body_refused_by_waitress_is_too_big_in_the_protocols_words(server, path, answer):
+    url, _ = server
+    response = requests.post(url + path, data=b"x" * 4 * BODY_LIMIT, headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 200
+    if isinstance(answer, str):
+        assert response.text == answer
+    else:
+        assert {name: response.json()[name] for name in answer} == answer
+
+
 def test_a_body_at_the_limit_reaches_the_app(server):
     url, _ = server
     body = json.dumps({"image_base64": "A"}).ljust(BODY_LIMIT)

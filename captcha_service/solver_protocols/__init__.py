@@ -5,7 +5,12 @@
 keys, metrics and request log as ``POST /ocr``, and keep their tasks in one bounded store.
 """
 
+import json
+
+from werkzeug.exceptions import HTTPException
+
 from . import createtask, twocaptcha
+from .errors import SolverError
 from .tasks import TASKS_EXTENSION, TaskStore
 from .upstream import UPSTREAM_EXTENSION, Upstream
 
@@ -27,3 +32,21 @@ def shutdown(app):
     upstream = app.extensions.get(UPSTREAM_EXTENSION)
     if upstream is not None:
         upstream.close()
+
+
+def too_big_answer(app, path, query):
+    """(content type, body) of a protocol's "too big" for a request to ``path`` whose body the server refused
+    before the app saw it (waitress' limit); None for a path that is no protocol's. Clients read only their
+    protocol's answers: an HTTP 413 of ours made python-anticaptcha fail with KeyError 'taskId'."""
+    try:
+        endpoint, _ = app.url_map.bind("").match(path, "POST")
+    except HTTPException:  # not found, a redirect, or a 405: no protocol's route
+        return None
+    error = SolverError("ERROR_TOO_BIG_CAPTCHA_FILESIZE", f"the request is larger than {app.config['MAX_CONTENT_LENGTH']} bytes")
+    if endpoint.startswith(f"{createtask.bp.name}."):
+        return "application/json", json.dumps(createtask.error_body(error))
+    if endpoint.startswith(f"{twocaptcha.bp.name}."):
+        if "json=1" in query.split("&"):
+            return "application/json", json.dumps(twocaptcha.json_body(error.code, ok=False))
+        return "text/plain; charset=utf-8", error.code
+    return None

@@ -130,6 +130,10 @@ def report_correct():
 
 @bp.errorhandler(SolverError)
 def solver_error(error):
+    return error_body(error)
+
+
+def error_body(error):
     return {"errorId": error.error_id, "errorCode": error.code, "errorDescription": error.description}
 
 

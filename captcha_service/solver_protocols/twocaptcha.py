@@ -136,8 +136,12 @@ def http_error(error):
 
 def _answer(prefix, text, ok=True):
     if _wants_json():
-        return {"status": 1 if ok else 0, "request": text}
+        return json_body(text, ok)
     return (f"{prefix}|{text}" if prefix else text), 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def json_body(text, ok=True):
+    return {"status": 1 if ok else 0, "request": text}
 
 
 def _wants_json():
