@@ -107,3 +107,16 @@ def test_a_line_service_generator_draws_a_reproducible_captcha_of_the_digits_ask
     first, again = (generator(random.Random(3), "40718") for _ in range(2))
     assert first.data == again.data and first.digits == "40718"
     assert decode_picture(first.data).size[0] >= 60
+
+
+def test_a_model_can_be_trained_without_named_generators():
+    sources = data.without(["captcha", "wheezy", "gregwar", "django"])
+    assert [name for _, name in sources] == ["render"]
+    for seed in range(20):
+        rng = random.Random(seed)
+        rng.random()  # what choosing the source draws
+        assert data.captcha_of_seed(seed, sources).data == render_captcha(rng).data
+    generator_source = data.without(["captcha", "wheezy", "gregwar"])
+    assert "django" in [name for _, name in generator_source]
+    with pytest.raises(ValueError, match="no such sources"):
+        data.without(["securimage"])

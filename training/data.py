@@ -1,5 +1,6 @@
 """Training samples: captchas rendered from a seed, read into the digit model's input."""
 
+import functools
 import multiprocessing
 import random
 
@@ -17,10 +18,10 @@ SOURCES = ((0.7, "render"), (0.075, "captcha"), (0.075, "wheezy"), (0.075, "greg
 GENERATORS = {"captcha": captcha_py, "wheezy": wheezy_captcha, "gregwar": gregwar_captcha, "django": django_captcha}
 
 
-def captcha_of_seed(seed):
-    """The captcha of one seed: the same image and digits on every run."""
+def captcha_of_seed(seed, sources=SOURCES):
+    """The captcha of one seed: the same image and digits on every run of the same ``sources``."""
     rng = random.Random(seed)
-    source = rng.choices([name for _, name in SOURCES], weights=[weight for weight, _ in SOURCES])[0]
+    source = rng.choices([name for _, name in sources], weights=[weight for weight, _ in sources])[0]
     if source == "render":
         return render_captcha(rng)
     return GENERATORS[source](rng, random_digits(rng))
@@ -31,12 +32,20 @@ def model_pixels(image_bytes):
     return digit_model_input(trim_margins(decode_picture(image_bytes)))
 
 
-def sample(seed):
-    captcha = captcha_of_seed(seed)
+def without(left_out):
+    """SOURCES without the named ones (a model that must not have seen those families)."""
+    unknown = set(left_out) - {name for _, name in SOURCES}
+    if unknown:
+        raise ValueError(f"no such sources: {sorted(unknown)}; the sources are {[name for _, name in SOURCES]}")
+    return tuple((weight, name) for weight, name in SOURCES if name not in left_out)
+
+
+def sample(seed, sources=SOURCES):
+    captcha = captcha_of_seed(seed, sources)
     return model_pixels(captcha.data), captcha.digits
 
 
-def build(first_seed, count, processes=None):
+def build(first_seed, count, processes=None, sources=SOURCES):
     """(pixels (count, H, W) uint8, labels list of str) of seeds first_seed .. first_seed + count - 1."""
     pixels = np.zeros((count, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.uint8)
     labels = []
@@ -44,7 +53,7 @@ def build(first_seed, count, processes=None):
     # Spawned, not forked: a fork copies the caller's onnxruntime sessions, and a worker that
     # frees one waits forever on a thread of the parent's pool (a test session hung so).
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        for index, (picture, digits) in enumerate(pool.imap(sample, seeds, chunksize=64)):
+        for index, (picture, digits) in enumerate(pool.imap(functools.partial(sample, sources=sources), seeds, chunksize=64)):
             pixels[index] = picture
             labels.append(digits)
     return pixels, labels

@@ -159,6 +159,8 @@ def main(argv=None):
     parser.add_argument("--width", type=float, default=0.75, help="channel multiplier of DigitNet")
     parser.add_argument("--init", help="an exported model (.onnx) to train further instead of starting from scratch")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--leave-out", action="append", default=[], choices=[name for _, name in data.SOURCES if name != "render"],
+                        help="a generator not to train on (repeatable): a model for measuring families it never saw")
     parser.add_argument("--validation", default=str(DEFAULT_ROOT), help="labelled folders to report on ('' for none)")
     parser.add_argument("--out", default=str(MODEL_FILE))
     parser.add_argument("--dry-run", action="store_true", help="a few hundred captchas, one short epoch: a smoke test")
@@ -171,7 +173,8 @@ def main(argv=None):
     wall = time.perf_counter()
 
     print(f"rendering {arguments.samples} training captchas (seed {arguments.seed}) ...", flush=True)
-    pixels, labels = data.build(arguments.seed * 10**8, arguments.samples)
+    sources = data.without(arguments.leave_out)
+    pixels, labels = data.build(arguments.seed * 10**8, arguments.samples, sources=sources)
     held_out = data.build(VALIDATION_FIRST_SEED, min(2000, arguments.samples))
     folders = labelled_set(arguments.validation) if arguments.validation and pathlib.Path(arguments.validation).is_dir() else {}
     print(f"rendered in {time.perf_counter() - wall:.0f} s; validation folders: {len(folders)}", flush=True)
@@ -195,7 +198,7 @@ def main(argv=None):
         "command": "python -m training " + " ".join(sys.argv[1:] if argv is None else argv),
         "data": {
             "captchas": arguments.samples,
-            "sources": {name: share for share, name in data.SOURCES},
+            "sources": {name: share for share, name in sources},
             "first_seed": arguments.seed * 10**8,
         },
         "epochs": arguments.epochs, "batch": arguments.batch, "learning_rate": arguments.learning_rate,
