@@ -1,16 +1,19 @@
 """Accuracy on labelled captcha folders, against the old method measured in the same run.
 
-    python -m bench.accuracy [FOLDER ...] [--model M] [--min-confidence C] [--url URL] [--json FILE]
+    python -m bench.accuracy [FOLDER ...] [--unseen ROOT] [--model M] [--min-confidence C] [--url URL] [--json FILE]
 
 FOLDER: a folder of `<index>_<digits>.<ext>` images, or a root of such folders
-(default ../shared/captchas). Per folder and macro-averaged over folders it prints:
+(default ../shared/captchas: the families we develop, tune and calibrate on). --unseen: a root
+of families nothing was trained, calibrated or tuned on (default ../shared/ood; '' for none),
+measured the same way and reported beside them. For each, per folder and macro-averaged over
+folders, it prints:
   right / wrong / refused  at min_confidence (refused = the service would answer 422)
   no threshold             right and wrong when every reading is answered
   baseline                 ddddocr classification(), then the first 4 digits (the old service)
-then macro right / wrong at other thresholds, the time per image and the models' memory.
-Each image is read once, as a request with --min-confidence would be; the other thresholds are
-applied to those readings. (The cascade reads further when a request asks for more than a stage
-is sure of: for a threshold above SURE_ALONE, run with it as --min-confidence.)
+then macro right / wrong at other thresholds, the time per image and the models' memory; and
+last, seen and unseen side by side: macro right / wrong / refused, and the folder most often wrong.
+Each image is read once (its confidence does not depend on the threshold asked); each threshold
+is applied to those readings.
 With --url the readings come from a running server (POST /ocr; a refusal's body still has the
 digits and confidence read), so the HTTP path is measured too.
 """
@@ -29,21 +32,21 @@ import requests
 from captcha_service.config import Config
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
+from captcha_service.ocr.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, Recogniser
 
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 NOT_READ = (None, 0.0, None)
 
 
-def engine_reader(model, length, min_confidence):
+def engine_reader(model, length):
     """(digits, confidence, decided by) of image bytes, read in this process; NOT_READ if refused."""
     recogniser = Recogniser(model, 3)
     recogniser.warm_up()
 
     def read(data):
         try:
-            reading = recogniser.read(decode_picture(data), length, min_confidence=min_confidence)
+            reading = recogniser.read(decode_picture(data), length)
         except UnreadableInput:
             return NOT_READ
         return reading.digits, reading.confidence, reading.decided_by
@@ -163,9 +166,28 @@ def print_report(run, name, min_confidence, model_memory):
         print(f"memory of the loaded models (peak RSS growth while loading and warming up): {model_memory:.0f} MB")
 
 
+def print_side_by_side(runs, min_confidence):
+    """Macro right / wrong / refused of each set of families, and its folder most often wrong, in columns."""
+    def cells(run):
+        worst = max(run.folders, key=lambda folder: run.rates(folder, min_confidence)[1])
+        return (
+            " / ".join(percent(share).strip() for share in run.macro(min_confidence)),
+            " / ".join(percent(share).strip() for share in run.macro(0.0)[:2]),
+            f"{worst} {percent(run.rates(worst, min_confidence)[1]).strip()}",
+        )
+
+    columns = {title: cells(run) for title, run in runs.items()}
+    width = max(28, *(len(title) for title in columns))
+    print(f"\nside by side, min_confidence {min_confidence} (macro over folders)")
+    print(f"{'':34s}" + "".join(f" | {title:{width}s}" for title in columns))
+    for index, label in enumerate(("right / wrong / refused", "no threshold: right / wrong", "folder most often wrong")):
+        print(f"{label:34s}" + "".join(f" | {column[index]:{width}s}" for column in columns.values()))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", default=[DEFAULT_ROOT])
+    parser.add_argument("--unseen", default=str(UNSEEN_ROOT), help="a root of families never trained or calibrated on ('' for none)")
     parser.add_argument("--model", default=Config.OCR_MODEL, choices=sorted(OCR_MODELS))
     parser.add_argument("--min-confidence", type=float, default=Config.MIN_CONFIDENCE)
     parser.add_argument("--length", type=int, default=Config.OCR_DIGITS)
@@ -177,13 +199,21 @@ def main():
         read, name, model_memory = http_reader(arguments.url, arguments.length, arguments.min_confidence), f"server at {arguments.url}", None
     else:
         before = rss_mb()
-        read, name = engine_reader(arguments.model, arguments.length, arguments.min_confidence), f"model {arguments.model}"
+        read, name = engine_reader(arguments.model, arguments.length), f"model {arguments.model}"
         model_memory = rss_mb() - before
-    run = Run(labelled_folders(arguments.folders), read, baseline_reader(arguments.length))
-    print_report(run, name, arguments.min_confidence, model_memory)
+    sets = {"seen in development": arguments.folders}
+    if arguments.unseen:
+        sets["unseen families"] = [arguments.unseen]
+    baseline = baseline_reader(arguments.length)
+    runs = {}
+    for title, folders in sets.items():
+        runs[title] = Run(labelled_folders(folders), read, baseline)
+        print(f"\n{title}: {', '.join(map(str, folders))}")
+        print_report(runs[title], name, arguments.min_confidence, model_memory)
+    print_side_by_side(runs, arguments.min_confidence)
     if arguments.json:
         with open(arguments.json, "w") as output:
-            json.dump(run.table(arguments.min_confidence), output, indent=2)
+            json.dump({title: run.table(arguments.min_confidence) for title, run in runs.items()}, output, indent=2)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def validation_error_response(error):
 
 def unreadable_input_response(error):
     note_refusal(error.reason, error.extra.get("digits"), error.extra.get("confidence"))
-    return jsonify(detail=error.detail, **error.extra), 422
+    return jsonify(detail=error.detail, reason=error.reason, **error.extra), 422
 
 
 def _flatten_messages(messages, field=None):

@@ -130,10 +130,16 @@ class ErrorSchema(Schema):
 
 
 class RefusalSchema(ErrorSchema):
-    """A 422: ``detail``, and for a low-confidence reading also what was read and how sure."""
+    """A 422: ``detail``, why as a code, and for an unsure reading also what was read and how sure."""
 
-    digits = fields.String(metadata={"description": "Low confidence only: the digits read."})
-    confidence = fields.Float(metadata={"description": "Low confidence only: their confidence."})
+    reason = fields.String(
+        metadata={
+            "description": "Why, as a stable code: bad_base64, not_an_image, no_reading, low_confidence, unfamiliar "
+            "(our model and ddddocr read it differently: a site model would help), ... (absent for a malformed request)."
+        }
+    )
+    digits = fields.String(metadata={"description": "low_confidence and unfamiliar only: the digits read."})
+    confidence = fields.Float(metadata={"description": "low_confidence and unfamiliar only: their confidence."})
 
 
 class HealthSchema(Schema):

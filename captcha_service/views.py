@@ -114,7 +114,8 @@ def read_captcha():
           No sure reading: no or empty image, both JSON fields with different values, not
           base64, not an image, malformed JSON, a length or min_confidence out of range, no
           reading of the expected length, or a reading below min_confidence (then the body
-          also has `digits` and `confidence`). Fall back to another solver.
+          also has `digits` and `confidence`, and `reason` is `unfamiliar` where our model and
+          ddddocr read it differently). Fall back to another solver.
         content:
           application/json:
             schema:

@@ -5,6 +5,8 @@ import pathlib
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 CAPTCHA_FILES = sorted(path for path in FIXTURES.iterdir() if path.suffix in {".png", ".jpg", ".gif"})
+# A captcha our model and ddddocr read differently (fixtures/unsure: not among the ones read surely).
+UNFAMILIAR = FIXTURES / "unsure" / "real_dotted_transparent-106_3699.png"
 
 
 def label_of(path):

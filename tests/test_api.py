@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from captcha_service.version import __version__
-from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from tests.captchas import CAPTCHA_FILES, UNFAMILIAR, base64_of, label_of
 
 A_CAPTCHA = next(path for path in CAPTCHA_FILES if label_of(path).startswith("0"))
 
@@ -138,6 +138,27 @@ def test_a_reading_below_min_confidence_is_refused_with_what_was_read(client):
     assert response.json["digits"] == label_of(A_CAPTCHA)
     assert 0.9 <= response.json["confidence"] < 1.0
     assert response.json["detail"].startswith(f"low confidence: read {label_of(A_CAPTCHA)} with confidence")
+    assert response.json["reason"] == "low_confidence"
+
+
+@pytest.mark.parametrize("path", [*CAPTCHA_FILES, UNFAMILIAR], ids=lambda path: path.name)
+def test_a_captchas_confidence_does_not_depend_on_the_confidence_asked(client, path):
+    confidences = {
+        asked: client.post("/ocr", json={"image_base64": base64_of(path), "min_confidence": asked}).json["confidence"]
+        for asked in (0.0, 0.5, 0.9, 0.99, 1.0)
+    }
+    assert len(set(confidences.values())) == 1, confidences
+
+
+def test_a_captcha_the_two_readers_read_differently_is_refused_as_unfamiliar(client):
+    response = client.post("/ocr", json={"image_base64": base64_of(UNFAMILIAR)})
+    assert response.status_code == 422
+    assert response.json["reason"] == "unfamiliar"
+    assert response.json["confidence"] < 0.9 and len(response.json["digits"]) == 4
+    assert response.json["detail"].startswith("unfamiliar captcha: our model and ddddocr read it differently")
+    assert "captcha-ocr finetune" in response.json["detail"]
+    answered_anyway = client.post("/ocr", json={"image_base64": base64_of(UNFAMILIAR), "min_confidence": 0})
+    assert answered_anyway.status_code == 200 and answered_anyway.json["digits"] == response.json["digits"]
 
 
 def test_min_confidence_zero_answers_even_an_unsure_reading(client):

@@ -5,7 +5,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from captcha_service import create_app
 from captcha_service.version import __version__
-from tests.captchas import CAPTCHA_FILES, base64_of
+from tests.captchas import CAPTCHA_FILES, UNFAMILIAR, base64_of
 
 
 @pytest.fixture(scope="module")
@@ -15,6 +15,7 @@ def scraped():
     client.post("/ocr", json={"image_base64": base64_of(CAPTCHA_FILES[1])})
     client.post("/ocr", json={"image_base64": "not base64!"})
     client.post("/ocr", json={"image_base64": base64_of(CAPTCHA_FILES[0]), "min_confidence": 1})
+    client.post("/ocr", json={"image_base64": base64_of(UNFAMILIAR)})
     client.get("/")
     response = client.get("/metrics")
     assert response.status_code == 200 and response.content_type.startswith("text/plain")
@@ -31,20 +32,21 @@ def value(scraped, name, **labels):
 
 def test_requests_are_counted_by_endpoint_and_status(scraped):
     assert value(scraped, "captcha_requests_total", endpoint="/ocr", status="200") == 2
-    assert value(scraped, "captcha_requests_total", endpoint="/ocr", status="422") == 2
+    assert value(scraped, "captcha_requests_total", endpoint="/ocr", status="422") == 3
     assert value(scraped, "captcha_requests_total", endpoint="/", status="200") == 1
 
 
 def test_refusals_are_counted_by_reason(scraped):
     assert value(scraped, "captcha_refusals_total", reason="bad_base64") == 1
     assert value(scraped, "captcha_refusals_total", reason="low_confidence") == 1
+    assert value(scraped, "captcha_refusals_total", reason="unfamiliar") == 1
 
 
 def test_latencies_and_confidences_are_observed(scraped):
-    assert value(scraped, "captcha_request_seconds_count", endpoint="/ocr") == 4
-    assert value(scraped, "captcha_reading_seconds_count") == 3  # the bad base64 never reached the engine
-    assert value(scraped, "captcha_confidence_count") == 3
-    assert value(scraped, "captcha_confidence_bucket", le="0.9") == 0  # all three read surely
+    assert value(scraped, "captcha_request_seconds_count", endpoint="/ocr") == 5
+    assert value(scraped, "captcha_reading_seconds_count") == 4  # the bad base64 never reached the engine
+    assert value(scraped, "captcha_confidence_count") == 4
+    assert value(scraped, "captcha_confidence_bucket", le="0.9") == 1  # the unfamiliar one; the other three read surely
 
 
 def test_model_and_requests_in_flight(scraped):

@@ -85,11 +85,11 @@ def test_a_wrong_length_is_an_unsure_reading(reader):
     assert reading.confidence < SURE
 
 
-def expected_stage(reader, path, min_confidence=0.0):
+def expected_stage(reader, path):
     """The stage of the cascade that should answer: the first whose own calibration is sure enough."""
     stages = reader.evidence_by_choice(reader.probabilities(trim_margins(decode_picture(path.read_bytes()))), [4])[4]
     for name, sure in (("digits", SURE_ALONE), ("digits+common" + FIRST_VIEW, SURE_FIRST_VIEW)):
-        if stages[name] is not None and CALIBRATIONS[name].probability_right(stages[name].signals) >= max(sure, min_confidence):
+        if stages[name] is not None and CALIBRATIONS[name].probability_right(stages[name].signals) >= sure:
             return name
     return "digits+common"
 
@@ -100,16 +100,6 @@ def test_the_cascade_reads_further_only_while_unsure(reader, path):
     assert reading.decided_by == expected_stage(reader, path)
     if reading.confidence >= SURE:
         assert reading.digits == label_of(path)
-
-
-@pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
-def test_asking_for_more_than_a_stage_is_sure_of_reads_further(reader, path):
-    picture = decode_picture(path.read_bytes())
-    alone = reader.read(picture, 4)
-    strict = reader.read(picture, 4, min_confidence=0.999)
-    assert strict.decided_by == expected_stage(reader, path, 0.999)
-    if alone.decided_by == "digits" and alone.confidence < 0.999:
-        assert strict.decided_by != "digits"
 
 
 def test_the_fixtures_reach_both_our_model_alone_and_ddddocr(reader):

@@ -245,7 +245,7 @@ def test_a_sighting_that_reads_otherwise_lowers_the_steady_signals():
 def test_two_readings_of_one_picture_that_differ_cannot_both_be_sure():
     site, general = Reading("1234", 0.97, "shop+ddddocr"), Reading("1234", 0.6, "digits+common")
     assert agreed(site, general) == site and agreed(general, site) == site
-    assert agreed(site, Reading("1284", 0.3, "digits+common")) == Reading("1234", 0.7, "shop+ddddocr")
+    assert agreed(site, Reading("1284", 0.3, "digits+common")) == Reading("1234", 0.7, "shop+ddddocr", False)
     assert agreed(Reading("4741", 0.94, "shop+ddddocr"), Reading("4747", 0.8, "digits+common")).confidence == pytest.approx(0.2)
 
 

@@ -180,7 +180,7 @@ def measure(recogniser, digit_model, held_out, held_out_calibrations, threshold)
     for (picture, digits), calibration in zip(held_out, held_out_calibrations):
         site_model = SiteModel("held-out", digit_model, calibration)
         try:
-            reading = recogniser.read(picture, len(digits), site_model, threshold)
+            reading = recogniser.read(picture, len(digits), site_model)
         except UnreadableInput:
             reading = None
         counts["refused" if reading is None or reading.confidence < threshold else "right" if reading.digits == digits else "wrong"] += 1

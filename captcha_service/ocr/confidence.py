@@ -30,6 +30,7 @@ CALIBRATION_L2 = 1e-2
 # leave-one-folder-out (README, Accuracy).
 VIEW_WEIGHT = 0.7
 STEADY_SIGNAL, STEADY_SIGNALS = 2, 4  # where steady_evidence's agreeing share is, and how many signals it gives
+BOTH_BEST_SIGNAL = 3  # where joint_evidence says whether the reading is each reader's own best
 
 
 @dataclass(frozen=True)

@@ -17,4 +17,4 @@ class UnreadableInput(Exception):
 
 # Refusals of an image the models did read, but not surely: the samples worth most to a site model.
 # Every other refusal is of input that never reached them (not an image, too large, an unknown model).
-UNSURE_REASONS = frozenset({"no_reading", "low_confidence"})
+UNSURE_REASONS = frozenset({"no_reading", "low_confidence", "unfamiliar"})

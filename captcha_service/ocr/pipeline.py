@@ -29,13 +29,26 @@ class CaptchaPipeline:
     def read(self, image_bytes, length, min_confidence, model=None):
         """Read ``length`` digits with the site model ``model`` (None: OCR_MODEL's); refuse, with what was read, a reading less sure than ``min_confidence``."""
         site_model = None if model in (None, GENERAL) else self.site_models.get(model)
-        reading = self.recogniser.read(decode_picture(image_bytes, self.limits), length, site_model, min_confidence)
+        reading = self.recogniser.read(decode_picture(image_bytes, self.limits), length, site_model)
         if reading.confidence < min_confidence:
-            raise UnreadableInput(
-                f"low confidence: read {reading.digits} with confidence {reading.confidence}, "
-                f"below min_confidence {min_confidence}",
-                "low_confidence",
-                digits=reading.digits,
-                confidence=reading.confidence,
-            )
+            raise _unsure(reading, min_confidence)
         return reading
+
+
+def _unsure(reading, min_confidence):
+    """The refusal of a reading below ``min_confidence``: ``unfamiliar`` when the two readers disagreed."""
+    if reading.readers_agree is False:
+        return UnreadableInput(
+            f"unfamiliar captcha: our model and ddddocr read it differently; the likelier reading {reading.digits} "
+            f"has confidence {reading.confidence}, below min_confidence {min_confidence}. If this site's captchas "
+            "are often refused so, a site model fine-tuned on them (captcha-ocr finetune) should read them",
+            "unfamiliar",
+            digits=reading.digits,
+            confidence=reading.confidence,
+        )
+    return UnreadableInput(
+        f"low confidence: read {reading.digits} with confidence {reading.confidence}, below min_confidence {min_confidence}",
+        "low_confidence",
+        digits=reading.digits,
+        confidence=reading.confidence,
+    )

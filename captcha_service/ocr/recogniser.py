@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import onnxruntime
 from PIL import Image
 
-from .confidence import VIEW_WEIGHT, Calibration, digit_evidence, is_steady, joint_evidence, steady_evidence, view_evidence
+from .confidence import BOTH_BEST_SIGNAL, VIEW_WEIGHT, Calibration, digit_evidence, is_steady, joint_evidence, steady_evidence, view_evidence
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
 from .digit_model import SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
@@ -47,7 +47,9 @@ OCR_MODELS = tuple(name for name in CALIBRATIONS if not name.endswith(FIRST_VIEW
 # value at which the cascade is at least as right as reading every captcha with both models and
 # at most 0.3 points more often wrong. SURE_FIRST_VIEW: the lowest at which stopping after the
 # first view costs nothing, neither right answers nor more wrong ones, against never stopping
-# there: that stage is only there to save time. A request asking for more confidence reads further.
+# there: that stage is only there to save time. They do not move with the confidence a request
+# asks for, so that one picture always gets one confidence: the request's threshold only decides
+# whether that is answered.
 SURE_ALONE = 0.92
 SURE_FIRST_VIEW = 0.95
 
@@ -59,6 +61,10 @@ class Reading:
     digits: str
     confidence: float
     decided_by: str  # the OCR_MODEL choice whose calibration gave the confidence
+    # Whether our model and ddddocr, each reading on its own, found these digits: ``None`` where
+    # only one of them read. Two independent readers that disagree are the mark of a captcha
+    # family neither reads well (a refusal's reason says so: ``unfamiliar``).
+    readers_agree: bool | None = None
 
     @property
     def number(self):
@@ -85,18 +91,20 @@ def session_options(log_severity, threads):
     return options
 
 
-def _calibrated(evidence, calibration, decided_by, length):
+def _calibrated(evidence, calibration, decided_by, length, joint=False):
+    """The reading of ``evidence`` with its calibrated confidence; ``joint``: evidence of both readers (``joint_evidence``)."""
     if evidence is None:
         raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
-    return Reading(evidence.digits, round(calibration.probability_right(evidence.signals), 4), decided_by)
+    agree = bool(evidence.signals[BOTH_BEST_SIGNAL]) if joint else None
+    return Reading(evidence.digits, round(calibration.probability_right(evidence.signals), 4), decided_by, agree)
 
 
-def _sure_alone(evidence, calibration, name, min_confidence):
+def _sure_alone(evidence, calibration, name):
     """The reading of our model (or a site model) alone, if it is sure enough to spare ddddocr's runs; else ``None``."""
     if evidence is None:
         return None
     confidence = calibration.probability_right(evidence.signals)
-    return Reading(evidence.digits, round(confidence, 4), name) if confidence >= max(SURE_ALONE, min_confidence) else None
+    return Reading(evidence.digits, round(confidence, 4), name) if confidence >= SURE_ALONE else None
 
 
 def agreed(site_reading, general_reading):
@@ -105,7 +113,7 @@ def agreed(site_reading, general_reading):
     surer, other = sorted((site_reading, general_reading), key=lambda reading: reading.confidence, reverse=True)
     if surer.digits == other.digits:
         return surer
-    return Reading(surer.digits, round(min(surer.confidence, 1.0 - other.confidence), 4), surer.decided_by)
+    return Reading(surer.digits, round(min(surer.confidence, 1.0 - other.confidence), 4), surer.decided_by, False)
 
 
 class _Views:
@@ -138,28 +146,27 @@ class Recogniser:
         self.ddddocr = DdddocrModels(ddddocr_names, session_options(log_severity, ddddocr_threads)) if ddddocr_names else None
         self.calibration = CALIBRATIONS[model_name]
 
-    def read(self, picture, length, site_model=None, min_confidence=0.0):
+    def read(self, picture, length, site_model=None):
         """Read exactly ``length`` digits from a grey picture, with the probability they are right.
 
         ``site_model``: a fine-tuned ``SiteModel`` to read with (see ``_read_with_site_model``).
-        A stage of the cascade answers only if it is at least as sure as the caller needs
-        (``min_confidence``), so that asking for more than ``SURE_ALONE`` brings in ddddocr's
-        opinion instead of refusing without it.
+        The caller decides whether the confidence is enough: it does not depend on what is asked.
         """
         picture = trim_margins(picture)
         cascade = self.digit_model is not None and self.ddddocr is not None
         if site_model is not None:
-            return self._read_with_site_model(picture, length, site_model, min_confidence, cascade)
+            return self._read_with_site_model(picture, length, site_model, cascade)
         if not cascade:
             (evidence,) = self.evidence_by_choice(self.probabilities(picture), [length])[length].values()
             return _calibrated(evidence, self.calibration, self.model_name, length)
         digit_probabilities = self.digit_model.probabilities(picture)
-        sure = _sure_alone(digit_evidence(digit_probabilities, length), CALIBRATIONS[DIGIT_MODEL], DIGIT_MODEL, min_confidence)
+        alone = digit_evidence(digit_probabilities, length)
+        sure = _sure_alone(alone, CALIBRATIONS[DIGIT_MODEL], DIGIT_MODEL)
         if sure is not None:
             return sure
-        return self._read_jointly(digit_probabilities, _Views(self.ddddocr, picture), length, min_confidence, self.model_name)
+        return self._read_jointly(digit_probabilities, _Views(self.ddddocr, picture), length, self.model_name, alone is not None)
 
-    def _read_with_site_model(self, picture, length, site_model, min_confidence, cascade):
+    def _read_with_site_model(self, picture, length, site_model, cascade):
         """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.
 
         It reads the picture as it is and nudged each way, in one batched run (``SIGHTINGS``,
@@ -174,23 +181,27 @@ class Recogniser:
         alone = steady_evidence(sightings, length)
         if not cascade:
             return _calibrated(alone, site_model.calibration, site_model.name, length)
-        sure = _sure_alone(alone, site_model.calibration, site_model.name, min_confidence)
+        sure = _sure_alone(alone, site_model.calibration, site_model.name)
         if sure is not None and is_steady(alone):
             return sure
         views = _Views(self.ddddocr, picture)
         return agreed(
-            self._read_jointly(sightings[0], views, length, min_confidence, f"{site_model.name}+ddddocr"),
-            self._read_jointly(self.digit_model.probabilities(picture), views, length, min_confidence, self.model_name),
+            self._read_jointly(sightings[0], views, length, f"{site_model.name}+ddddocr"),
+            self._read_jointly(self.digit_model.probabilities(picture), views, length, self.model_name),
         )
 
-    def _read_jointly(self, digit_probabilities, views, length, min_confidence, name):
-        """The cascade's stages with ddddocr: its first view, and all three if that does not make both models sure."""
+    def _read_jointly(self, digit_probabilities, views, length, name, ours_read=True):
+        """The cascade's stages with ddddocr: its first view, and all three if that does not make both models sure.
+
+        ``ours_read``: whether our model found any plausible reading; if not (a blank picture),
+        the readers did not disagree, one of them read nothing.
+        """
         evidence = joint_evidence(digit_probabilities, views.first, length)
         if evidence is not None:
-            confidence = CALIBRATIONS[self.model_name + FIRST_VIEW].probability_right(evidence.signals)
-            if confidence >= max(SURE_FIRST_VIEW, min_confidence):
-                return Reading(evidence.digits, round(confidence, 4), name + FIRST_VIEW)
-        return _calibrated(joint_evidence(digit_probabilities, views.every, length), self.calibration, name, length)
+            first = _calibrated(evidence, CALIBRATIONS[self.model_name + FIRST_VIEW], name + FIRST_VIEW, length, ours_read)
+            if first.confidence >= SURE_FIRST_VIEW:
+                return first
+        return _calibrated(joint_evidence(digit_probabilities, views.every, length), self.calibration, name, length, ours_read)
 
     def probabilities(self, trimmed):
         """(our model's probabilities, ddddocr's over every view) of a trimmed picture, each model run
