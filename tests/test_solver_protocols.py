@@ -53,6 +53,32 @@ def test_in_php_multipart_file_with_json_answers(client):
     assert answer.json == {"status": 1, "request": label_of(CAPTCHA)}
 
 
+@pytest.mark.parametrize(
+    "query, body",
+    [
+        ({}, {"key": "any", "method": "base64", "body": None, "json": 1}),  # @2captcha/captcha-solver
+        ({"key": "any", "method": "base64", "json": "1"}, {"body": None}),  # npm 2captcha
+        ({"json": "1"}, {"key": "any", "method": "base64", "body": None, "numeric": 1, "min_len": 4, "max_len": 4}),
+    ],
+    ids=["all-in-json", "key-in-query", "numbers-in-json"],
+)
+def test_in_php_takes_a_json_body_as_2captchas_javascript_clients_send_it(client, query, body):
+    sent = client.post("/in.php", query_string=query, json={**body, "body": base64_of(CAPTCHA)})
+    assert sent.json["status"] == 1, sent.json
+    answer = client.get("/res.php", query_string={"key": "any", "action": "get", "id": sent.json["request"], "json": "1"})
+    assert answer.json == {"status": 1, "request": label_of(CAPTCHA)}
+
+
+def test_in_php_json_bodies_that_say_nothing_usable_are_its_errors(client):
+    assert client.post("/in.php", json={"key": "any", "method": "base64", "body": {"nested": 1}, "json": 1}).json == {
+        "status": 0, "request": "ERROR_ZERO_CAPTCHA_FILESIZE"
+    }
+    assert client.post("/in.php", json=["key", "any"]).get_data(as_text=True) == "ERROR_WRONG_USER_KEY"
+    nested = "[" * 100_000 + "]" * 100_000
+    too_deep = client.post("/in.php", data=nested, content_type="application/json")
+    assert (too_deep.status_code, too_deep.get_data(as_text=True)) == (200, "ERROR_BAD_PARAMETERS")
+
+
 def test_a_data_url_body_and_equal_min_and_max_len_read_that_many_digits(client):
     sent = submit(client, body="data:image/jpeg;base64," + base64_of(CAPTCHA), min_len="4", max_len="4", numeric="1")
     task_id = sent.get_data(as_text=True).split("|")[1]
@@ -187,7 +213,7 @@ def test_malformed_json_oversize_bodies_and_missing_tasks(client):
 
 def test_an_unsure_reading_is_error_12_on_get_task_result(client):
     created = create(client, {"type": "ImageToTextTask", "body": BLANK}).json
-    assert created["errorId"] == 0 and "solution" not in created and "status" not in created
+    assert created["errorId"] == 0 and "solution" not in created and created["status"] == "failed"  # CapSolver's SDK reads it
     result = client.post("/getTaskResult", json={"clientKey": "any", "taskId": created["taskId"]}).json
     assert (result["errorId"], result["errorCode"]) == (12, "ERROR_CAPTCHA_UNSOLVABLE")
 

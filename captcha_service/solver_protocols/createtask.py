@@ -1,8 +1,8 @@
 """The createTask JSON API of 2captcha v2, anti-captcha and CapSolver, for ``ImageToTextTask``.
 
 ``POST /createTask`` reads the image at once: its answer has the ``taskId`` and, as CapSolver's
-does, ``"status": "ready"`` with the solution (clients of the others ignore them and poll
-``/getTaskResult``). A captcha we are not sure of is a task whose result is error 12,
+does, a ``status``: ``"ready"`` with the solution, ``"processing"`` or ``"failed"`` (clients of
+the others ignore them and poll ``/getTaskResult``). A captcha we are not sure of is a task whose result is error 12,
 ``ERROR_CAPTCHA_UNSOLVABLE``, as the services report it. Every answer is HTTP 200; errors are
 ``{"errorId", "errorCode", "errorDescription"}``.
 """
@@ -44,8 +44,9 @@ def create_task():
     responses:
       200:
         description: >-
-          {"errorId": 0, "taskId": N}, with "status": "ready" and "solution": {"text": ...} when
-          read surely; or {"errorId": N, "errorCode", "errorDescription"}: 1 key, 2 no read slot,
+          {"errorId": 0, "taskId": N, "status": ...}: "ready" with "solution": {"text": ...} when
+          read surely, "processing" while an upstream solves it, "failed" when unsure (getTaskResult
+          says error 12); or {"errorId": N, "errorCode", "errorDescription"}: 1 key, 2 no read slot,
           3 empty image, 4 too big, 15 not an image, 22 no task, 23 not an ImageToTextTask.
         content:
           application/json:
@@ -66,11 +67,15 @@ def create_task():
         image_of_base64(image), owner,
         min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
     )
+    # Always a status, as CapSolver answers: its SDK reads it unguarded (KeyError 'status' on a
+    # refusal). "failed" sends a client to getTaskResult, whose error 12 says why.
     answer = {"errorId": 0, "taskId": solved.id}
     if solved.pending:
         answer["status"] = "processing"
     elif solved.digits is not None:
         answer |= {"status": "ready", "solution": {"text": solved.digits}}
+    else:
+        answer["status"] = "failed"
     return answer
 
 

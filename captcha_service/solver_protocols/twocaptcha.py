@@ -1,7 +1,8 @@
 """2captcha's legacy API: ``POST /in.php`` sends a captcha, ``GET /res.php`` polls, balances and reports.
 
 Answers are plain text (``OK|...`` or an error code), or with ``json=1`` ``{"status": 0|1,
-"request": ...}``; always HTTP 200, errors included, as 2captcha answers.
+"request": ...}``; always HTTP 200, errors included, as 2captcha answers. Fields come from the
+query string and a form, or a JSON object body, as 2captcha's JavaScript clients send them.
 """
 
 from flask import Blueprint, current_app, make_response, request
@@ -17,6 +18,7 @@ bp = Blueprint("twocaptcha", __name__)
 NOT_READY = "CAPCHA_NOT_READY"  # their spelling
 REPORTS = {"reportgood": True, "reportbad": False}
 NO_KEY = "ERROR_WRONG_USER_KEY"  # 2captcha's answer to a missing or malformed key
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 LONGEST_NUMBER = 9  # of a numeric field (min_len, numeric, ...): longer is no value we use
 
 
@@ -58,7 +60,7 @@ def submit():
           application/json:
             schema: {type: object}
     """
-    values = request.values
+    values = _values()
     owner = client_of(values.get("key", ""), missing=NO_KEY)
     method = values.get("method", "")
     if method == "base64":
@@ -99,7 +101,7 @@ def result():
           application/json:
             schema: {type: object}
     """
-    values = request.values
+    values = _values()
     owner, action = client_of(values.get("key", ""), missing=NO_KEY), values.get("action", "")
     if action == "getbalance":
         return _answer(None, f"{BALANCE:.2f}")
@@ -144,9 +146,26 @@ def json_body(text, ok=True):
     return {"status": 1 if ok else 0, "request": text}
 
 
+def _values():
+    """{field: text} of the query string and a form, or of the query string and a JSON object body."""
+    values = request.values.to_dict()
+    if request.mimetype not in FORM_TYPES and request.content_length:
+        body = request.get_json(force=True, silent=True)
+        if isinstance(body, dict):
+            values |= {name: _text(value) for name, value in body.items() if _text(value) is not None}
+    return values
+
+
+def _text(value):
+    """A JSON scalar as a form would carry it (``true`` as 1), or None for anything else."""
+    if isinstance(value, bool):
+        return str(int(value))
+    return str(value) if isinstance(value, (str, int, float)) else None
+
+
 def _wants_json():
     try:
-        return request.values.get("json") == "1"
+        return _values().get("json") == "1"
     except HTTPException:  # a body too large to parse: only the query string can say
         return request.args.get("json") == "1"
 
