@@ -69,6 +69,17 @@ def test_in_php_takes_a_json_body_as_2captchas_javascript_clients_send_it(client
     assert answer.json == {"status": 1, "request": label_of(CAPTCHA)}
 
 
+@pytest.mark.parametrize("where", ["query", "form"])
+def test_header_acao_lets_a_page_of_any_origin_read_the_answer(client, where):
+    fields = {"key": "any", "method": "base64", "body": base64_of(CAPTCHA), "header_acao": "1"}
+    sent = client.post("/in.php", **({"query_string": fields} if where == "query" else {"data": fields}))
+    assert sent.headers["Access-Control-Allow-Origin"] == "*"
+    task_id = sent.get_data(as_text=True).split("|")[1]
+    polled = client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id, "header_acao": "1"})
+    assert polled.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).headers
+
+
 def test_in_php_json_bodies_that_say_nothing_usable_are_its_errors(client):
     assert client.post("/in.php", json={"key": "any", "method": "base64", "body": {"nested": 1}, "json": 1}).json == {
         "status": 0, "request": "ERROR_ZERO_CAPTCHA_FILESIZE"

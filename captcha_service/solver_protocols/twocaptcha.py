@@ -136,6 +136,14 @@ def http_error(error):
     return response
 
 
+@bp.after_request
+def allow_any_origin(response):
+    """``header_acao=1``: the answer may be read by a page of any origin (bots in browsers and extensions)."""
+    if _field("header_acao") == "1":
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 def _answer(prefix, text, ok=True):
     if _wants_json():
         return json_body(text, ok)
@@ -164,10 +172,14 @@ def _text(value):
 
 
 def _wants_json():
+    return _field("json") == "1"
+
+
+def _field(name):
     try:
-        return _values().get("json") == "1"
+        return _values().get(name)
     except HTTPException:  # a body too large to parse: only the query string can say
-        return request.args.get("json") == "1"
+        return request.args.get(name)
 
 
 def _number(values, name):
