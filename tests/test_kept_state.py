@@ -18,7 +18,7 @@ from captcha_service.ocr.confidence import STEADY_SIGNALS
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.reports import STALE_PARTIAL_SECONDS, file_name_part, folder_bytes
 from captcha_service.solver_protocols.tasks import TaskStore, task_store
-from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from tests.captchas import CAPTCHA_FILES, UNFAMILIAR, base64_of, label_of
 from tests.live_server import ROOT
 
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
@@ -72,6 +72,17 @@ def test_what_is_refused_before_any_reading_is_neither_remembered_nor_kept(keepi
     assert refused.status_code == 422
     assert report(client, A, refused.headers["X-Request-ID"], digits="1234").status_code == 404
     assert files_in(samples_dir) == []  # no file, and no folder named after the unknown model
+
+
+def test_a_captcha_refused_as_unfamiliar_is_kept_with_the_digits_reported(keeping, samples_dir):
+    client = keeping.test_client()
+    refused = read(client, UNFAMILIAR, **A)
+    assert refused.status_code == 422 and refused.json["reason"] == "unfamiliar"
+    reported = report(client, A, refused.headers["X-Request-ID"], digits=label_of(UNFAMILIAR))
+    assert reported.status_code == 200 and reported.json["sample"]
+    kept = [name for name in files_in(samples_dir) if name.endswith(".png")]
+    assert len(kept) == 1 and (samples_dir / kept[0]).read_bytes() == UNFAMILIAR.read_bytes()
+    assert label_of(UNFAMILIAR) in kept[0]
 
 
 def test_reporting_one_request_again_and_again_keeps_one_file(keeping, samples_dir):
