@@ -36,11 +36,12 @@ from captcha_service.ocr.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, la
 from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, Recogniser
 
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
-NOT_READ = (None, 0.0, None)
+NOT_READ = (None, 0.0, None, False)
 
 
 def engine_reader(model, length):
-    """(digits, confidence, decided by) of image bytes, read in this process; NOT_READ if refused."""
+    """(digits, confidence, decided by, whether the two readers disagreed) of image bytes, read in this process;
+    NOT_READ if refused."""
     recogniser = Recogniser(model, 3)
     recogniser.warm_up()
 
@@ -49,19 +50,19 @@ def engine_reader(model, length):
             reading = recogniser.read(decode_picture(data), length)
         except UnreadableInput:
             return NOT_READ
-        return reading.digits, reading.confidence, reading.decided_by
+        return reading.digits, reading.confidence, reading.decided_by, reading.readers_agree is False
 
     return read
 
 
 def http_reader(url, length, min_confidence):
-    """(digits, confidence, None) of image bytes, read by the server at ``url``; NOT_READ if refused."""
+    """(digits, confidence, None, refused as unfamiliar) of image bytes, read by the server at ``url``; NOT_READ if refused."""
     session = requests.Session()
 
     def read(data):
         body = {"image_base64": base64.b64encode(data).decode(), "length": length, "min_confidence": min_confidence}
         answer = session.post(url.rstrip("/") + "/ocr", json=body, timeout=30).json()
-        return (answer["digits"], answer["confidence"], None) if "digits" in answer else NOT_READ
+        return (answer["digits"], answer["confidence"], None, answer.get("reason") == "unfamiliar") if "digits" in answer else NOT_READ
 
     return read
 
@@ -92,16 +93,16 @@ class Run:
             for path in paths:
                 data = path.read_bytes()
                 started = time.perf_counter()
-                digits, confidence, decided_by = read(data)
+                digits, confidence, decided_by, disagreed = read(data)
                 self.seconds += time.perf_counter() - started
-                rows.append((label_of(path), digits, confidence, read_baseline(data), decided_by))
+                rows.append((label_of(path), digits, confidence, read_baseline(data), decided_by, disagreed))
             self.folders[folder] = rows
         self.images = sum(len(rows) for rows in self.folders.values())
 
     def rates(self, folder, min_confidence, baseline=False):
         """(right, wrong, refused) shares of one folder."""
         rows = self.folders[folder]
-        answers = [(label, base if baseline else (digits if confidence >= min_confidence else None)) for label, digits, confidence, base, _ in rows]
+        answers = [(label, base if baseline else (digits if confidence >= min_confidence else None)) for label, digits, confidence, base, *_ in rows]
         right = sum(answer == label for label, answer in answers)
         refused = sum(answer is None for _, answer in answers)
         return right / len(rows), (len(rows) - right - refused) / len(rows), refused / len(rows)
@@ -109,8 +110,13 @@ class Run:
     def stage_shares(self, folder):
         """Shares of a folder's captchas the cascade answered with our digit model alone, and after ddddocr's first view."""
         rows = self.folders[folder]
-        return (sum(decided_by == DIGIT_MODEL for *_, decided_by in rows) / len(rows),
-                sum(decided_by is not None and decided_by.endswith(FIRST_VIEW) for *_, decided_by in rows) / len(rows))
+        return (sum(decided_by == DIGIT_MODEL for *_, decided_by, _ in rows) / len(rows),
+                sum(decided_by is not None and decided_by.endswith(FIRST_VIEW) for *_, decided_by, _ in rows) / len(rows))
+
+    def unfamiliar(self, min_confidence):
+        """(refusals whose two readers disagreed, i.e. 422 ``unfamiliar``; every refusal) over all folders."""
+        refused = [disagreed for rows in self.folders.values() for *_, confidence, _, _, disagreed in rows if confidence < min_confidence]
+        return sum(refused), len(refused)
 
     def macro(self, min_confidence, baseline=False):
         return tuple(np.mean([self.rates(folder, min_confidence, baseline)[i] for folder in self.folders]) for i in range(3))
@@ -161,6 +167,7 @@ def print_report(run, name, min_confidence, model_memory):
         for stage, title in enumerate(("by our digit model alone (no ddddocr run)", "after ddddocr's first view (one run, not three)")):
             print(f"answered {title}: " + ", ".join(f"{folder} {percent(share[stage]).strip()}" for folder, share in shares.items())
                   + f"; macro {percent(np.mean([share[stage] for share in shares.values()])).strip()}")
+    print("refusals where our model and ddddocr read differently (reason unfamiliar): {} of {}".format(*run.unfamiliar(min_confidence)))
     print(f"time per image: {1000 * run.seconds / run.images:.1f} ms (reading only, this process, one at a time)")
     if model_memory is not None:
         print(f"memory of the loaded models (peak RSS growth while loading and warming up): {model_memory:.0f} MB")
