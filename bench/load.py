@@ -41,11 +41,12 @@ from concurrent.futures import ThreadPoolExecutor
 import onnxruntime
 from PIL import Image
 
-from captcha_service.config import Config, intra_op_threads
+from captcha_service.config import Config
 from captcha_service.ocr.ddddocr_model import DdddocrModels, model_input
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
+from captcha_service.ocr.pipeline import intra_op_threads
 from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, Recogniser, session_options
 from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME
 from tests.hostile_corpus import DATA_URL_WITHOUT_A_COMMA, HEAVY_BUT_ALLOWED, IMAGE_CASES

@@ -2,6 +2,8 @@
 
 import os
 
+from .ocr.images import ImageLimits
+
 
 class Config:
     """Defaults; every name here can be overridden by an environment variable of the same name."""
@@ -18,12 +20,12 @@ class Config:
     TRUSTED_PROXY = ""
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH  # 2captcha's in.php sends the base64 image as a form field
-    MAX_IMAGE_BYTES = 1024 * 1024
-    MAX_IMAGE_PIXELS = 4_000_000
-    MAX_ASPECT_RATIO = 16.0
-    MAX_FRAMES = 64
-    MAX_DECODED_PIXELS = 8_000_000
-    MAX_JPEG_SCANS = 32
+    MAX_IMAGE_BYTES = ImageLimits.max_bytes
+    MAX_IMAGE_PIXELS = ImageLimits.max_pixels
+    MAX_ASPECT_RATIO = ImageLimits.max_aspect_ratio
+    MAX_FRAMES = ImageLimits.max_frames
+    MAX_DECODED_PIXELS = ImageLimits.max_decoded_pixels
+    MAX_JPEG_SCANS = ImageLimits.max_jpeg_scans
     TASK_STORE_SIZE = 10_000
     TASK_TTL_SECONDS = 600
     UPSTREAM_SOLVER = ""
@@ -100,11 +102,6 @@ def check_settings(config):
             raise ValueError(f"setting {name}={config[name]!r} is out of range: it must be from {low} to {high}")
     if config["LOG_LEVEL"].upper() not in LOG_LEVELS:
         raise ValueError(f"setting LOG_LEVEL={config['LOG_LEVEL']!r} must be one of {', '.join(LOG_LEVELS)}")
-
-
-def intra_op_threads(config):
-    """onnxruntime threads per run of ddddocr's models: ``ORT_INTRA_OP_THREADS``, or 0 for up to 2 (their sweet spot)."""
-    return config["ORT_INTRA_OP_THREADS"] or min(2, os.cpu_count() or 1)
 
 
 def read_slots(config):

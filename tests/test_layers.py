@@ -1,4 +1,5 @@
-"""The reading core (captcha_service.ocr) stands without the HTTP layer."""
+"""The layers stay apart: the reading core (captcha_service.ocr) stands without the HTTP layer and its
+settings, and the service without training, benchmarks or tests."""
 
 import subprocess
 import sys
@@ -11,12 +12,31 @@ import importlib, pkgutil, sys
 import captcha_service.ocr as core
 for module in pkgutil.iter_modules(core.__path__):
     importlib.import_module(f"captcha_service.ocr.{module.name}")
+print(" ".join(sorted({name.split(".")[0] for name in sys.modules} | {name for name in sys.modules if name.startswith("captcha_service")})))
+"""
+IMPORT_THE_SERVICE = """
+import importlib, pkgutil, sys
+import captcha_service
+for module in pkgutil.walk_packages(captcha_service.__path__, "captcha_service."):
+    importlib.import_module(module.name)
 print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
 """
+NEVER_IN_THE_SERVICE = ("torch", "training", "bench", "tests")
+
+
+def imported_by(program):
+    completed = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    return set(completed.stdout.split())
 
 
 def test_the_reading_core_imports_nothing_of_the_http_layer():
-    completed = subprocess.run([sys.executable, "-c", IMPORT_THE_CORE], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    loaded = set(completed.stdout.split())
-    assert "onnxruntime" in loaded and "captcha_service" in loaded  # the core was really imported
+    loaded = imported_by(IMPORT_THE_CORE)
+    assert "onnxruntime" in loaded and "captcha_service.ocr.recogniser" in loaded  # the core was really imported
     assert loaded.isdisjoint(HTTP_LAYER), loaded & set(HTTP_LAYER)
+    assert "captcha_service.config" not in loaded  # the core takes its settings as arguments
+
+
+def test_the_service_imports_no_training_benchmark_or_test_code():
+    loaded = imported_by(IMPORT_THE_SERVICE)
+    assert {"flask", "onnxruntime", "captcha_service"} <= loaded  # every module of the service was imported
+    assert loaded.isdisjoint(NEVER_IN_THE_SERVICE), loaded & set(NEVER_IN_THE_SERVICE)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..config import defaults
 from .exceptions import UnreadableInput
 from .rendering import flatten
 
@@ -28,12 +27,13 @@ class ImageLimits:
     each of which makes libjpeg pass over the whole picture again.
     """
 
-    max_bytes: int
-    max_pixels: int
-    max_aspect_ratio: float
-    max_frames: int
-    max_decoded_pixels: int
-    max_jpeg_scans: int
+    # The defaults of the MAX_* settings (config.Config reads them here).
+    max_bytes: int = 1024 * 1024
+    max_pixels: int = 4_000_000
+    max_aspect_ratio: float = 16.0
+    max_frames: int = 64
+    max_decoded_pixels: int = 8_000_000
+    max_jpeg_scans: int = 32
 
     @classmethod
     def from_config(cls, config):
@@ -74,7 +74,7 @@ def decode_picture(data, limits=None):
     inside a GIF or PNG parser); whatever they raise while decoding a client's bytes is the
     bytes' fault, so it is a refusal, never a 500.
     """
-    limits = limits or ImageLimits.from_config(defaults())
+    limits = limits or ImageLimits()
     if len(data) > limits.max_bytes:
         raise UnreadableInput(f"the image is {len(data)} bytes; at most {limits.max_bytes} are read", "image_too_large")
     try:

@@ -1,12 +1,17 @@
 """The whole read of one image as the service does it, without Flask: for the app and the CLI."""
 
+import os
 from dataclasses import dataclass
 
-from ..config import intra_op_threads
 from .exceptions import UnreadableInput
 from .images import ImageLimits, decode_picture, guard_pillow
 from .recogniser import Recogniser
 from .site_models import GENERAL, SiteModels
+
+
+def intra_op_threads(config):
+    """onnxruntime threads per run of ddddocr's models: ``ORT_INTRA_OP_THREADS``, or 0 for up to 2 (their sweet spot)."""
+    return config["ORT_INTRA_OP_THREADS"] or min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
