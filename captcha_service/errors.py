@@ -6,6 +6,7 @@ from werkzeug.exceptions import HTTPException, UnprocessableEntity, UnsupportedM
 
 from .ocr.exceptions import UnreadableInput
 from .ocr.images import IMAGE_MEDIA_TYPES
+from .ocr.reasons import Reason
 from .outcome import note_refusal
 
 
@@ -45,7 +46,7 @@ def http_error_response(error):
 
 
 def validation_error_response(error):
-    note_refusal("invalid_request")
+    note_refusal(Reason.INVALID_REQUEST)
     return jsonify(detail=_flatten_messages(error.messages)), 422
 
 

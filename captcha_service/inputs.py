@@ -3,6 +3,7 @@
 from .ocr.exceptions import UnreadableInput
 from .ocr.images import IMAGE_MEDIA_TYPES
 from .ocr.payload import decode_image_payload
+from .ocr.reasons import Reason
 from .schemas import OcrRequestSchema, ReadOptionsSchema
 
 UPLOAD_FIELDS = ("image", "file")
@@ -24,7 +25,7 @@ def image_and_options(request):
     elif request.mimetype in IMAGE_MEDIA_TYPES:
         image_bytes, given = request.get_data(), {}
         if not image_bytes:
-            raise UnreadableInput("the image is empty", "empty_image")
+            raise UnreadableInput("the image is empty", Reason.EMPTY_IMAGE)
     else:
         fields = ocr_request_schema.load(request.get_json())
         image_bytes, given = decode_image_payload(fields.pop("image_base64")), fields
@@ -36,6 +37,6 @@ def _uploaded_image(files):
         if field in files:
             image_bytes = files[field].read()
             if not image_bytes:
-                raise UnreadableInput(f"the uploaded '{field}' is empty", "empty_image")
+                raise UnreadableInput(f"the uploaded '{field}' is empty", Reason.EMPTY_IMAGE)
             return image_bytes
     raise UnreadableInput("no image: upload the file in the form field 'image' (or 'file')", "no_image")

@@ -29,6 +29,7 @@ from .files import PARTIAL_SUFFIX, write_atomically
 from .metrics import count_report
 from .ocr.exceptions import UNSURE_REASONS, UnreadableInput
 from .ocr.images import image_extension
+from .ocr.reasons import Reason
 from .ocr.site_models import GENERAL
 
 REPORTS_EXTENSION = "captcha_ocr_recent_requests"
@@ -198,7 +199,7 @@ def report(request_id, correct=None, digits=None, owner=None):
     if recent is None:
         raise UnknownRequest(request_id)
     if digits is None and correct and recent.digits is None:
-        raise UnreadableInput("that request was refused, so there is nothing to confirm: send the right 'digits'", "nothing_to_confirm")
+        raise UnreadableInput("that request was refused, so there is nothing to confirm: send the right 'digits'", Reason.NOTHING_TO_CONFIRM)
     right = digits == recent.digits if digits is not None else bool(correct)
     count_report(right)
     label = digits if digits is not None else recent.digits if right else None

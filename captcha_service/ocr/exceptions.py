@@ -1,10 +1,12 @@
 """The one domain error of the service: input we cannot turn into a sure reading."""
 
+from .reasons import Reason
+
 
 class UnreadableInput(Exception):
     """The client's input cannot be read into digits; answered with 422 and ``detail``.
 
-    ``reason`` is a short stable code (``bad_base64``, ``not_an_image``, ...) for logs and
+    ``reason`` is a ``Reason`` (a stable code: ``bad_base64``, ``not_an_image``, ...) for logs and
     metrics; ``extra`` holds fields added to the error body next to ``detail``.
     """
 
@@ -17,4 +19,4 @@ class UnreadableInput(Exception):
 
 # Refusals of an image the models did read, but not surely: the samples worth most to a site model.
 # Every other refusal is of input that never reached them (not an image, too large, an unknown model).
-UNSURE_REASONS = frozenset({"no_reading", "low_confidence", "unfamiliar"})
+UNSURE_REASONS = frozenset({Reason.NO_READING, Reason.LOW_CONFIDENCE, Reason.UNFAMILIAR})

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .exceptions import UnreadableInput
+from .reasons import Reason
 from .rendering import flatten
 
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
@@ -76,7 +77,7 @@ def decode_picture(data, limits=None):
     """
     limits = limits or ImageLimits()
     if len(data) > limits.max_bytes:
-        raise UnreadableInput(f"the image is {len(data)} bytes; at most {limits.max_bytes} are read", "image_too_large")
+        raise UnreadableInput(f"the image is {len(data)} bytes; at most {limits.max_bytes} are read", Reason.IMAGE_TOO_LARGE)
     try:
         image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
         _check_header(image, data, limits)
@@ -84,11 +85,11 @@ def decode_picture(data, limits=None):
     except UnreadableInput:
         raise
     except UnidentifiedImageError:
-        raise UnreadableInput("not a decodable image: send a PNG, JPEG, GIF, BMP or WebP", "not_an_image") from None
+        raise UnreadableInput("not a decodable image: send a PNG, JPEG, GIF, BMP or WebP", Reason.NOT_AN_IMAGE) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise UnreadableInput(f"the image claims more pixels than are ever read ({error})", "image_too_large") from None
+        raise UnreadableInput(f"the image claims more pixels than are ever read ({error})", Reason.IMAGE_TOO_LARGE) from None
     except Exception as error:  # noqa: BLE001 - see the docstring
-        raise UnreadableInput(f"the image is damaged: {error}", "damaged_image") from None
+        raise UnreadableInput(f"the image is damaged: {error}", Reason.DAMAGED_IMAGE) from None
 
 
 def _check_header(image, data, limits):
@@ -96,19 +97,19 @@ def _check_header(image, data, limits):
     _check_frame_size(image.size, limits)
     frames = getattr(image, "n_frames", 1)
     if frames > limits.max_frames:
-        raise UnreadableInput(f"the image has {frames} frames; at most {limits.max_frames} are read", "too_many_frames")
+        raise UnreadableInput(f"the image has {frames} frames; at most {limits.max_frames} are read", Reason.TOO_MANY_FRAMES)
     width, height = image.size
     if frames * width * height > limits.max_decoded_pixels:
         raise UnreadableInput(
             f"the image has {frames} frames of {width}x{height} pixels; at most {limits.max_decoded_pixels} "
             "pixels are decoded over all frames",
-            "image_too_large",
+            Reason.IMAGE_TOO_LARGE,
         )
     if image.format in ("JPEG", "MPO"):
         scans = data.count(JPEG_START_OF_SCAN)
         if scans > limits.max_jpeg_scans:
             raise UnreadableInput(
-                f"the JPEG has {scans} scans; at most {limits.max_jpeg_scans} are decoded", "image_too_large"
+                f"the JPEG has {scans} scans; at most {limits.max_jpeg_scans} are decoded", Reason.IMAGE_TOO_LARGE
             )
 
 
@@ -116,13 +117,13 @@ def _check_frame_size(size, limits):
     width, height = size
     if width * height > limits.max_pixels:
         raise UnreadableInput(
-            f"the image is {width}x{height} pixels; at most {limits.max_pixels} pixels are read", "image_too_large"
+            f"the image is {width}x{height} pixels; at most {limits.max_pixels} pixels are read", Reason.IMAGE_TOO_LARGE
         )
     if width == 0 or height == 0 or not 1 / limits.max_aspect_ratio <= width / height <= limits.max_aspect_ratio:
         raise UnreadableInput(
             f"the image is {width}x{height} pixels: not the shape of a captcha "
             f"(width/height must be between 1/{limits.max_aspect_ratio:g} and {limits.max_aspect_ratio:g})",
-            "bad_shape",
+            Reason.BAD_SHAPE,
         )
 
 
@@ -139,7 +140,7 @@ def _checked_frames(image, limits):
         decoded += image.width * image.height
         if decoded > limits.max_decoded_pixels:
             raise UnreadableInput(
-                f"the image's frames hold more than {limits.max_decoded_pixels} pixels", "image_too_large"
+                f"the image's frames hold more than {limits.max_decoded_pixels} pixels", Reason.IMAGE_TOO_LARGE
             )
         yield _rgba(image)
 

@@ -3,6 +3,7 @@
 import base64
 
 from .exceptions import UnreadableInput
+from .reasons import Reason
 
 _URL_SAFE_TO_STANDARD = str.maketrans("-_", "+/")
 
@@ -18,15 +19,15 @@ def decode_image_payload(payload):
         text = _data_url_content(text)
     compact = "".join(text.split()).rstrip("=").translate(_URL_SAFE_TO_STANDARD)
     if not compact:
-        raise UnreadableInput("the image is empty", "empty_image")
+        raise UnreadableInput("the image is empty", Reason.EMPTY_IMAGE)
     if len(compact) % 4 == 1:
-        raise UnreadableInput("not valid base64: the text has a stray character at the end", "bad_base64")
+        raise UnreadableInput("not valid base64: the text has a stray character at the end", Reason.BAD_BASE64)
     try:
         return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
     except ValueError:  # binascii.Error, or non-ASCII text
         raise UnreadableInput(
             "not valid base64: only A-Z, a-z, 0-9, '+', '/' (or '-', '_') and '=' may appear",
-            "bad_base64",
+            Reason.BAD_BASE64,
         ) from None
 
 
@@ -38,7 +39,7 @@ def _data_url_content(text):
     """
     comma = text.find(",")
     if comma == -1:
-        raise UnreadableInput("the data URL has no ',' between its header and the base64 data", "bad_base64")
+        raise UnreadableInput("the data URL has no ',' between its header and the base64 data", Reason.BAD_BASE64)
     media_type, _, params = text[5:comma].partition(";")
     _check_data_url(media_type.strip(), params)
     return text[comma + 1 :]
@@ -46,6 +47,6 @@ def _data_url_content(text):
 
 def _check_data_url(media_type, params):
     if media_type and not media_type.lower().startswith("image/"):
-        raise UnreadableInput(f"the data URL is of type {media_type!r}, not an image", "not_an_image")
+        raise UnreadableInput(f"the data URL is of type {media_type!r}, not an image", Reason.NOT_AN_IMAGE)
     if "base64" not in (param.strip().lower() for param in params.split(";")):
-        raise UnreadableInput("the data URL is not base64-encoded (';base64,' is missing)", "bad_base64")
+        raise UnreadableInput("the data URL is not base64-encoded (';base64,' is missing)", Reason.BAD_BASE64)

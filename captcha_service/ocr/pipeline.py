@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from .exceptions import UnreadableInput
 from .images import ImageLimits, decode_picture, guard_pillow
+from .reasons import Reason
 from .recogniser import Recogniser
 from .site_models import GENERAL, SiteModels
 
@@ -47,13 +48,13 @@ def _unsure(reading, min_confidence):
             f"unfamiliar captcha: our model and ddddocr read it differently; the likelier reading {reading.digits} "
             f"has confidence {reading.confidence}, below min_confidence {min_confidence}. If this site's captchas "
             "are often refused so, a site model fine-tuned on them (captcha-ocr finetune) should read them",
-            "unfamiliar",
+            Reason.UNFAMILIAR,
             digits=reading.digits,
             confidence=reading.confidence,
         )
     return UnreadableInput(
         f"low confidence: read {reading.digits} with confidence {reading.confidence}, below min_confidence {min_confidence}",
-        "low_confidence",
+        Reason.LOW_CONFIDENCE,
         digits=reading.digits,
         confidence=reading.confidence,
     )

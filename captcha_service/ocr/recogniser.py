@@ -22,6 +22,7 @@ from .confidence import BOTH_BEST_SIGNAL, VIEW_WEIGHT, Calibration, digit_eviden
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
 from .digit_model import SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
+from .reasons import Reason
 from .rendering import STRETCHES, trim_margins
 
 DIGIT_MODEL = "digits"
@@ -94,7 +95,7 @@ def session_options(log_severity, threads):
 def _calibrated(evidence, calibration, decided_by, length, joint=False):
     """The reading of ``evidence`` with its calibrated confidence; ``joint``: evidence of both readers (``joint_evidence``)."""
     if evidence is None:
-        raise UnreadableInput(f"no reading of {length} digits in the image", "no_reading")
+        raise UnreadableInput(f"no reading of {length} digits in the image", Reason.NO_READING)
     agree = bool(evidence.signals[BOTH_BEST_SIGNAL]) if joint else None
     return Reading(evidence.digits, round(calibration.probability_right(evidence.signals), 4), decided_by, agree)
 

@@ -4,6 +4,7 @@ import numpy as np
 from PIL import Image, ImageChops
 
 from .exceptions import UnreadableInput
+from .reasons import Reason
 
 WHITE = (255, 255, 255, 255)
 INK_CONTRAST = 48
@@ -30,7 +31,7 @@ def flatten(frames):
         elif grey.size != picture.size:
             raise UnreadableInput(
                 f"the image's frames differ in size ({picture.width}x{picture.height}, then {grey.width}x{grey.height})",
-                "bad_shape",
+                Reason.BAD_SHAPE,
             )
         else:
             picture = inkiest(picture, grey)

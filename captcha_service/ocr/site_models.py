@@ -26,6 +26,7 @@ from PIL import Image
 from .confidence import STEADY_SIGNALS, Calibration, steady_evidence
 from .digit_model import SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
+from .reasons import Reason
 from .recogniser import session_options
 
 MODEL_FILE_NAME, CARD_FILE_NAME = "digits.onnx", "card.json"
@@ -92,7 +93,7 @@ class SiteModels:
         """The loaded model ``name``; an unknown or unusable one is refused (UnreadableInput)."""
         stamp = self._stamp(name) if is_site_model_name(name) else None
         if not stamp:
-            raise UnreadableInput(f"no site model {name!r} (GET /models lists them)", "unknown_model")
+            raise UnreadableInput(f"no site model {name!r} (GET /models lists them)", Reason.UNKNOWN_MODEL)
         with self._lock:
             model = self._loaded.get(name)
             if model is None or model.stamp != stamp:
@@ -171,7 +172,7 @@ class OutdatedModel(UnusableModel):
 
 
 def _reason(problem):
-    return "outdated_model" if isinstance(problem, OutdatedModel) else "unusable_model"
+    return Reason.OUTDATED_MODEL if isinstance(problem, OutdatedModel) else Reason.UNUSABLE_MODEL
 
 
 def _is_finite_number(value):

@@ -10,6 +10,7 @@ the others ignore them and poll ``/getTaskResult``). A captcha we are not sure o
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from ..ocr.reasons import Reason
 from ..outcome import note_refusal
 from .errors import SolverError, protocol_status, solver_error_of
 from .solving import BALANCE, client_of, image_of_base64, report_task, solve
@@ -61,7 +62,7 @@ def create_task():
         raise SolverError("ERROR_TASK_NOT_SUPPORTED", f"task type {task.get('type')!r} is not supported: only ImageToTextTask")
     image = task.get("body")
     if not isinstance(image, str) or not image.strip():
-        note_refusal("empty_image")
+        note_refusal(Reason.EMPTY_IMAGE)
         raise SolverError("ERROR_ZERO_CAPTCHA_FILESIZE", "the task's 'body' (the base64 image) is missing or empty")
     solved = solve(
         image_of_base64(image), owner,

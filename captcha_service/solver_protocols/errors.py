@@ -4,6 +4,7 @@ One table for both protocols: 2captcha's legacy API sends the code as text, the 
 as ``{"errorId", "errorCode", "errorDescription"}`` with anti-captcha's ids.
 """
 
+from ..ocr.reasons import Reason
 from ..outcome import note_refusal
 
 
@@ -41,13 +42,13 @@ BY_HTTP_STATUS = {413: "ERROR_TOO_BIG_CAPTCHA_FILESIZE", 500: "ERROR_NO_SLOT_AVA
 
 # Our refusal reasons (UnreadableInput.reason) as the services say them.
 BY_REASON = {
-    "empty_image": "ERROR_ZERO_CAPTCHA_FILESIZE",
+    Reason.EMPTY_IMAGE: "ERROR_ZERO_CAPTCHA_FILESIZE",
     "no_image": "ERROR_ZERO_CAPTCHA_FILESIZE",
-    "image_too_large": "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
-    "too_many_frames": "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
-    "not_an_image": "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
-    "damaged_image": "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
-    "bad_base64": "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
+    Reason.IMAGE_TOO_LARGE: "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
+    Reason.TOO_MANY_FRAMES: "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
+    Reason.NOT_AN_IMAGE: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
+    Reason.DAMAGED_IMAGE: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
+    Reason.BAD_BASE64: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
 }  # every other reason (no reading, low confidence, an odd shape) is UNSOLVABLE
 
 

@@ -6,6 +6,7 @@ from ..auth import accepts_key, is_plausible_key, key_owner
 from ..metrics import count_report
 from ..ocr.exceptions import UnreadableInput
 from ..ocr.payload import decode_image_payload
+from ..ocr.reasons import Reason
 from ..outcome import note_refusal
 from ..reports import UnknownRequest, read_remembered, report
 from ..schemas import LONGEST, SHORTEST
@@ -42,7 +43,7 @@ def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0):
     length = _length(min_length, max_length)
     task_fields = {"numeric": numeric, "minLength": min_length, "maxLength": max_length}
     if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None:
-        note_refusal("not_digits_only")
+        note_refusal(Reason.NOT_DIGITS_ONLY)
         return _unsolvable(image_bytes, owner, task_fields)
     try:
         reading = read_remembered(image_bytes, length, owner=owner)

@@ -8,6 +8,7 @@ query string and a form, or a JSON object body, as 2captcha's JavaScript clients
 from flask import Blueprint, current_app, make_response, request
 from werkzeug.exceptions import HTTPException
 
+from ..ocr.reasons import Reason
 from ..outcome import note_refusal
 from .errors import SolverError, protocol_status, solver_error_of
 from .solving import BALANCE, client_of, image_of_base64, report_task, solve
@@ -69,7 +70,7 @@ def submit():
         upload = request.files.get("file")
         image_bytes = upload.read() if upload else b""
         if not image_bytes:
-            note_refusal("empty_image")
+            note_refusal(Reason.EMPTY_IMAGE)
             raise SolverError("ERROR_ZERO_CAPTCHA_FILESIZE", "no file, or an empty one, in the form field 'file'")
     else:
         raise SolverError("ERROR_BAD_PARAMETERS", "method must be 'base64' (with body) or 'post' (with a file)")
