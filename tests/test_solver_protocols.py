@@ -229,6 +229,21 @@ def test_an_unsure_reading_is_error_12_on_get_task_result(client):
     assert (result["errorId"], result["errorCode"]) == (12, "ERROR_CAPTCHA_UNSOLVABLE")
 
 
+@pytest.mark.parametrize("path", ["/getQueueStats", "/getAppStats", "/feedbackTask/"])
+def test_methods_we_do_not_serve_are_no_such_method_not_404(client, path):
+    answer = client.post(path, json={"clientKey": "any", "queueId": 2})
+    assert answer.status_code == 200
+    assert (answer.json["errorId"], answer.json["errorCode"]) == (14, "ERROR_NO_SUCH_METHOD")
+
+
+def test_a_trailing_slash_is_the_same_method(client):
+    created = client.post("/createTask/", json={"clientKey": "any", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
+    assert created.json["solution"]["text"] == label_of(CAPTCHA)
+    polled = client.post("/getTaskResult/", json={"clientKey": "any", "taskId": created.json["taskId"]})
+    assert polled.json["solution"]["text"] == label_of(CAPTCHA)
+    assert client.post("/ocr/nothing", json={}).json.keys() == {"detail"}  # the rest of the service keeps its 404
+
+
 def test_unknown_task_ids_balance_and_reports(client):
     task_id = create(client).json["taskId"]
     for path in ("/getTaskResult", "/reportIncorrectImageCaptcha", "/reportCorrect", "/reportIncorrect"):

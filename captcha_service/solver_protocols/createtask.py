@@ -21,7 +21,7 @@ bp = Blueprint("createtask", __name__)
 TASK_TYPES = ("ImageToTextTask", "ImageToTextTaskProxyless")
 
 
-@bp.post("/createTask")
+@bp.post("/createTask", strict_slashes=False)
 def create_task():
     """createTask (anti-captcha, 2captcha v2, CapSolver): an ImageToTextTask, read at once.
     ---
@@ -80,7 +80,7 @@ def create_task():
     return answer
 
 
-@bp.post("/getTaskResult")
+@bp.post("/getTaskResult", strict_slashes=False)
 def get_task_result():
     """getTaskResult: the solution of a task, or error 12 (unsolvable: fall back to another solver).
     ---
@@ -115,23 +115,37 @@ def get_task_result():
     }
 
 
-@bp.post("/getBalance")
+@bp.post("/getBalance", strict_slashes=False)
 def get_balance():
     _client(_body())
     return {"errorId": 0, "balance": BALANCE}
 
 
-@bp.post("/reportIncorrectImageCaptcha")
-@bp.post("/reportIncorrect")
+@bp.post("/reportIncorrectImageCaptcha", strict_slashes=False)
+@bp.post("/reportIncorrect", strict_slashes=False)
 def report_incorrect():
     report_task(_task(_body()), correct=False)
     return {"errorId": 0, "status": "success"}
 
 
-@bp.post("/reportCorrect")
+@bp.post("/reportCorrect", strict_slashes=False)
 def report_correct():
     report_task(_task(_body()), correct=True)
     return {"errorId": 0, "status": "success"}
+
+
+# Methods of anti-captcha's and CapSolver's APIs that are not for image captchas, or that we do
+# not keep (queue and spending statistics): their "no such method", not our 404. The ids are
+# anti-captcha's (https://anti-captcha.com/apidoc/errors).
+OTHER_METHODS = (
+    "getQueueStats", "getSpendingStats", "getAppStats", "reportIncorrectRecaptcha", "reportCorrectRecaptcha",
+    "reportIncorrectHcaptcha", "pushAntiGateVariable", "feedbackTask",
+)
+
+
+@bp.post(f"/<any({', '.join(OTHER_METHODS)}):method>", strict_slashes=False)
+def other_method(method):
+    raise SolverError("ERROR_NO_SUCH_METHOD", f"{method} is not served here: only ImageToTextTask and its calls")
 
 
 @bp.errorhandler(SolverError)
