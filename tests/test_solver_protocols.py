@@ -236,6 +236,15 @@ def test_methods_we_do_not_serve_are_no_such_method_not_404(client, path):
     assert (answer.json["errorId"], answer.json["errorCode"]) == (14, "ERROR_NO_SUCH_METHOD")
 
 
+def test_a_task_id_sent_back_as_text_is_the_same_task(client):
+    created = client.post("/createTask", json={"clientKey": "any", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
+    polled = client.post("/getTaskResult", json={"clientKey": "any", "taskId": str(created.json["taskId"])})
+    assert polled.json["solution"]["text"] == label_of(CAPTCHA)
+    for hostile in (f" {created.json['taskId']}", "1e3", "١٢٣", "9" * 400, True):
+        answer = client.post("/getTaskResult", json={"clientKey": "any", "taskId": hostile})
+        assert answer.json["errorCode"] == "ERROR_NO_SUCH_CAPCHA_ID", hostile
+
+
 def test_a_trailing_slash_is_the_same_method(client):
     created = client.post("/createTask/", json={"clientKey": "any", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
     assert created.json["solution"]["text"] == label_of(CAPTCHA)
@@ -248,7 +257,7 @@ def test_unknown_task_ids_balance_and_reports(client):
     task_id = create(client).json["taskId"]
     for path in ("/getTaskResult", "/reportIncorrectImageCaptcha", "/reportCorrect", "/reportIncorrect"):
         assert client.post(path, json={"clientKey": "any", "taskId": 123456789}).json["errorId"] == 16, path
-        assert client.post(path, json={"clientKey": "any", "taskId": str(task_id)}).json["errorId"] == 16, path
+        assert client.post(path, json={"clientKey": "any", "taskId": f"id-{task_id}"}).json["errorId"] == 16, path
     for path in ("/reportIncorrectImageCaptcha", "/reportCorrect", "/reportIncorrect"):
         assert client.post(path, json={"clientKey": "any", "taskId": task_id}).json == {"errorId": 0, "status": "success"}
     assert client.post("/getBalance", json={"clientKey": "any"}).json["balance"] > 0
