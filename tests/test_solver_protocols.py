@@ -142,7 +142,9 @@ def test_res_php_ids_balance_and_reports(client):
     assert res(action="get", id="12345") == "ERROR_WRONG_CAPTCHA_ID"
     assert res(action="get", id="abc") == res(action="get") == "ERROR_WRONG_ID_FORMAT"
     assert float(res(action="getbalance")) > 0
-    assert res(action="reportgood", id=task_id) == res(action="reportbad", id=task_id) == "OK_REPORT_RECORDED"
+    other_id = submit(client, body=base64_of(CAPTCHA)).get_data(as_text=True).split("|")[1]
+    assert res(action="reportgood", id=task_id) == res(action="reportbad", id=other_id) == "OK_REPORT_RECORDED"
+    assert res(action="reportbad", id=task_id) == res(action="reportgood", id=other_id) == "ERROR_DUPLICATE_REPORT"
     assert res(action="reportbad", id="12345") == "ERROR_WRONG_CAPTCHA_ID"
     assert res(action="nosuchaction", id=task_id) == "ERROR_BAD_PARAMETERS"
     metrics = client.get("/metrics").get_data(as_text=True)
@@ -243,6 +245,19 @@ def test_a_task_id_sent_back_as_text_is_the_same_task(client):
     for hostile in (f" {created.json['taskId']}", "1e3", "١٢٣", "9" * 400, True):
         answer = client.post("/getTaskResult", json={"clientKey": "any", "taskId": hostile})
         assert answer.json["errorCode"] == "ERROR_NO_SUCH_CAPCHA_ID", hostile
+
+
+def test_a_second_report_on_one_task_is_not_counted_again(client):
+    def wrong_reports():
+        metrics = client.get("/metrics").get_data(as_text=True)
+        return float(next(line.split()[-1] for line in metrics.splitlines() if line.startswith('captcha_reports_total{verdict="wrong"}')))
+
+    task_id = create(client).json["taskId"]
+    assert client.post("/reportIncorrect", json={"clientKey": "any", "taskId": task_id}).json == {"errorId": 0, "status": "success"}
+    counted = wrong_reports()
+    for path in ("/reportIncorrect", "/reportIncorrectImageCaptcha", "/reportCorrect"):
+        assert client.post(path, json={"clientKey": "any", "taskId": task_id}).json == {"errorId": 0, "status": "success"}
+    assert wrong_reports() == counted
 
 
 def test_a_trailing_slash_is_the_same_method(client):

@@ -124,7 +124,7 @@ def get_balance():
 @bp.post("/reportIncorrectImageCaptcha", strict_slashes=False)
 @bp.post("/reportIncorrect", strict_slashes=False)
 def report_incorrect():
-    report_task(_task(_body()), correct=False)
+    report_task(_task(_body()), correct=False)  # a second report answers success too (anti-captcha's way), uncounted
     return {"errorId": 0, "status": "success"}
 
 

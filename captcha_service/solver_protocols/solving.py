@@ -77,7 +77,10 @@ def _expected(task_fields):
 
 def report_task(task, correct):
     """A client's reportgood/reportbad: labels the task's image with its answer when right (see ``reports``); an
-    upstream's answer that is no digits (a captcha of letters) is counted, never made a label."""
+    upstream's answer that is no digits (a captcha of letters) is counted, never made a label. False, and nothing
+    counted or kept, if the task was reported on before: a client's second word on one captcha is no second vote."""
+    if not task_store(current_app).first_report(task.id):
+        return False
     try:
         if correct and task.digits and task.digits.isdigit() and SHORTEST <= len(task.digits) <= LONGEST:
             report(task.request_id, digits=task.digits, owner=task.owner)
@@ -85,6 +88,7 @@ def report_task(task, correct):
             report(task.request_id, correct=correct, owner=task.owner)
     except (UnknownRequest, UnreadableInput):  # no longer kept, or never read: counted only
         count_report(correct)
+    return True
 
 
 def _answered(refusal):

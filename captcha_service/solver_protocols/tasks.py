@@ -30,6 +30,7 @@ class Task:
     digits: str | None = None
     error: str | None = None
     created: float = 0.0  # Unix time
+    reported: bool = False  # a client has reported on its answer (each task's report counts once)
 
     @property
     def pending(self):
@@ -64,6 +65,15 @@ class TaskStore:
         with self._lock:
             if task_id in self._tasks:
                 self._tasks[task_id] = replace(self._tasks[task_id], digits=digits, error=error)
+
+    def first_report(self, task_id):
+        """Whether no report on the task came before this one: it is marked reported either way."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None or task.reported:
+                return False
+            self._tasks[task_id] = replace(task, reported=True)
+            return True
 
     def get(self, task_id, owner):
         """The task of ``task_id`` created by ``owner``, or None (unknown, expired, or another owner's)."""

@@ -115,7 +115,8 @@ def result():
     if task is None:
         raise SolverError("ERROR_WRONG_CAPTCHA_ID", "no such captcha: unknown, expired, or another key's")
     if action in REPORTS:
-        report_task(task, REPORTS[action])
+        if not report_task(task, REPORTS[action]):
+            raise SolverError("ERROR_DUPLICATE_REPORT", "this captcha was reported on already")
         return _answer(None, "OK_REPORT_RECORDED")
     if task.pending:
         return _answer(None, NOT_READY, ok=False)
