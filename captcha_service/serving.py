@@ -1,7 +1,9 @@
 """Serve the app with waitress, whose own refusals (413, malformed HTTP) are JSON like ours."""
 
 import json
+import os
 import signal
+import sys
 
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
@@ -86,9 +88,17 @@ def serve(app):
     warn_if_no_proxy_in_front(app.logger, app.config)
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, signal.default_int_handler)
-    server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
+    try:
+        server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
+    except OSError as error:  # the port is taken, or the host is not this machine's: one line, not a traceback
+        print(f"captcha-ocr: cannot listen on {app.config['HOST']}:{app.config['PORT']}: {error.strerror}", file=sys.stderr, flush=True)
+        # At once: a normal exit tears onnxruntime down under the thread still loading the model,
+        # and the process aborts (status 134). 2, as for any setting to fix (here HOST or PORT).
+        os._exit(2)
     server.flask_app = app
-    server.print_listen("Serving CaptchaOCR on http://{}:{}")
+    # Printed, not waitress's print_listen: that logs at INFO, which no handler shows. Flushed: under
+    # PM2 stdout is a pipe, and the line should come now, not when the buffer fills.
+    print(f"captcha-ocr: serving on http://{server.effective_host}:{server.effective_port}", flush=True)
     try:
         server.run()
     finally:

@@ -3,8 +3,11 @@
 import base64
 import json
 import logging
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,7 +17,7 @@ import requests
 from captcha_service.serving import warn_if_no_proxy_in_front
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 from tests.hostile_corpus import progressive_jpeg_with_scans
-from tests.live_server import running_server
+from tests.live_server import ROOT, running_server
 
 BODY_LIMIT = 64 * 1024
 
@@ -118,3 +121,14 @@ def test_listening_beyond_loopback_with_no_proxy_in_front_is_warned_about(caplog
     with caplog.at_level(logging.WARNING):
         warn_if_no_proxy_in_front(logging.getLogger("test"), {"HOST": host, "TRUSTED_PROXY": proxy, "CONNECTION_LIMIT": 64})
     assert ("slowloris" in caplog.text) is warns
+
+
+def test_the_server_says_where_it_listens_and_a_taken_port_is_one_line(tmp_path):
+    with running_server(tmp_path / "first.log") as (_, port, _, _):
+        assert f"captcha-ocr: serving on http://127.0.0.1:{port}\n" in (tmp_path / "first.log").read_text()
+        second = subprocess.run(
+            [sys.executable, "wsgi.py"], cwd=ROOT, env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port)},
+            capture_output=True, text=True, timeout=120,
+        )
+    assert second.returncode == 2  # a setting to fix, not an abort (it was 134)
+    assert second.stderr == f"captcha-ocr: cannot listen on 127.0.0.1:{port}: Address already in use\n"
