@@ -39,4 +39,4 @@ def _uploaded_image(files):
             if not image_bytes:
                 raise UnreadableInput(f"the uploaded '{field}' is empty", Reason.EMPTY_IMAGE)
             return image_bytes
-    raise UnreadableInput("no image: upload the file in the form field 'image' (or 'file')", "no_image")
+    raise UnreadableInput("no image: upload the file in the form field 'image' (or 'file')", Reason.NO_IMAGE)

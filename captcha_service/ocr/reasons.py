@@ -13,6 +13,7 @@ class Reason(enum.StrEnum):
     NOT_AN_IMAGE = "not_an_image"
     DAMAGED_IMAGE = "damaged_image"
     EMPTY_IMAGE = "empty_image"
+    NO_IMAGE = "no_image"  # a form with no upload
     IMAGE_TOO_LARGE = "image_too_large"
     BAD_SHAPE = "bad_shape"
     TOO_MANY_FRAMES = "too_many_frames"
