@@ -43,18 +43,13 @@ class CaptchaPipeline:
 
 def _unsure(reading, min_confidence):
     """The refusal of a reading below ``min_confidence``: ``unfamiliar`` when the two readers disagreed."""
+    below = f"confidence {reading.confidence}, below min_confidence {min_confidence}"
     if reading.readers_agree is False:
-        return UnreadableInput(
-            f"unfamiliar captcha: our model and ddddocr read it differently; the likelier reading {reading.digits} "
-            f"has confidence {reading.confidence}, below min_confidence {min_confidence}. If this site's captchas "
-            "are often refused so, a site model fine-tuned on them (captcha-ocr finetune) should read them",
-            Reason.UNFAMILIAR,
-            digits=reading.digits,
-            confidence=reading.confidence,
+        detail = (
+            f"unfamiliar captcha: our model and ddddocr read it differently; the likelier reading {reading.digits} has "
+            f"{below}. If this site's captchas are often refused so, a site model fine-tuned on them (captcha-ocr "
+            "finetune) should read them"
         )
-    return UnreadableInput(
-        f"low confidence: read {reading.digits} with confidence {reading.confidence}, below min_confidence {min_confidence}",
-        Reason.LOW_CONFIDENCE,
-        digits=reading.digits,
-        confidence=reading.confidence,
-    )
+        return UnreadableInput(detail, Reason.UNFAMILIAR, digits=reading.digits, confidence=reading.confidence)
+    detail = f"low confidence: read {reading.digits} with {below}"
+    return UnreadableInput(detail, Reason.LOW_CONFIDENCE, digits=reading.digits, confidence=reading.confidence)

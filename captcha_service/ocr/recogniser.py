@@ -92,11 +92,12 @@ def session_options(log_severity, threads):
     return options
 
 
-def _calibrated(evidence, calibration, decided_by, length, joint=False):
-    """The reading of ``evidence`` with its calibrated confidence; ``joint``: evidence of both readers (``joint_evidence``)."""
+def _calibrated(evidence, calibration, decided_by, length, both_read=False):
+    """The reading of ``evidence`` with its calibrated confidence; ``both_read``: ``joint_evidence`` of our model
+    and ddddocr, each of which found a reading of its own (so whether they agree is known)."""
     if evidence is None:
         raise UnreadableInput(f"no reading of {length} digits in the image", Reason.NO_READING)
-    agree = bool(evidence.signals[BOTH_BEST_SIGNAL]) if joint else None
+    agree = bool(evidence.signals[BOTH_BEST_SIGNAL]) if both_read else None
     return Reading(evidence.digits, round(calibration.probability_right(evidence.signals), 4), decided_by, agree)
 
 

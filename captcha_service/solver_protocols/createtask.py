@@ -14,7 +14,7 @@ from ..ocr.reasons import Reason
 from ..outcome import note_refusal
 from .errors import SolverError, protocol_status, solver_error_of
 from .solving import BALANCE, client_of, image_of_base64, report_task, solve
-from .tasks import LONGEST_ID, task_store
+from .tasks import id_of_text, task_store
 
 bp = Blueprint("createtask", __name__)
 
@@ -178,8 +178,8 @@ def _client(body):
 def _task(body):
     owner = _client(body)
     task_id = body.get("taskId")
-    if isinstance(task_id, str) and task_id.isascii() and task_id.isdigit() and len(task_id) <= LONGEST_ID:
-        task_id = int(task_id)  # some clients send the id back as text
+    if isinstance(task_id, str):
+        task_id = id_of_text(task_id)  # some clients send the id back as text
     task = task_store(current_app).get(task_id, owner) if isinstance(task_id, int) and not isinstance(task_id, bool) else None
     if task is None:
         raise SolverError("ERROR_NO_SUCH_CAPCHA_ID", "no such task: unknown, expired, or another key's")

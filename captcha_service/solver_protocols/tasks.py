@@ -20,6 +20,11 @@ FIRST_ID, ID_RANGE = 10**14, 2**53 - 10**14
 LONGEST_ID = len(str(FIRST_ID + ID_RANGE))
 
 
+def id_of_text(text):
+    """The task id a client wrote as text, or None if it is no id of ours (not ASCII digits, or too long)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= LONGEST_ID else None
+
+
 @dataclass(frozen=True)
 class Task:
     """What a poll answers: the digits, the protocol error code of a refusal, or neither yet (pending upstream)."""

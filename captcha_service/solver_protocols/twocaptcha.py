@@ -5,14 +5,14 @@ Answers are plain text (``OK|...`` or an error code), or with ``json=1`` ``{"sta
 query string and a form, or a JSON object body, as 2captcha's JavaScript clients send them.
 """
 
-from flask import Blueprint, current_app, make_response, request
+from flask import Blueprint, current_app, g, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from ..ocr.reasons import Reason
 from ..outcome import note_refusal
 from .errors import SolverError, protocol_status, solver_error_of
 from .solving import BALANCE, client_of, image_of_base64, report_task, solve
-from .tasks import LONGEST_ID, task_store
+from .tasks import id_of_text, task_store
 
 bp = Blueprint("twocaptcha", __name__)
 
@@ -108,10 +108,10 @@ def result():
         return _answer(None, f"{BALANCE:.2f}")
     if action not in ("get", *REPORTS):
         raise SolverError("ERROR_BAD_PARAMETERS", "action must be get, getbalance, reportgood or reportbad")
-    task_id = values.get("id", "")
-    if not (task_id.isascii() and task_id.isdigit() and len(task_id) <= LONGEST_ID):
+    task_id = id_of_text(values.get("id", ""))
+    if task_id is None:
         raise SolverError("ERROR_WRONG_ID_FORMAT", "id must be the number in.php answered")
-    task = task_store(current_app).get(int(task_id), owner)
+    task = task_store(current_app).get(task_id, owner)
     if task is None:
         raise SolverError("ERROR_WRONG_CAPTCHA_ID", "no such captcha: unknown, expired, or another key's")
     if action in REPORTS:
@@ -157,13 +157,16 @@ def json_body(text, ok=True):
 
 
 def _values():
-    """{field: text} of the query string and a form, or of the query string and a JSON object body."""
-    values = request.values.to_dict()
-    if request.mimetype not in FORM_TYPES and request.content_length:
-        body = request.get_json(force=True, silent=True)
-        if isinstance(body, dict):
-            values |= {name: _text(value) for name, value in body.items() if _text(value) is not None}
-    return values
+    """{field: text} of the query string and a form, or of the query string and a JSON object body;
+    gathered once per request (the view, the answer's format and its CORS header all ask)."""
+    if "twocaptcha_values" not in g:
+        values = request.values.to_dict()
+        if request.mimetype not in FORM_TYPES and request.content_length:
+            body = request.get_json(force=True, silent=True)
+            if isinstance(body, dict):
+                values |= {name: text for name, value in body.items() if (text := _text(value)) is not None}
+        g.twocaptcha_values = values
+    return g.twocaptcha_values
 
 
 def _text(value):
