@@ -8,7 +8,7 @@ PM2 := node_modules/.bin/pm2
 # pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
 NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
 
-.PHONY: serve test lint model ddddocr-int8 training-packages pm2-start pm2-stop nginx
+.PHONY: serve test lint model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx
 
 serve: $(VENV)/.runtime-installed
 	$(VENV_PYTHON) wsgi.py
@@ -27,6 +27,20 @@ model: $(VENV)/.train-installed training-packages
 	$(VENV_PYTHON) -m training --init build/digits-stage1.onnx --seed 1 --learning-rate 1.5e-3 --out build/digits-stage2.onnx
 	$(VENV_PYTHON) -m training --init build/digits-stage2.onnx --seed 2 --learning-rate 1e-3 --out build/digits-stage3.onnx
 	$(VENV_PYTHON) -m training --init build/digits-stage3.onnx --seed 3 --learning-rate 5e-4
+
+# Models that never saw one family each, for bench.calibrate's leave-one-family-out fit and figures
+# (a smaller budget than the shipped model's): one trained on our renderer alone, then one per
+# outside generator, trained further on every source but that one. Interrupted, the same command
+# carries on from the checkpoints (training/checkpoints).
+LOFO := bench/lofo_models
+LEFT_OUT := captcha wheezy gregwar django
+lofo-models: $(foreach left_out,$(LEFT_OUT),$(LOFO)/without-$(left_out).onnx)
+
+$(LOFO)/renderer-only.onnx: | $(VENV)/.train-installed training-packages
+	$(VENV_PYTHON) -m training $(foreach left_out,$(LEFT_OUT),--leave-out $(left_out)) --samples 96000 --epochs 2 --out $@
+
+$(LOFO)/without-%.onnx: $(LOFO)/renderer-only.onnx
+	$(VENV_PYTHON) -m training --init $< --leave-out $* --samples 48000 --epochs 2 --seed 1 --learning-rate 1.5e-3 --out $@
 
 # The int8 copy of ddddocr's common model the service runs (training/quantize.py): again only
 # when the pinned ddddocr or onnxruntime changes (tests/test_model_files.py says when).

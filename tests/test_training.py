@@ -72,9 +72,14 @@ def test_the_renderer_draws_with_many_installed_fonts():
     assert len(digit_fonts()) >= 100  # `make training-packages` installs the Debian packages of training/debian-packages.txt
 
 
+def dry_run(tmp_path, *arguments):
+    """``python -m training --dry-run`` with its checkpoint and rendered captchas kept in ``tmp_path``."""
+    train.main(["--dry-run", "--validation", "", "--checkpoint", str(tmp_path / "run.pt"), "--work", str(tmp_path / "work"), *arguments])
+
+
 def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path):
     out = tmp_path / "digits.onnx"
-    train.main(["--dry-run", "--validation", "", "--out", str(out)])
+    dry_run(tmp_path, "--out", str(out))
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["data"]["captchas"] == 256 and card["parameters"] > 100_000
     model = DigitModel(session_options(3, 1), path=out)
@@ -97,9 +102,25 @@ def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path)
     norms = [module for module in trained_further.modules() if isinstance(module, torch.nn.BatchNorm2d)]
     assert norms and not any(norm.training for norm in norms) and trained_further.dropout.training
     further = tmp_path / "further.onnx"
-    train.main(["--dry-run", "--validation", "", "--seed", "1", "--init", str(out), "--out", str(further)])
+    dry_run(tmp_path, "--seed", "1", "--init", str(out), "--out", str(further))
     assert json.loads(further.with_suffix(".card.json").read_text())["initialised from"] == card
     assert further.read_bytes() != out.read_bytes()
+
+
+def test_a_stopped_run_carries_on_from_its_checkpoint_to_the_model_an_unbroken_run_makes(tmp_path):
+    unbroken, resumed = tmp_path / "unbroken.onnx", tmp_path / "resumed.onnx"
+    dry_run(tmp_path / "a", "--out", str(unbroken))
+    with pytest.raises(SystemExit) as stopped:
+        dry_run(tmp_path / "b", "--out", str(resumed), "--budget-minutes", "0")  # stops after its first step
+    assert stopped.value.code == train.STOPPED and (tmp_path / "b" / "run.pt").exists() and not resumed.exists()
+    with pytest.raises(SystemExit, match="other arguments"):
+        dry_run(tmp_path / "b", "--out", str(resumed), "--seed", "5")
+    dry_run(tmp_path / "b", "--out", str(resumed))
+    assert not (tmp_path / "b" / "run.pt").exists()  # a finished run needs no checkpoint
+    pixels = np.random.default_rng(1).random((2, 1, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.float32)
+    outputs = [onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"pixels": pixels})[0] for path in (unbroken, resumed)]
+    assert np.allclose(*outputs, atol=1e-5)
+    assert "carrying on from" in (tmp_path / "b" / "work" / "resumed.log").read_text()
 
 
 @pytest.mark.parametrize("generator", [generators.gregwar_captcha, generators.django_captcha])

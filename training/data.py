@@ -2,6 +2,8 @@
 
 import functools
 import multiprocessing
+import os
+import pathlib
 import random
 
 import numpy as np
@@ -56,4 +58,19 @@ def build(first_seed, count, processes=None, sources=SOURCES):
         for index, (picture, digits) in enumerate(pool.imap(functools.partial(sample, sources=sources), seeds, chunksize=64)):
             pixels[index] = picture
             labels.append(digits)
+    return pixels, labels
+
+
+def cached_build(folder, first_seed, count, sources=SOURCES):
+    """``build``, kept in ``folder`` once rendered: a resumed run does not render its captchas again."""
+    names = "+".join(f"{name}{weight:g}" for weight, name in sources)
+    path = pathlib.Path(folder) / f"captchas-{first_seed}-{count}-{names}.npz"
+    if path.exists():
+        with np.load(path) as kept:
+            return kept["pixels"], [str(label) for label in kept["labels"]]
+    pixels, labels = build(first_seed, count, sources=sources)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez(partial, pixels=pixels, labels=np.array(labels))
+    os.replace(partial, path)
     return pixels, labels

@@ -26,6 +26,7 @@ class DigitNet(nn.Module):
         # Set for a network read back from ONNX: its BatchNorms hold folded identities, not
         # statistics, so they stay in eval mode while it trains further.
         self.frozen_batch_norms = False
+        self.width = width
         c1, c2, c3, c4 = (int(round(c * width)) for c in self.BASE_CHANNELS)
         self.features = nn.Sequential(
             *_block(1, c1, (2, 2)),  # 16 x 64

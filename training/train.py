@@ -10,12 +10,21 @@ prints loss and speed as it goes and, after each epoch, the accuracy on a held-o
 set and on the labelled folders of ../shared/captchas (validation only: they are never
 trained on and never pick a checkpoint). Then writes the ONNX model and its card.
 ``--dry-run`` renders a few hundred captchas and trains a few steps (what CI runs).
+
+Resumable: every few minutes, at each epoch's end, on SIGTERM and when ``--budget-minutes`` is
+spent, the whole state of the run is written to ``training/checkpoints/<out's name>.pt`` (a few
+MB: commit it when a session ends mid-run). The same command run again carries on from it, on
+the same captchas (seeded, kept rendered under ``build/training``) in the same order; the
+finished run exports its model and deletes the checkpoint. Progress goes to stdout and to
+``build/training/<out's name>.log``.
 """
 
 import argparse
 import datetime
 import json
+import os
 import pathlib
+import signal
 import sys
 import time
 import warnings
@@ -33,6 +42,10 @@ from .model import DigitNet
 from .onnx_weights import digit_net_from_onnx
 
 VALIDATION_FIRST_SEED = 10**9  # held-out rendered captchas: seeds no training run uses
+CHECKPOINTS = pathlib.Path(__file__).parent / "checkpoints"
+WORK = pathlib.Path("build/training")  # rendered captchas and logs: not committed
+CHECKPOINT_EVERY_SECONDS = 300
+STOPPED = 75  # the exit status of a run stopped before its end (EX_TEMPFAIL: run it again to carry on)
 
 
 def greedy_digits(log_probs):
@@ -95,34 +108,117 @@ def training_step(model, optimiser, schedule, ctc, pixels, batch_targets):
     return loss.item()
 
 
-def train(model, pixels, labels, epochs, batch, learning_rate, seed, after_epoch):
-    """CTC training with AdamW and a one-cycle schedule; ``after_epoch(epoch)`` validates."""
-    generator = np.random.default_rng(seed)
-    targets = [torch.tensor([int(d) + 1 for d in label]) for label in labels]
-    steps_per_epoch = max(1, len(labels) // batch)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=learning_rate, total_steps=epochs * steps_per_epoch, pct_start=0.15)
-    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-    started, running = time.perf_counter(), None
-    for epoch in range(1, epochs + 1):
-        order = generator.permutation(len(labels))
-        for step in range(steps_per_epoch):
+class Stopped(Exception):
+    """The run stopped before its end (budget spent, or SIGTERM), its state in the checkpoint."""
+
+
+class Run:
+    """The state of one training run that a checkpoint holds, and the loop that advances it.
+
+    The batches of an epoch come in an order drawn from (seed, epoch) alone, so a run resumed
+    at any step sees the batches it would have seen.
+    """
+
+    def __init__(self, model, arguments, steps_per_epoch):
+        self.model, self.arguments = model, arguments
+        self.steps_per_epoch = steps_per_epoch
+        self.optimiser = torch.optim.AdamW(model.parameters(), lr=arguments["learning_rate"], weight_decay=1e-4)
+        self.schedule = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimiser, max_lr=arguments["learning_rate"], total_steps=arguments["epochs"] * steps_per_epoch, pct_start=0.15,
+        )
+        self.done, self.running, self.history, self.seconds, self.initial_card = 0, None, [], 0.0, None
+
+    @property
+    def total(self):
+        return self.arguments["epochs"] * self.steps_per_epoch
+
+    def state(self):
+        return {
+            "arguments": self.arguments, "width": self.model.width, "frozen_batch_norms": self.model.frozen_batch_norms,
+            "model": self.model.state_dict(), "optimiser": self.optimiser.state_dict(), "schedule": self.schedule.state_dict(),
+            "done": self.done, "running": self.running, "history": self.history, "seconds": self.seconds,
+            "initial_card": self.initial_card, "torch_rng": torch.get_rng_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state, steps_per_epoch):
+        model = DigitNet(state["width"])
+        model.frozen_batch_norms = state["frozen_batch_norms"]
+        model.load_state_dict(state["model"])
+        run = cls(model, state["arguments"], steps_per_epoch)
+        run.optimiser.load_state_dict(state["optimiser"])
+        run.schedule.load_state_dict(state["schedule"])
+        run.done, run.running, run.history = state["done"], state["running"], state["history"]
+        run.seconds, run.initial_card = state["seconds"], state["initial_card"]
+        torch.set_rng_state(state["torch_rng"])
+        return run
+
+    def advance(self, pixels, labels, after_epoch, checkpoint, log, budget_seconds=None):
+        """CTC training with AdamW and a one-cycle schedule from step ``done`` to the end; ``after_epoch(epoch)``
+        validates. Raises ``Stopped`` once ``budget_seconds`` are spent or on SIGTERM, after saving."""
+        batch = self.arguments["batch"]
+        targets = [torch.tensor([int(d) + 1 for d in label]) for label in labels]
+        ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+        stop = _StopOnSigterm()
+        started, saved = time.perf_counter(), time.perf_counter()
+        done_at_start, seconds_at_start = self.done, self.seconds
+        self.model.train()
+        while self.done < self.total:
+            epoch, step = divmod(self.done, self.steps_per_epoch)
+            order = np.random.default_rng((self.arguments["seed"], epoch)).permutation(len(labels))
             chosen = order[step * batch : (step + 1) * batch]
-            loss = training_step(model, optimiser, schedule, ctc, as_tensor(pixels[chosen]), [targets[i] for i in chosen])
-            running = loss if running is None else 0.98 * running + 0.02 * loss
-            done = (epoch - 1) * steps_per_epoch + step + 1
-            if done % 50 == 0 or step == steps_per_epoch - 1:
-                elapsed = time.perf_counter() - started
-                total = epochs * steps_per_epoch
-                bar = "#" * int(30 * done / total)
-                print(
-                    f"\repoch {epoch}/{epochs} [{bar:30s}] step {done}/{total} loss {running:.4f} "
-                    f"{done * batch / elapsed:.0f} samples/s, {elapsed / done * (total - done) / 60:.1f} min left",
-                    end="", flush=True,
-                )
-        print()
-        after_epoch(epoch)
-    return time.perf_counter() - started
+            loss = training_step(self.model, self.optimiser, self.schedule, ctc, as_tensor(pixels[chosen]), [targets[i] for i in chosen])
+            self.running = loss if self.running is None else 0.98 * self.running + 0.02 * loss
+            self.done += 1
+            self.seconds = seconds_at_start + time.perf_counter() - started
+            if self.done % 50 == 0 or self.done % self.steps_per_epoch == 0:
+                rate = (self.done - done_at_start) * batch / (time.perf_counter() - started)
+                left = (self.total - self.done) * batch / rate / 60
+                log(f"epoch {epoch + 1}/{self.arguments['epochs']} step {self.done}/{self.total} loss {self.running:.4f} "
+                    f"{rate:.0f} samples/s, {left:.1f} min left")
+            if self.done % self.steps_per_epoch == 0:
+                after_epoch(self.done // self.steps_per_epoch)
+                self.model.train()
+            spent = budget_seconds is not None and time.perf_counter() - started >= budget_seconds
+            if spent or stop.asked or self.done % self.steps_per_epoch == 0 or time.perf_counter() - saved >= CHECKPOINT_EVERY_SECONDS:
+                checkpoint.save(self.state())
+                saved = time.perf_counter()
+            if (spent or stop.asked) and self.done < self.total:
+                raise Stopped(f"stopped at step {self.done} of {self.total}; the same command carries on from {checkpoint.path}")
+        stop.restore()
+
+
+class _StopOnSigterm:
+    """SIGTERM (a session or PM2 ending) asks the loop to save and stop after the step under way."""
+
+    def __init__(self):
+        self.asked = False
+        self._previous = signal.signal(signal.SIGTERM, self._ask)
+
+    def _ask(self, *_):
+        self.asked = True
+
+    def restore(self):
+        signal.signal(signal.SIGTERM, self._previous)
+
+
+class Checkpoint:
+    """A run's state in one file, written whole (temporary file, then renamed over the old one)."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    def load(self):
+        return torch.load(self.path, weights_only=False) if self.path.exists() else None
+
+    def save(self, state):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        torch.save(state, partial)
+        os.replace(partial, self.path)
+
+    def remove(self):
+        self.path.unlink(missing_ok=True)
 
 
 def export(model, path):
@@ -150,6 +246,9 @@ def _card_of(model_path):
     return json.loads(card_path.read_text()) if card_path.exists() else None
 
 
+RUN_ARGUMENTS = ("samples", "epochs", "batch", "learning_rate", "width", "init", "seed", "leave_out")  # what a checkpoint must match
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=160_000)
@@ -163,37 +262,56 @@ def main(argv=None):
                         help="a generator not to train on (repeatable): a model for measuring families it never saw")
     parser.add_argument("--validation", default=str(DEFAULT_ROOT), help="labelled folders to report on ('' for none)")
     parser.add_argument("--out", default=str(MODEL_FILE))
+    parser.add_argument("--checkpoint", help=f"where the run's state is kept (default {CHECKPOINTS.name}/<out's name>.pt beside this file)")
+    parser.add_argument("--work", default=str(WORK), help="where rendered captchas and the log are kept")
+    parser.add_argument("--budget-minutes", type=float, help="stop (resumably) after this much training")
     parser.add_argument("--dry-run", action="store_true", help="a few hundred captchas, one short epoch: a smoke test")
     arguments = parser.parse_args(argv)
     if arguments.dry_run:
         arguments.samples, arguments.epochs, arguments.batch = 256, 1, 32
+    out, work = pathlib.Path(arguments.out), pathlib.Path(arguments.work)
+    checkpoint = Checkpoint(arguments.checkpoint or CHECKPOINTS / f"{out.stem}.pt")
+    log = _Log(work / f"{out.stem}.log")
+    run_arguments = {name: getattr(arguments, name) for name in RUN_ARGUMENTS}
+    state = checkpoint.load()
+    if state is not None and state["arguments"] != run_arguments:
+        sys.exit(f"{checkpoint.path} holds a run of other arguments ({state['arguments']}): "
+                 "run the same command to carry it on, or delete it to start this one")
     keep_freed_heap()
     torch.manual_seed(arguments.seed)
     torch.set_num_threads(2)
     wall = time.perf_counter()
 
-    print(f"rendering {arguments.samples} training captchas (seed {arguments.seed}) ...", flush=True)
+    log(f"rendering {arguments.samples} training captchas (seed {arguments.seed}) ...")
     sources = data.without(arguments.leave_out)
-    pixels, labels = data.build(arguments.seed * 10**8, arguments.samples, sources=sources)
-    held_out = data.build(VALIDATION_FIRST_SEED, min(2000, arguments.samples))
+    pixels, labels = data.cached_build(work, arguments.seed * 10**8, arguments.samples, sources)
+    held_out = data.cached_build(work, VALIDATION_FIRST_SEED, min(2000, arguments.samples), data.SOURCES)
     folders = labelled_set(arguments.validation) if arguments.validation and pathlib.Path(arguments.validation).is_dir() else {}
-    print(f"rendered in {time.perf_counter() - wall:.0f} s; validation folders: {len(folders)}", flush=True)
+    log(f"ready in {time.perf_counter() - wall:.0f} s; validation folders: {len(folders)}")
 
-    model = digit_net_from_onnx(arguments.init) if arguments.init else DigitNet(arguments.width)
-    history = []
+    steps_per_epoch = max(1, arguments.samples // arguments.batch)
+    if state is not None:
+        run = Run.from_state(state, steps_per_epoch)
+        log(f"carrying on from {checkpoint.path} at step {run.done} of {run.total}")
+    else:
+        run = Run(digit_net_from_onnx(arguments.init) if arguments.init else DigitNet(arguments.width), run_arguments, steps_per_epoch)
+        run.initial_card = _card_of(arguments.init) if arguments.init else None
 
     def after_epoch(epoch):
-        figures = validate(model, held_out, folders)
-        history.append({"epoch": epoch, **figures})
-        print("  validation: " + ", ".join(f"{name} {100 * share:.1f}%" for name, share in figures.items()), flush=True)
+        figures = validate(run.model, held_out, folders)
+        run.history.append({"epoch": epoch, **figures})
+        log("  validation: " + ", ".join(f"{name} {100 * share:.1f}%" for name, share in figures.items()))
 
-    seconds = train(model, pixels, labels, arguments.epochs, arguments.batch, arguments.learning_rate, arguments.seed, after_epoch)
-    out = pathlib.Path(arguments.out)
-    initial_card = _card_of(arguments.init) if arguments.init else None
-    export(model, out)
+    budget = None if arguments.budget_minutes is None else 60 * arguments.budget_minutes
+    try:
+        run.advance(pixels, labels, after_epoch, checkpoint, log, budget)
+    except Stopped as stopped:
+        log(str(stopped))
+        raise SystemExit(STOPPED) from None
+    export(run.model, out)
     card = {
         "model": "DigitNet (CNN + BiGRU, CTC over blank + 0-9), input 1x32x128 grey",
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": sum(p.numel() for p in run.model.parameters()),
         "trained": datetime.date.today().isoformat(),
         "command": "python -m training " + " ".join(sys.argv[1:] if argv is None else argv),
         "data": {
@@ -202,11 +320,25 @@ def main(argv=None):
             "first_seed": arguments.seed * 10**8,
         },
         "epochs": arguments.epochs, "batch": arguments.batch, "learning_rate": arguments.learning_rate,
-        "seed": arguments.seed, "training_seconds": round(seconds), "total_seconds": round(time.perf_counter() - wall),
+        "seed": arguments.seed, "training_seconds": round(run.seconds),
         "torch": torch.__version__,
-        "validation (greedy decoding, every image answered)": history[-1],
+        "validation (greedy decoding, every image answered)": run.history[-1],
     }
-    if arguments.init:  # the card of the model this run started from (written before ours replaces it)
-        card["initialised from"] = initial_card
+    if run.initial_card is not None:  # the card of the model this run started from (read before ours could replace it)
+        card["initialised from"] = run.initial_card
     out.with_suffix(".card.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and its card in {time.perf_counter() - wall:.0f} s", flush=True)
+    checkpoint.remove()
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and its card in {time.perf_counter() - wall:.0f} s")
+
+
+class _Log:
+    """Each line to stdout and appended to the run's log file."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, line):
+        print(line, flush=True)
+        with self.path.open("a") as file:
+            file.write(f"{datetime.datetime.now():%Y-%m-%d %H:%M:%S} {line}\n")
