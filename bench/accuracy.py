@@ -3,15 +3,21 @@
     python -m bench.accuracy [FOLDER ...] [--unseen ROOT] [--model M] [--min-confidence C] [--url URL] [--json FILE]
 
 FOLDER: a folder of `<index>_<digits>.<ext>` images, or a root of such folders
-(default ../shared/captchas: the families we develop, tune and calibrate on). --unseen: a root
-of families nothing was trained, calibrated or tuned on (default ../shared/ood; '' for none),
-measured the same way and reported beside them. For each, per folder and macro-averaged over
-folders, it prints:
+(default ../shared/captchas: the families we develop, tune and calibrate on). Three sets of
+readings, each reported per folder and macro-averaged over folders:
+  seen in development     FOLDER as the service reads it
+  leave-one-family-out    FOLDER again, each folder read by a digit model that never saw its
+                          family (bench/families.py) with calibrations fitted on the other
+                          folders only: the honest estimate for a family we have never seen
+                          (in this process only, not with --url)
+  unseen families         --unseen: a root of families nothing was trained, calibrated or tuned
+                          on (default ../shared/ood; '' for none), read as the service reads it
+For each it prints:
   right / wrong / refused  at min_confidence (refused = the service would answer 422)
   no threshold             right and wrong when every reading is answered
   baseline                 ddddocr classification(), then the first 4 digits (the old service)
-then macro right / wrong at other thresholds, the time per image and the models' memory; and
-last, seen and unseen side by side: macro right / wrong / refused, and the folder most often wrong.
+then macro right / wrong at other thresholds (risk and coverage), precision by confidence (a
+reliability table), the time per image and the models' memory; and last, the sets side by side: macro right / wrong / refused, and the folder most often wrong.
 Each image is read once (its confidence does not depend on the threshold asked); each threshold
 is applied to those readings.
 With --url the readings come from a running server (POST /ocr; a refusal's body still has the
@@ -30,19 +36,24 @@ import onnxruntime
 import requests
 
 from captcha_service.config import Config
+from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_folders
-from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, Recogniser
+from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, Recogniser, load_calibrations
 
-SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+from .calibrate import calibrations_without, unseen_readings
+from .families import unseeing_model
+
+SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0001)
 NOT_READ = (None, 0.0, None, False)
 
 
-def engine_reader(model, length):
+def engine_reader(model, length, digit_model_file=MODEL_FILE, calibrations=None):
     """(digits, confidence, decided by, whether the two readers disagreed) of image bytes, read in this process;
     NOT_READ if refused."""
-    recogniser = Recogniser(model, 3)
+    recogniser = Recogniser(model, 3, digit_model_file=digit_model_file, calibrations=calibrations)
     recogniser.warm_up()
 
     def read(data):
@@ -67,6 +78,16 @@ def http_reader(url, length, min_confidence):
     return read
 
 
+def unseen_family_readers(model, folders, length):
+    """{folder: engine_reader} leave-one-family-out: the digit model that never saw the folder's family, and
+    calibrations fitted on the other folders' readings by such models (bench.calibrate)."""
+    readings, shipped = unseen_readings(model, folders, length), load_calibrations()
+    return {
+        folder: engine_reader(model, length, unseeing_model(folder), shipped | calibrations_without(readings, folder))
+        for folder in folders
+    }
+
+
 def baseline_reader(length):
     """The old service's method: ddddocr's text, its first ``length`` digits, or None."""
     ocr = ddddocr.DdddOcr(show_ad=False)
@@ -85,7 +106,8 @@ def rss_mb():
 class Run:
     """Every reading of one run: per folder, arrays of labels, digits, confidences, baseline digits."""
 
-    def __init__(self, folders, read, read_baseline):
+    def __init__(self, folders, read_of, read_baseline):
+        """``read_of``: {folder: the reader of its images}."""
         self.folders = {}
         self.seconds = 0.0
         for folder, paths in folders.items():
@@ -93,7 +115,7 @@ class Run:
             for path in paths:
                 data = path.read_bytes()
                 started = time.perf_counter()
-                digits, confidence, decided_by, disagreed = read(data)
+                digits, confidence, decided_by, disagreed = read_of[folder](data)
                 self.seconds += time.perf_counter() - started
                 rows.append((label_of(path), digits, confidence, read_baseline(data), decided_by, disagreed))
             self.folders[folder] = rows
@@ -117,6 +139,15 @@ class Run:
         """(refusals whose two readers disagreed, i.e. 422 ``unfamiliar``; every refusal) over all folders."""
         refused = [disagreed for rows in self.folders.values() for *_, confidence, _, _, disagreed in rows if confidence < min_confidence]
         return sum(refused), len(refused)
+
+    def reliability(self):
+        """[(low, high, answers with a confidence in [low, high), share of them right)] over all folders."""
+        rows = [(confidence, digits == label) for rows in self.folders.values() for label, digits, confidence, *_ in rows if digits is not None]
+        bins = []
+        for low, high in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:]):
+            inside = [right for confidence, right in rows if low <= confidence < high]
+            bins.append((low, min(high, 1.0), len(inside), float(np.mean(inside)) if inside else float("nan")))
+        return bins
 
     def macro(self, min_confidence, baseline=False):
         return tuple(np.mean([self.rates(folder, min_confidence, baseline)[i] for folder in self.folders]) for i in range(3))
@@ -167,6 +198,9 @@ def print_report(run, name, min_confidence, model_memory):
         for stage, title in enumerate(("by our digit model alone (no ddddocr run)", "after ddddocr's first view (one run, not three)")):
             print(f"answered {title}: " + ", ".join(f"{folder} {percent(share[stage]).strip()}" for folder, share in shares.items())
                   + f"; macro {percent(np.mean([share[stage] for share in shares.values()])).strip()}")
+    print("precision by confidence (every folder): " + ", ".join(
+        f"[{low:.2f}, {high:.2f}) {count} read, {percent(precision).strip()} right" for low, high, count, precision in run.reliability() if count
+    ))
     print("refusals where our model and ddddocr read differently (reason unfamiliar): {} of {}".format(*run.unfamiliar(min_confidence)))
     print(f"time per image: {1000 * run.seconds / run.images:.1f} ms (reading only, this process, one at a time)")
     if model_memory is not None:
@@ -208,13 +242,16 @@ def main():
         before = rss_mb()
         read, name = engine_reader(arguments.model, arguments.length), f"model {arguments.model}"
         model_memory = rss_mb() - before
-    sets = {"seen in development": arguments.folders}
+    seen = labelled_folders(arguments.folders)
+    sets = {"seen in development": (arguments.folders, dict.fromkeys(seen, read))}
+    if not arguments.url:
+        sets["leave-one-family-out"] = (arguments.folders, unseen_family_readers(arguments.model, seen, arguments.length))
     if arguments.unseen:
-        sets["unseen families"] = [arguments.unseen]
+        sets["unseen families"] = ([arguments.unseen], dict.fromkeys(labelled_folders([arguments.unseen]), read))
     baseline = baseline_reader(arguments.length)
     runs = {}
-    for title, folders in sets.items():
-        runs[title] = Run(labelled_folders(folders), read, baseline)
+    for title, (folders, read_of) in sets.items():
+        runs[title] = Run(labelled_folders(folders), read_of, baseline)
         print(f"\n{title}: {', '.join(map(str, folders))}")
         print_report(runs[title], name, arguments.min_confidence, model_memory)
     print_side_by_side(runs, arguments.min_confidence)

@@ -1,11 +1,14 @@
-"""Fit the confidence calibration of each OCR_MODEL choice on labelled captchas.
+"""Fit the confidence calibration of each OCR_MODEL choice on labelled captchas of families the models never saw.
 
-    python -m bench.calibrate [FOLDER ...] [--model M ...]      (default: ../shared/captchas, every choice)
+    python -m bench.calibrate [FOLDER ...] [--model M ...] [--seen] [--write]
+                              (default: ../shared/captchas, every choice)
 
-For each calibration it prints what a calibration fitted on the *other* folders does on each
-held-out folder (leave-one-folder-out: the honest estimate for generators we have never
-seen), then the `Calibration(...)` fitted on all folders, to paste into
-captcha_service/ocr/recogniser.py's CALIBRATIONS. For a cascade (digits+common) that is each of
+Leave-one-family-out (bench/families.py): each folder whose generator our model trained on is
+read by a model trained without that generator, every other folder by the shipped model; with
+``--seen``, the shipped model reads every folder (the signals of families it knows, for
+comparison). For each calibration it prints what a calibration fitted on the *other* folders
+does on each held-out folder, then the calibration fitted on all folders; ``--write`` writes
+those into captcha_service/ocr/models/calibrations.json, which the service reads. For a cascade (digits+common) that is each of
 its stages, and then the cascade as the service runs it, with its stages' held-out calibrations:
 right and wrong at each threshold, how often our model answers alone and how often ddddocr's
 first view is enough, over a sweep of each stage's threshold; and over a sweep of VIEW_WEIGHT
@@ -18,6 +21,7 @@ its views agree on (a length that does not match the site), and learns to trust 
 """
 
 import argparse
+import json
 import time
 from dataclasses import dataclass
 
@@ -25,10 +29,13 @@ import numpy as np
 import onnxruntime
 
 from captcha_service.ocr.confidence import VIEW_WEIGHT, fit_calibration
+from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
-from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, SURE_ALONE, SURE_FIRST_VIEW, Recogniser
+from captcha_service.ocr.recogniser import CALIBRATIONS_FILE, DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, SURE_ALONE, SURE_FIRST_VIEW, Recogniser, calibration_names
 from captcha_service.ocr.rendering import trim_margins
+
+from .families import unseeing_model
 
 THRESHOLDS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 SURE_SWEEP = (0.9, 0.92, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 1.01)  # 1.01: never
@@ -55,12 +62,29 @@ class Readings:
         return np.where(self.true_length, 1.0, OFF_LENGTH_WEIGHT)
 
 
-def read_all(recogniser, folders):
-    """[(folder, label, the models' probabilities)] of every image: each model runs once per image."""
-    return [
-        (folder, label_of(path), recogniser.probabilities(trim_margins(decode_picture(path.read_bytes()))))
-        for folder, paths in folders.items() for path in paths
-    ]
+def read_all(model_name, folders, seen=False):
+    """(a Recogniser of ``model_name``, [(folder, label, the models' probabilities)] of every image): each model
+    runs once per image, each folder read by the digit model that never saw its family (unless ``seen``)."""
+    recognisers, read = {}, []
+    for folder, paths in folders.items():
+        digit_model_file = MODEL_FILE if seen or DIGIT_MODEL not in model_name.split("+") else unseeing_model(folder)
+        if digit_model_file not in recognisers:
+            recognisers[digit_model_file] = Recogniser(model_name, 3, digit_model_file=digit_model_file)
+        recogniser = recognisers[digit_model_file]
+        read += [(folder, label_of(path), recogniser.probabilities(trim_margins(decode_picture(path.read_bytes())))) for path in paths]
+    return recogniser, read
+
+
+def unseen_readings(model_name, folders, length):
+    """{calibration name: Readings} of ``model_name``'s ways of reading, leave-one-family-out (``read_all``)."""
+    recogniser, read = read_all(model_name, folders)
+    return collect(recogniser, read, length)
+
+
+def calibrations_without(readings, folder):
+    """{calibration name: Calibration} fitted on every folder of ``readings`` but ``folder``."""
+    return {name: fit_calibration(found.signals[~held_out], found.right[~held_out], found.weights[~held_out])
+            for name, found in readings.items() for held_out in [found.folder_of == folder]}
 
 
 def collect(recogniser, read, length, view_weight=VIEW_WEIGHT):
@@ -114,6 +138,8 @@ def main():
     parser.add_argument("folders", nargs="*", default=[DEFAULT_ROOT])
     parser.add_argument("--model", action="append", choices=sorted(OCR_MODELS), help="default: every choice")
     parser.add_argument("--length", type=int, default=4)
+    parser.add_argument("--seen", action="store_true", help="the shipped model reads every folder, families it trained on too")
+    parser.add_argument("--write", action="store_true", help=f"write the calibrations fitted on all folders to {CALIBRATIONS_FILE.name}")
     arguments = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     folders = labelled_folders(arguments.folders)
@@ -123,8 +149,7 @@ def main():
         if model in fitted:
             continue
         started = time.perf_counter()
-        recogniser = Recogniser(model, 3)
-        read = read_all(recogniser, folders)
+        recogniser, read = read_all(model, folders, arguments.seen)
         for name, readings in collect(recogniser, read, arguments.length).items():
             held_out = held_out_confidences(readings)
             fitted[name] = (readings, held_out)
@@ -133,10 +158,32 @@ def main():
             off_length = held_out[~readings.true_length] >= 0.9
             print(f"  readings of the wrong length at or above 0.9: {100 * off_length.mean():.1f}%")
             weights, bias = fit_logistic(readings)
-            print(f'    "{name}": Calibration(weights=({", ".join(f"{w:.4f}" for w in weights)}), bias={bias:.4f}),')
+            print(f"  fitted on every folder: weights ({', '.join(f'{w:.4f}' for w in weights)}), bias {bias:.4f}")
         if DIGIT_MODEL in model and "+" in model:
             cascade(fitted[DIGIT_MODEL], fitted[model + FIRST_VIEW], fitted[model], folder_of_image, folders)
             view_weight_sweep(recogniser, read, arguments.length, fitted[DIGIT_MODEL], folder_of_image, folders)
+    if arguments.write:
+        write_calibrations(fitted, arguments)
+
+
+def write_calibrations(fitted, arguments):
+    """calibrations.json of the calibrations fitted on every folder, with what they were fitted on."""
+    missing = sorted({name for model in OCR_MODELS for name in calibration_names(model)} - set(fitted))
+    if missing:
+        raise SystemExit(f"not written: {missing} were not fitted (run without --model to fit every choice)")
+    protocol = "the shipped digit model on every folder" if arguments.seen else "leave-one-family-out (bench/families.py)"
+    document = {
+        "about": "The calibration of each way of reading (each OCR_MODEL choice, and each cascade's middle stage ':view1'): "
+                 "logistic weights of its signals. Written by python -m bench.calibrate --write; refit whenever the models, "
+                 "the views, the signals or VIEW_WEIGHT change.",
+        "fitted on": f"{', '.join(map(str, arguments.folders))}; {protocol}",
+        "calibrations": {},
+    }
+    for name in sorted(fitted):
+        calibration = fit_calibration(fitted[name][0].signals, fitted[name][0].right, fitted[name][0].weights)
+        document["calibrations"][name] = {"weights": [round(w, 4) for w in calibration.weights], "bias": round(calibration.bias, 4)}
+    CALIBRATIONS_FILE.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nwrote {CALIBRATIONS_FILE}")
 
 
 def cascade_answers(stages, folder_of_image, folders, sure_alone=SURE_ALONE, sure_first_view=SURE_FIRST_VIEW):

@@ -47,7 +47,7 @@ from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
 from captcha_service.ocr.pipeline import intra_op_threads
-from captcha_service.ocr.recogniser import CALIBRATIONS, DIGIT_MODEL, Recogniser, session_options
+from captcha_service.ocr.recogniser import DIGIT_MODEL, Recogniser, load_calibrations, session_options
 from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME
 from tests.hostile_corpus import DATA_URL_WITHOUT_A_COMMA, HEAVY_BUT_ALLOWED, IMAGE_CASES
 from tests.live_server import rss_mb, running_server
@@ -258,7 +258,7 @@ def worst_cases(port, pid):
 def site_models_rss(bodies, names=("site-a", "site-b", "site-c")):
     """(idle RSS after warm-up with the general model, idle RSS once each site model has read too)."""
     with tempfile.TemporaryDirectory() as scratch:
-        calibration = CALIBRATIONS[DIGIT_MODEL]
+        calibration = load_calibrations()[DIGIT_MODEL]
         for name in names:
             folder = pathlib.Path(scratch, "models", name)
             folder.mkdir(parents=True)

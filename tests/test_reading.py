@@ -1,6 +1,7 @@
 """The engine on real captchas of every kind a site serves, with the real model."""
 
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -8,7 +9,7 @@ from PIL import Image
 from captcha_service.extension import ocr
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.recogniser import CALIBRATIONS, FIRST_VIEW, SURE_ALONE, SURE_FIRST_VIEW
+from captcha_service.ocr.recogniser import CALIBRATIONS_FILE, FIRST_VIEW, SURE_ALONE, SURE_FIRST_VIEW, load_calibrations
 from captcha_service.ocr.rendering import trim_margins
 from tests.captchas import CAPTCHA_FILES, FIXTURES, label_of
 
@@ -89,7 +90,7 @@ def expected_stage(reader, path):
     """The stage of the cascade that should answer: the first whose own calibration is sure enough."""
     stages = reader.evidence_by_choice(reader.probabilities(trim_margins(decode_picture(path.read_bytes()))), [4])[4]
     for name, sure in (("digits", SURE_ALONE), ("digits+common" + FIRST_VIEW, SURE_FIRST_VIEW)):
-        if stages[name] is not None and CALIBRATIONS[name].probability_right(stages[name].signals) >= sure:
+        if stages[name] is not None and reader.calibrations[name].probability_right(stages[name].signals) >= sure:
             return name
     return "digits+common"
 
@@ -105,3 +106,11 @@ def test_the_cascade_reads_further_only_while_unsure(reader, path):
 def test_the_fixtures_reach_both_our_model_alone_and_ddddocr(reader):
     stages = {expected_stage(reader, path) for path in CAPTCHA_FILES}
     assert "digits" in stages and stages - {"digits"}
+
+
+def test_a_calibrations_file_without_a_stage_of_every_choice_is_refused_by_name(tmp_path):
+    shipped = json.loads(CALIBRATIONS_FILE.read_text())
+    del shipped["calibrations"]["digits+common" + FIRST_VIEW]
+    (tmp_path / "calibrations.json").write_text(json.dumps(shipped))
+    with pytest.raises(ValueError, match="digits\\+common:view1"):
+        load_calibrations(tmp_path / "calibrations.json")

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from bench.families import LOFO_MODELS, TRAINED_ON
 from captcha_service.ocr.confidence import digit_evidence
 from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, DigitModel
 from captcha_service.ocr.images import decode_picture
@@ -141,3 +142,10 @@ def test_a_model_can_be_trained_without_named_generators():
     assert "django" in [name for _, name in generator_source]
     with pytest.raises(ValueError, match="no such sources"):
         data.without(["securimage"])
+
+
+def test_the_leave_one_family_out_models_are_trained_without_the_generator_of_their_folder():
+    assert sorted(TRAINED_ON.values()) == sorted(name for _, name in data.SOURCES if name != "render")
+    for source in TRAINED_ON.values():
+        card = json.loads((LOFO_MODELS / f"without-{source}.card.json").read_text())
+        assert source not in card["data"]["sources"] and source not in card["initialised from"]["data"]["sources"]

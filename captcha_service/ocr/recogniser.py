@@ -13,6 +13,8 @@ A site model (``captcha-ocr finetune``) reads in our model's place, more warily
 """
 
 import functools
+import json
+import pathlib
 from dataclasses import dataclass
 
 import onnxruntime
@@ -20,7 +22,7 @@ from PIL import Image
 
 from .confidence import BOTH_BEST_SIGNAL, VIEW_WEIGHT, Calibration, digit_evidence, is_steady, joint_evidence, steady_evidence, view_evidence
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
-from .digit_model import SIGHTINGS, DigitModel
+from .digit_model import MODEL_FILE, SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
 from .reasons import Reason
 from .rendering import STRETCHES, trim_margins
@@ -28,20 +30,10 @@ from .rendering import STRETCHES, trim_margins
 DIGIT_MODEL = "digits"
 FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view only
 
-# The calibration of each way of reading: each OCR_MODEL choice, and each cascade's middle stage.
-# They are fitted by `python -m bench.calibrate` on labelled captchas; refit them whenever the
-# models, the views, the signals or VIEW_WEIGHT change.
-CALIBRATIONS = {
-    "digits": Calibration(weights=(0.6426, 0.3698), bias=1.3245),
-    "digits+common": Calibration(weights=(0.3955, 0.1088, 0.1448, 0.2147, 1.2218, 0.0156), bias=2.3624),
-    "digits+common_old": Calibration(weights=(0.3923, 0.1618, 0.1584, 0.2688, 0.9451, 0.0189), bias=2.4658),
-    "common": Calibration(weights=(0.1790, 0.2791, 2.2534, 0.0535), bias=-0.1536),
-    "common_old": Calibration(weights=(0.2693, 0.2960, 2.1622, 0.0568), bias=-0.1595),
-    "common+common_old": Calibration(weights=(0.2286, 0.2854, 3.3874, 0.0564), bias=-0.7784),
-    "digits+common:view1": Calibration(weights=(0.3629, 0.1189, 0.1461, 0.6381, 0.1229, 0.0126), bias=2.9222),
-    "digits+common_old:view1": Calibration(weights=(0.3703, 0.1516, 0.1625, 0.8738, -0.0291, 0.0132), bias=2.8239),
-}
-OCR_MODELS = tuple(name for name in CALIBRATIONS if not name.endswith(FIRST_VIEW))
+# The calibration of each way of reading: each OCR_MODEL choice, and each cascade's middle stage,
+# fitted by `python -m bench.calibrate --write` on labelled captchas (its file says on which).
+CALIBRATIONS_FILE = pathlib.Path(__file__).resolve().parent / "models" / "calibrations.json"
+OCR_MODELS = ("digits", "digits+common", "digits+common_old", "common", "common_old", "common+common_old")
 # How sure our model must be, alone, for the cascade to answer without ddddocr's views, and how
 # sure both must be after ddddocr's first view to answer without the other two: chosen with
 # bench/calibrate.py's leave-one-folder-out sweeps (README, Accuracy). SURE_ALONE: the lowest
@@ -76,6 +68,22 @@ def check_model_name(model_name):
     """Refuse an OCR_MODEL that is not one of the choices, naming them."""
     if model_name not in OCR_MODELS:
         raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(OCR_MODELS)}")
+
+
+def calibration_names(model_name):
+    """The calibrations one OCR_MODEL choice reads with: its own, and for a cascade its stages'."""
+    if DIGIT_MODEL in model_name.split("+") and "+" in model_name:
+        return (DIGIT_MODEL, model_name + FIRST_VIEW, model_name)
+    return (model_name,)
+
+
+def load_calibrations(path=CALIBRATIONS_FILE):
+    """{name: Calibration} of a calibrations file, every choice's stages there or a ValueError naming what is missing."""
+    fitted = json.loads(pathlib.Path(path).read_text())["calibrations"]
+    missing = sorted({name for model_name in OCR_MODELS for name in calibration_names(model_name)} - set(fitted))
+    if missing:
+        raise ValueError(f"{path} has no calibration of {missing}: refit with python -m bench.calibrate --write")
+    return {name: Calibration(tuple(found["weights"]), found["bias"]) for name, found in fitted.items()}
 
 
 def session_options(log_severity, threads):
@@ -134,19 +142,22 @@ class Recogniser:
     """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it.
 
     ``ddddocr_threads``: onnxruntime threads per run of ddddocr's models (0: onnxruntime's
-    choice). Our model runs on one: it is too small to gain from more.
+    choice). Our model runs on one: it is too small to gain from more. ``digit_model_file`` and
+    ``calibrations`` (what ``load_calibrations`` gives) are the shipped ones unless named: the
+    benchmarks read with models that never saw a family, calibrated without it.
     """
 
-    def __init__(self, model_name, log_severity, ddddocr_threads=0):
+    def __init__(self, model_name, log_severity, ddddocr_threads=0, digit_model_file=MODEL_FILE, calibrations=None):
         check_model_name(model_name)
         names = model_name.split("+")
         self.model_name = model_name
         digit_options = session_options(log_severity, 1)
         digit_options.enable_cpu_mem_arena = False  # its tensors are a few kB: an arena would only hold memory
-        self.digit_model = DigitModel(digit_options) if DIGIT_MODEL in names else None
+        self.digit_model = DigitModel(digit_options, digit_model_file) if DIGIT_MODEL in names else None
         ddddocr_names = [name for name in names if name in ONNX_MODELS]
         self.ddddocr = DdddocrModels(ddddocr_names, session_options(log_severity, ddddocr_threads)) if ddddocr_names else None
-        self.calibration = CALIBRATIONS[model_name]
+        self.calibrations = load_calibrations() if calibrations is None else calibrations
+        self.calibration = self.calibrations[model_name]
 
     def read(self, picture, length, site_model=None):
         """Read exactly ``length`` digits from a grey picture, with the probability they are right.
@@ -163,7 +174,7 @@ class Recogniser:
             return _calibrated(evidence, self.calibration, self.model_name, length)
         digit_probabilities = self.digit_model.probabilities(picture)
         alone = digit_evidence(digit_probabilities, length)
-        sure = _sure_alone(alone, CALIBRATIONS[DIGIT_MODEL], DIGIT_MODEL)
+        sure = _sure_alone(alone, self.calibrations[DIGIT_MODEL], DIGIT_MODEL)
         if sure is not None:
             return sure
         return self._read_jointly(digit_probabilities, _Views(self.ddddocr, picture), length, self.model_name, alone is not None)
@@ -200,7 +211,7 @@ class Recogniser:
         """
         evidence = joint_evidence(digit_probabilities, views.first, length)
         if evidence is not None:
-            first = _calibrated(evidence, CALIBRATIONS[self.model_name + FIRST_VIEW], name + FIRST_VIEW, length, ours_read)
+            first = _calibrated(evidence, self.calibrations[self.model_name + FIRST_VIEW], name + FIRST_VIEW, length, ours_read)
             if first.confidence >= SURE_FIRST_VIEW:
                 return first
         return _calibrated(joint_evidence(digit_probabilities, views.every, length), self.calibration, name, length, ours_read)
