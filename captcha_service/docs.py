@@ -3,7 +3,7 @@
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flasgger import APISpec, Swagger
 
-from .inputs import UPLOAD_FIELDS
+from .inputs import BASE64_FORM_FIELD, UPLOAD_FIELDS
 from .ocr.images import IMAGE_MEDIA_TYPES
 from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema, ReadOptionsSchema, RefusalSchema
 from .version import __version__
@@ -22,12 +22,14 @@ def read_captcha_openapi():
     APISpec(title=TITLE, version=__version__, openapi_version=OPENAPI_VERSION, plugins=[plugin])  # gives the plugin its converter
     binary = {"type": "string", "format": "binary"}
     upload = {field: {**binary, "description": f"The captcha image file (form field '{field}')."} for field in UPLOAD_FIELDS}
+    base64_field = {"type": "string", "description": "The captcha image as base64 (ddddocr-fastapi's clients send it so)."}
     options = {name: plugin.converter.field2property(field) for name, field in ReadOptionsSchema().fields.items()}
     return {
         "parameters": plugin.converter.schema2parameters(ReadOptionsSchema, location="query"),
         "requestBody": {
             "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": upload | options}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {BASE64_FORM_FIELD: base64_field} | options}},
                 **{media_type: {"schema": binary} for media_type in IMAGE_MEDIA_TYPES},
             }
         },

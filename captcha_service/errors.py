@@ -22,7 +22,7 @@ class JsonBodyRequest(Request):
     def on_json_loading_failed(self, error):
         if error is None:
             raise UnsupportedMediaType(
-                "send JSON (application/json), a form upload (multipart/form-data) or the image itself "
+                "send JSON (application/json), a form (multipart/form-data or application/x-www-form-urlencoded) or the image itself "
                 f"({', '.join(IMAGE_MEDIA_TYPES)})"
             )
         raise UnprocessableEntity(f"malformed JSON: {error}")

@@ -1,4 +1,4 @@
-"""The three ways a request may carry its image: JSON base64, a form upload, or the image itself."""
+"""The ways a request may carry its image: JSON base64, a form (an upload, or base64 in a field), or the image itself."""
 
 from .ocr.exceptions import UnreadableInput
 from .ocr.images import IMAGE_MEDIA_TYPES
@@ -7,6 +7,8 @@ from .ocr.reasons import Reason
 from .schemas import OcrRequestSchema, ReadOptionsSchema
 
 UPLOAD_FIELDS = ("image", "file")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+BASE64_FORM_FIELD = "image"  # ddddocr-fastapi's clients send the base64 text in this form field
 
 ocr_request_schema = OcrRequestSchema()
 read_options_schema = ReadOptionsSchema()
@@ -19,8 +21,8 @@ def image_and_options(request):
     Any other content type is answered 415 by the JSON parser.
     """
     options = read_options_schema.load(request.args)
-    if request.mimetype == "multipart/form-data":
-        image_bytes = _uploaded_image(request.files)
+    if request.mimetype in FORM_TYPES:
+        image_bytes = _form_image(request.files, request.form)
         given = read_options_schema.load(request.form)
     elif request.mimetype in IMAGE_MEDIA_TYPES:
         image_bytes, given = request.get_data(), {}
@@ -32,11 +34,16 @@ def image_and_options(request):
     return image_bytes, options | {name: value for name, value in given.items() if value is not None}
 
 
-def _uploaded_image(files):
+def _form_image(files, form):
     for field in UPLOAD_FIELDS:
         if field in files:
             image_bytes = files[field].read()
             if not image_bytes:
                 raise UnreadableInput(f"the uploaded '{field}' is empty", Reason.EMPTY_IMAGE)
             return image_bytes
-    raise UnreadableInput("no image: upload the file in the form field 'image' (or 'file')", Reason.NO_IMAGE)
+    if BASE64_FORM_FIELD in form:
+        return decode_image_payload(form[BASE64_FORM_FIELD])
+    raise UnreadableInput(
+        f"no image: upload the file in the form field 'image' (or 'file'), or send its base64 in the field '{BASE64_FORM_FIELD}'",
+        Reason.NO_IMAGE,
+    )

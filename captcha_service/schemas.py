@@ -6,7 +6,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 
 from .ocr.site_models import SITE_MODEL_NAME
 
-LEGACY_IMAGE_FIELD = "text"
+# Other names clients send the base64 image under: the older service's, and ddddocr-fastapi's.
+IMAGE_ALIASES = ("text", "image")
 SHORTEST, LONGEST = 3, 8
 LEAST_CONFIDENCE, MOST_CONFIDENCE = 0.0, 1.0
 
@@ -53,7 +54,8 @@ class ReadOptionsSchema(Schema):
 
 
 class OcrRequestSchema(ReadOptionsSchema):
-    """``{"image_base64": "..."}``; the older service's ``{"text": "..."}`` is accepted too.
+    """``{"image_base64": "..."}``; ``{"text": "..."}`` (the older service) and ``{"image": "..."}``
+    (ddddocr-fastapi's clients) are accepted too.
 
     Its ``length`` must be a JSON whole number, not text: JSON has numbers.
     """
@@ -64,27 +66,27 @@ class OcrRequestSchema(ReadOptionsSchema):
         required=True,
         validate=validate.Length(min=1, error="is empty"),
         error_messages={
-            "required": "missing; send the base64 image in 'image_base64' (or its legacy alias 'text')",
+            "required": "missing; send the base64 image in 'image_base64' (or its aliases 'text', 'image')",
             "null": "must be a base64 string, not null",
             "invalid": "must be a base64 string",
         },
         metadata={
             "description": "The captcha image (PNG, JPEG, GIF, BMP or WebP) as base64 or as a "
             "data URL (data:image/png;base64,...). Line breaks and missing padding are tolerated. "
-            "The legacy field name 'text' is accepted too."
+            "The field names 'text' (the older service's) and 'image' are accepted too."
         },
     )
     length = _length_field(strict=True)
 
     @pre_load
-    def accept_legacy_text_field(self, data, **kwargs):
-        """Map ``text`` onto ``image_base64``; refuse both when they disagree."""
-        if not isinstance(data, Mapping) or LEGACY_IMAGE_FIELD not in data:
+    def accept_image_aliases(self, data, **kwargs):
+        """Map ``text`` or ``image`` onto ``image_base64``; refuse names that hold different images."""
+        if not isinstance(data, Mapping):
             return data
-        legacy_value = data[LEGACY_IMAGE_FIELD]
-        if "image_base64" in data and data["image_base64"] != legacy_value:
-            raise ValidationError("'image_base64' and 'text' hold different images; send one of them")
-        return {**data, "image_base64": legacy_value}
+        given = [name for name in ("image_base64", *IMAGE_ALIASES) if name in data]
+        if len({repr(data[name]) for name in given}) > 1:
+            raise ValidationError(f"{' and '.join(repr(name) for name in given)} hold different images; send one of them")
+        return {**data, "image_base64": data[given[0]]} if given else data
 
 
 class ReportSchema(Schema):

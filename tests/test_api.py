@@ -56,7 +56,7 @@ def test_accepts_every_input_form(client, body):
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        ({}, "image_base64: missing; send the base64 image in 'image_base64' (or its legacy alias 'text')"),
+        ({}, "image_base64: missing; send the base64 image in 'image_base64' (or its aliases 'text', 'image')"),
         ({"other": "x"}, "image_base64: missing"),
         ({"image_base64": ""}, "image_base64: is empty"),
         ({"text": ""}, "image_base64: is empty"),

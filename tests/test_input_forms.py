@@ -22,6 +22,21 @@ def test_a_form_upload_reads_like_json(client, field):
     assert response.json == json_answer(client, KAPTCHA)
 
 
+def test_ddddocr_fastapis_forms_read_like_json(client):
+    """Its clients send the base64 text as the field ``image``: urlencoded, multipart or JSON."""
+    expected = json_answer(client, KAPTCHA)
+    urlencoded = client.post("/ocr", data={"image": base64_of(KAPTCHA), "min_confidence": "0.5"}, content_type="application/x-www-form-urlencoded")
+    assert urlencoded.status_code == 200 and urlencoded.json == json_answer(client, KAPTCHA, min_confidence=0.5)
+    multipart = client.post("/ocr", data={"image": base64_of(KAPTCHA)}, content_type="multipart/form-data")
+    assert multipart.status_code == 200 and multipart.json == expected
+    as_json = client.post("/ocr", json={"image": base64_of(KAPTCHA)})
+    assert as_json.status_code == 200 and as_json.json == expected
+    both = client.post("/ocr", json={"image": base64_of(KAPTCHA), "image_base64": base64_of(GIF)})
+    assert both.status_code == 422 and "hold different images" in both.json["detail"]
+    not_base64 = client.post("/ocr", data={"image": "not base64!"}, content_type="application/x-www-form-urlencoded")
+    assert not_base64.status_code == 422 and not_base64.is_json
+
+
 @pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
 def test_a_raw_image_body_reads_like_json(client, path):
     response = client.post("/ocr", data=path.read_bytes(), content_type=MEDIA_TYPES[path.suffix])
@@ -44,6 +59,7 @@ def test_options_come_from_form_fields_or_the_query_string(client):
     ("request_options", "status", "detail"),
     [
         ({"data": {"other": "x"}, "content_type": "multipart/form-data"}, 422, "no image: upload the file in the form field 'image'"),
+        ({"data": {"other": "x"}, "content_type": "application/x-www-form-urlencoded"}, 422, "or send its base64 in the field 'image'"),
         ({"data": {"image": (io.BytesIO(b""), "e.png")}, "content_type": "multipart/form-data"}, 422, "the uploaded 'image' is empty"),
         ({"data": {"image": (io.BytesIO(b"plain text"), "t.png")}, "content_type": "multipart/form-data"}, 422, "not a decodable image"),
         ({"data": b"", "content_type": "image/png"}, 422, "the image is empty"),
@@ -52,7 +68,10 @@ def test_options_come_from_form_fields_or_the_query_string(client):
         ({"data": b"x" * 3_000_000, "content_type": "image/png"}, 413, ""),
         ({"data": b"1234", "content_type": "text/plain"}, 415, "multipart/form-data"),
     ],
-    ids=["no-upload", "empty-upload", "upload-not-an-image", "empty-raw", "raw-not-an-image", "bad-query-option", "raw-too-large", "text-plain"],
+    ids=[
+        "no-upload", "no-image-field", "empty-upload", "upload-not-an-image", "empty-raw",
+        "raw-not-an-image", "bad-query-option", "raw-too-large", "text-plain",
+    ],
 )
 def test_the_other_forms_are_refused_like_json(client, request_options, status, detail):
     response = client.post("/ocr", **request_options)
