@@ -12,7 +12,7 @@ def create_app(test_config=None, load_model_in_background=False):
     """
     from flask import Flask  # here, so that importing the reading core (captcha_service.ocr) loads no Flask
 
-    from . import auth, docs, errors, metrics, reports, request_log, solver_protocols, views
+    from . import auth, cors, docs, errors, metrics, reports, request_log, solver_protocols, views
     from .config import check_settings, load_config
     from .extension import ocr
 
@@ -26,6 +26,7 @@ def create_app(test_config=None, load_model_in_background=False):
     metrics.init_app(app, app.config["OCR_MODEL"])
     errors.init_app(app)
     auth.init_app(app)
+    cors.init_app(app)
     ocr.init_app(app, in_background=load_model_in_background)
     reports.init_app(app)
     app.register_blueprint(views.bp)

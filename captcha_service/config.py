@@ -18,6 +18,7 @@ class Config:
     API_KEYS = ""
     API_KEYS_FILE = ""
     TRUSTED_PROXY = ""
+    CORS_ORIGINS = ""
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH  # 2captcha's in.php sends the base64 image as a form field
     MAX_IMAGE_BYTES = ImageLimits.max_bytes
