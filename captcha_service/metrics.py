@@ -11,6 +11,7 @@ from .version import __version__
 METRICS_EXTENSION = "captcha_ocr_metrics"
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CONFIDENCE_BUCKETS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0)
+RIGHT, WRONG, REFUSED = "right", "wrong", "refused"  # the verdicts of clients' reports
 
 bp = Blueprint("metrics", __name__)
 
@@ -34,7 +35,8 @@ class Metrics:
         )
         self.confidence = Histogram("captcha_confidence", "Confidence of readings, answered or refused.", buckets=CONFIDENCE_BUCKETS, registry=registry)
         self.reports = Counter(
-            "captcha_reports", "Clients' reports on earlier answers, right or wrong.", ["verdict"], registry=registry,
+            "captcha_reports", "Clients' first reports on earlier answers: right, wrong, or on a refusal (refused).", ["verdict"],
+            registry=registry,
         )
         self.in_flight = Gauge("captcha_requests_in_flight", "Requests being handled.", registry=registry)
         Info("captcha_model", "The OCR model in use.", registry=registry).info({"model": model, "version": __version__})
@@ -65,8 +67,9 @@ def scrape():
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
 
-def count_report(correct):
-    current_app.extensions[METRICS_EXTENSION].reports.labels("right" if correct else "wrong").inc()
+def count_report(verdict):
+    """One client's report: RIGHT or WRONG on an answer, REFUSED on a refusal."""
+    current_app.extensions[METRICS_EXTENSION].reports.labels(verdict).inc()
 
 
 def _start():

@@ -26,7 +26,7 @@ from flask import current_app, g
 from .auth import request_owner
 from .extension import ocr
 from .files import PARTIAL_SUFFIX, write_atomically
-from .metrics import count_report
+from .metrics import REFUSED, RIGHT, WRONG, count_report
 from .ocr.exceptions import UNSURE_REASONS, UnreadableInput
 from .ocr.images import image_extension
 from .ocr.reasons import Reason
@@ -50,6 +50,7 @@ class Recent:
     digits: str | None  # what we answered; None: we refused
     at: float
     sample: pathlib.Path | None = None  # the sample written for it, once reported
+    reported: bool = False  # counted once: a client's second word on one answer is no second vote
 
 
 class RecentRequests:
@@ -190,10 +191,12 @@ class UnknownRequest(LookupError):
 def report(request_id, correct=None, digits=None, owner=None):
     """Count a report on an earlier answer; with SAMPLES_DIR, write its image labelled.
 
-    Returns (verdict, {"sample": path or None} and, when the image could not be kept, "not_kept": why).
-    ``correct=True`` labels the image with our answer; ``digits`` with the right ones. Raises
-    UnknownRequest for an id not (or no longer) remembered, or another client's, and
-    UnreadableInput for ``correct`` on a refusal.
+    Returns (verdict, {"counted": whether this report was counted, "sample": path or None} and, when the image
+    could not be kept, "not_kept": why). The verdict is "right" or "wrong" for an answer, "refused" for a
+    refusal (we answered nothing, so nothing was right or wrong). Only a request's first report counts; a later
+    one relabels its image. ``correct=True`` labels the image with our answer; ``digits`` with the right ones.
+    Raises UnknownRequest for an id not (or no longer) remembered, or another client's, and UnreadableInput for
+    ``correct`` on a refusal.
     """
     recent = _recent_requests().get(request_owner() if owner is None else owner, request_id)
     if recent is None:
@@ -201,19 +204,23 @@ def report(request_id, correct=None, digits=None, owner=None):
     if digits is None and correct and recent.digits is None:
         raise UnreadableInput("that request was refused, so there is nothing to confirm: send the right 'digits'", Reason.NOTHING_TO_CONFIRM)
     right = digits == recent.digits if digits is not None else bool(correct)
-    count_report(right)
+    verdict = REFUSED if recent.digits is None else RIGHT if right else WRONG
+    counted, recent.reported = not recent.reported, True
+    if counted:
+        count_report(verdict)
+    answer = {"counted": counted, "sample": None}
     label = digits if digits is not None else recent.digits if right else None
     samples = current_app.extensions[REPORTS_EXTENSION][1]
     if label is None or samples is None:
-        return right, {"sample": None}
+        return verdict, answer
     try:
-        return right, {"sample": samples.write(recent, request_id, label)}
+        return verdict, answer | {"sample": samples.write(recent, request_id, label)}
     except SamplesFull as full:
         logger.warning("a reported sample was not kept: %s", full)
-        return right, {"sample": None, "not_kept": str(full)}
+        return verdict, answer | {"not_kept": str(full)}
     except OSError as error:  # a full or read-only disk: the report still counts
         logger.warning("a reported sample was not kept: %s", error)
-        return right, {"sample": None, "not_kept": f"the sample could not be written: {error.strerror}"}
+        return verdict, answer | {"not_kept": f"the sample could not be written: {error.strerror}"}
 
 
 def _recent_requests():

@@ -155,7 +155,8 @@ def report_answer():
     responses:
       200:
         description: >-
-          Recorded: {"request_id", "verdict": "right"|"wrong", "sample": path under SAMPLES_DIR, or null
+          Recorded: {"request_id", "verdict": "right"|"wrong"|"refused" (a refusal's report), "counted": false
+          for a second report on one request (it relabels the image, it is not counted again), "sample": path under SAMPLES_DIR, or null
           when nothing was written (no SAMPLES_DIR, or a wrong answer without the right digits)}, and
           "not_kept": why, when the image could not be kept (SAMPLES_MAX_BYTES reached, or the disk refused).
         content:
@@ -178,7 +179,7 @@ def report_answer():
     """
     fields = report_schema.load(request.get_json())
     try:
-        right, sample = report(fields["request_id"], fields["correct"], fields["digits"])
+        verdict, recorded = report(fields["request_id"], fields["correct"], fields["digits"])
     except UnknownRequest:
         raise NotFound(f"no recent request {fields['request_id']!r} of yours: unknown, or no longer kept (SAMPLES_KEPT, SAMPLES_KEPT_SECONDS)") from None
-    return {"request_id": fields["request_id"], "verdict": "right" if right else "wrong", **sample}
+    return {"request_id": fields["request_id"], "verdict": verdict, **recorded}

@@ -144,8 +144,19 @@ def test_a_refusal_reported_with_its_digits_is_the_sample_worth_most(serving):
     assert refused.status_code == 422
     nothing = client.post("/ocr/report", json={"request_id": "bot-7", "correct": True})
     assert nothing.status_code == 422 and "send the right 'digits'" in nothing.json["detail"]
+    before = reports_counted(client)
     recorded = client.post("/ocr/report", json={"request_id": "bot-7", "digits": label_of(CAPTCHA)}).json
-    assert recorded["verdict"] == "wrong" and (samples / "general" / f"bot-7_{label_of(CAPTCHA)}.jpg").exists()
+    assert recorded["verdict"] == "refused" and recorded["counted"] and (samples / "general" / f"bot-7_{label_of(CAPTCHA)}.jpg").exists()
+    again = client.post("/ocr/report", json={"request_id": "bot-7", "digits": label_of(CAPTCHA)}).json
+    assert again["verdict"] == "refused" and not again["counted"]
+    after = reports_counted(client)
+    assert after["refused"] == before.get("refused", 0) + 1 and after.get("wrong", 0) == before.get("wrong", 0)  # never "wrong": we said nothing
+
+
+def reports_counted(client):
+    """{verdict: count} of captcha_reports_total in /metrics."""
+    lines = client.get("/metrics").get_data(as_text=True).splitlines()
+    return {line.split('"')[1]: float(line.split()[-1]) for line in lines if line.startswith("captcha_reports_total{")}
 
 
 @pytest.mark.parametrize(
@@ -160,8 +171,11 @@ def test_reports_on_unknown_ids_or_without_a_verdict_are_refused(client, body, s
 
 def test_without_samples_dir_reports_are_counted_only(client):
     request_id = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA)}).headers["X-Request-ID"]
-    assert client.post("/ocr/report", json={"request_id": request_id, "correct": False}).json == {"request_id": request_id, "verdict": "wrong", "sample": None}
-    assert 'captcha_reports_total{verdict="wrong"}' in client.get("/metrics").get_data(as_text=True)
+    before = reports_counted(client).get("wrong", 0)
+    expected = {"request_id": request_id, "verdict": "wrong", "counted": True, "sample": None}
+    assert client.post("/ocr/report", json={"request_id": request_id, "correct": False}).json == expected
+    assert client.post("/ocr/report", json={"request_id": request_id, "correct": False}).json == expected | {"counted": False}
+    assert reports_counted(client)["wrong"] == before + 1
 
 
 def test_solver_protocol_reports_flow_into_samples_dir(serving):

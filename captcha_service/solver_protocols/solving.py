@@ -3,7 +3,7 @@
 from flask import current_app, g
 
 from ..auth import accepts_key, is_plausible_key, key_owner
-from ..metrics import count_report
+from ..metrics import RIGHT, WRONG, count_report
 from ..ocr.exceptions import UnreadableInput
 from ..ocr.payload import decode_image_payload
 from ..ocr.reasons import Reason
@@ -87,7 +87,7 @@ def report_task(task, correct):
         else:
             report(task.request_id, correct=correct, owner=task.owner)
     except (UnknownRequest, UnreadableInput):  # no longer kept, or never read: counted only
-        count_report(correct)
+        count_report(RIGHT if correct else WRONG)
     return True
 
 
