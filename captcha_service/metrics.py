@@ -3,7 +3,18 @@
 import time
 
 from flask import Blueprint, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 from .outcome import current_outcome
 from .version import __version__
@@ -39,6 +50,11 @@ class Metrics:
             registry=registry,
         )
         self.in_flight = Gauge("captcha_requests_in_flight", "Requests being handled.", registry=registry)
+        # The process's own series (resident memory, CPU seconds, open files; Python's GC and version), as
+        # prometheus-client gives its default registry: PM2 restarts at max_memory_restart, and this shows it coming.
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
         Info("captcha_model", "The OCR model in use.", registry=registry).info({"model": model, "version": __version__})
 
 

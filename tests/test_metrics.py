@@ -58,3 +58,10 @@ def test_sure_readings_are_counted_by_the_models_that_decided_them(scraped):
     stages = ("digits", "digits+common:view1", "digits+common")
     decided = {name: value(scraped, "captcha_readings_total", decided_by=name) for name in stages}
     assert sum(decided.values()) == 2  # the two answered reads; refusals are not readings
+
+
+def test_the_process_own_memory_and_cpu_are_there_to_watch(scraped):
+    assert value(scraped, "process_resident_memory_bytes") > 50e6  # the models are loaded
+    assert value(scraped, "process_cpu_seconds_total") > 0
+    assert any(name == "python_info" for name, _ in scraped)
+    assert any(name == "python_gc_collections_total" for name, _ in scraped)
