@@ -60,8 +60,10 @@ nginx:
 	  (apt-get update -qq && apt-get install -y -qq nginx-light) >/dev/null 2>&1 || \
 	  echo "nginx could not be installed: tests/test_nginx.py will be skipped"
 
+# Returns once every process answers GET / (deploy/wait_ready.py), not when PM2 has only spawned them.
 pm2-start: $(VENV)/.runtime-installed $(PM2)
 	$(PM2) start eco.config.js
+	$(VENV_PYTHON) -m deploy.wait_ready
 
 pm2-stop: $(PM2)
 	$(PM2) delete eco.config.js

@@ -17,7 +17,7 @@ in the same run, measures on the same mixed real captchas (../shared/captchas by
   overload     an offered load of 10x the measured capacity: what the clients get
   site models  a server with three site models loaded (copies of the general digit model, which
                is what a fine-tuned one is in size), against the same server before it read with them
-  worst case   each input of the hostile corpus (tests/hostile_corpus.py) and the heaviest
+  worst case   each input of the hostile corpus (bench/hostile_corpus.py) and the heaviest
                allowed ones, on their own: the slowest and the most memory-hungry, with the
                server's peak RSS while it is read and GET /'s latency meanwhile
 One figure a line. The ratios are what to read: these machines are shared and noisy.
@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 import onnxruntime
 from PIL import Image
 
+from bench.hostile_corpus import DATA_URL_WITHOUT_A_COMMA, HEAVY_BUT_ALLOWED, IMAGE_CASES
 from captcha_service.config import Config
 from captcha_service.ocr.ddddocr_model import DdddocrModels, model_input
 from captcha_service.ocr.digit_model import MODEL_FILE
@@ -49,8 +50,7 @@ from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
 from captcha_service.ocr.pipeline import intra_op_threads
 from captcha_service.ocr.recogniser import DIGIT_MODEL, Recogniser, load_calibrations, session_options
 from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME
-from tests.hostile_corpus import DATA_URL_WITHOUT_A_COMMA, HEAVY_BUT_ALLOWED, IMAGE_CASES
-from tests.live_server import rss_mb, running_server
+from deploy.local_server import rss_mb, running_server
 
 CONCURRENCIES = (1, 2, 4, 8, 16, 32)
 OLD_SERVICE_MODEL = "common_old"

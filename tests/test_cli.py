@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
+from deploy.local_server import ROOT
 from tests.captchas import CAPTCHA_FILES, FIXTURES, label_of
-from tests.live_server import ROOT
 
 GIF = FIXTURES / "java_easycaptcha_gif-0_8985.gif"
 

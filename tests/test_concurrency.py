@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from PIL import Image
 
+from deploy.local_server import running_server
 from tests.captchas import CAPTCHA_FILES
-from tests.live_server import running_server
 
 REQUESTS = 240
 CLIENTS = 16

@@ -6,7 +6,7 @@ from flask import Flask
 
 from captcha_service.config import Config
 from captcha_service.extension import OcrExtension, ocr
-from tests.live_server import ROOT
+from deploy.local_server import ROOT
 
 READ_ONE_CAPTCHA = """
 import base64, pathlib

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from bench.hostile_corpus import IMAGE_CASES, KAPTCHA, encoded, kaptcha_as, sixteen_bit_png
 from tests.captchas import label_of
-from tests.hostile_corpus import IMAGE_CASES, KAPTCHA, encoded, kaptcha_as, sixteen_bit_png
 
 
 @pytest.mark.parametrize(("data", "detail"), [case[1:] for case in IMAGE_CASES], ids=[case[0] for case in IMAGE_CASES])

@@ -18,8 +18,8 @@ from captcha_service.ocr.confidence import STEADY_SIGNALS
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.reports import STALE_PARTIAL_SECONDS, file_name_part, folder_bytes
 from captcha_service.solver_protocols.tasks import TaskStore, task_store
+from deploy.local_server import ROOT
 from tests.captchas import CAPTCHA_FILES, UNFAMILIAR, base64_of, label_of
-from tests.live_server import ROOT
 
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
 OTHER = next(path for path in CAPTCHA_FILES if path.name.startswith("captcha_py"))

@@ -1,10 +1,10 @@
 """The layers stay apart: the reading core (captcha_service.ocr) stands without the HTTP layer and its
-settings, and the service without training, benchmarks or tests."""
+settings, the service without training, benchmarks or tests, and the benchmarks without tests."""
 
 import subprocess
 import sys
 
-from tests.live_server import ROOT
+from deploy.local_server import ROOT
 
 HTTP_LAYER = ("flask", "werkzeug", "flasgger", "marshmallow", "waitress", "prometheus_client")
 IMPORT_THE_CORE = """
@@ -22,6 +22,7 @@ for module in pkgutil.walk_packages(captcha_service.__path__, "captcha_service."
 print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
 """
 NEVER_IN_THE_SERVICE = ("torch", "training", "bench", "tests")
+IMPORT_THE_BENCHMARKS = IMPORT_THE_SERVICE.replace("captcha_service", "bench")
 
 
 def imported_by(program):
@@ -40,3 +41,9 @@ def test_the_service_imports_no_training_benchmark_or_test_code():
     loaded = imported_by(IMPORT_THE_SERVICE)
     assert {"flask", "onnxruntime", "captcha_service"} <= loaded  # every module of the service was imported
     assert loaded.isdisjoint(NEVER_IN_THE_SERVICE), loaded & set(NEVER_IN_THE_SERVICE)
+
+
+def test_the_benchmarks_import_no_test_code():
+    loaded = imported_by(IMPORT_THE_BENCHMARKS)
+    assert {"bench", "captcha_service", "deploy"} <= loaded
+    assert "tests" not in loaded

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from deploy.local_server import NGINX, running_nginx, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
-from tests.live_server import NGINX, running_nginx, running_server
 
 REQUESTS = 240
 KILL_AFTER = 100

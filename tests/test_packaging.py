@@ -4,8 +4,8 @@ import os
 import subprocess
 import sys
 
+from deploy.local_server import ROOT
 from tests.captchas import CAPTCHA_FILES, label_of
-from tests.live_server import ROOT
 
 
 def test_the_installed_package_reads_with_its_console_script(tmp_path):

@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
-from tests.live_server import ROOT, free_port, wait_until_healthy
+from deploy import wait_ready
+from deploy.local_server import ROOT, free_port, wait_until_healthy
 
 PM2 = ROOT / "node_modules" / ".bin" / "pm2"
 APP_NAME = "captcha-ocr"
@@ -38,6 +40,7 @@ def pm2(tmp_path):
         return completed.stdout
 
     run.url = f"http://127.0.0.1:{port}/"
+    run.environment = environment
     try:
         yield run
     finally:
@@ -66,3 +69,20 @@ def test_pm2_serves_and_restarts_a_killed_service(pm2):
 
     pm2("delete", "eco.config.js")
     assert json.loads(pm2("jlist")) == []
+
+
+def test_pm2_start_returns_once_the_service_answers(pm2):
+    """What `make pm2-start` runs: pm2 start, then deploy/wait_ready.py; nginx started next finds it up."""
+    pm2("start", "eco.config.js")
+    waited = subprocess.run([sys.executable, "-m", "deploy.wait_ready"], cwd=ROOT, env=pm2.environment, capture_output=True, text=True, timeout=180)
+    assert waited.returncode == 0 and waited.stdout.strip() == f"ready: {pm2.url}", waited.stderr
+    with urllib.request.urlopen(pm2.url, timeout=5) as answer:  # at once, no polling
+        assert answer.status == 200
+
+
+def test_wait_ready_names_the_port_that_never_answered(monkeypatch, capsys):
+    port = free_port()
+    monkeypatch.setenv("PORT", str(port))
+    monkeypatch.setattr(wait_ready, "TIMEOUT_SECONDS", 0.5)
+    with pytest.raises(SystemExit, match=f"127.0.0.1:{port}/ did not answer 200"):
+        wait_ready.main()

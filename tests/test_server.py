@@ -14,10 +14,10 @@ import time
 import pytest
 import requests
 
+from bench.hostile_corpus import progressive_jpeg_with_scans
 from captcha_service.serving import warn_if_no_proxy_in_front
+from deploy.local_server import ROOT, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
-from tests.hostile_corpus import progressive_jpeg_with_scans
-from tests.live_server import ROOT, running_server
 
 BODY_LIMIT = 64 * 1024
 

@@ -11,8 +11,8 @@ from python_anticaptcha import AnticaptchaClient, AnticaptchaException, ImageToT
 from twocaptcha import TwoCaptcha
 from twocaptcha.api import ApiException
 
+from deploy.local_server import NGINX, running_nginx, running_server
 from tests.captchas import CAPTCHA_FILES, label_of
-from tests.live_server import NGINX, running_nginx, running_server
 
 KEY = "bot-key-0123456789"
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))

@@ -11,8 +11,8 @@ import urllib.request
 import pytest
 
 from captcha_service import create_app
+from deploy.local_server import free_port, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
-from tests.live_server import free_port, running_server
 
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
 UPSTREAM_KEY = "upstream-key"

@@ -6,14 +6,14 @@ case: the slowest and the most memory-hungry of them, timed against a real serve
 
 import base64
 import io
+import pathlib
 import struct
 import zlib
 
 import numpy as np
 from PIL import Image
 
-from tests.captchas import FIXTURES
-
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "tests" / "fixtures"  # images, not test code: the tests read them too
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
 GIF = FIXTURES / "java_easycaptcha_gif-0_8985.gif"
 PNG = FIXTURES / "captcha_py-105_0093.png"
