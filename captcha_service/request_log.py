@@ -25,9 +25,10 @@ logger = logging.getLogger(LOGGER_NAME)
 
 
 def init_app(app):
-    """Log each request at ``LOG_LEVEL`` (default INFO) to standard error, one line each."""
+    """Log each request at ``LOG_LEVEL`` (default INFO) to standard output, one line each: problems go to
+    standard error (Flask's logger), so PM2's error log holds problems, not traffic."""
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.propagate = False

@@ -11,6 +11,7 @@ from waitress.task import ErrorTask
 
 from . import solver_protocols
 from .auth import api_keys, is_loopback, warn_if_open_to_the_network
+from .config import read_slots
 from .memory import TrimFreedHeap
 
 
@@ -98,7 +99,8 @@ def serve(app):
     server.flask_app = app
     # Printed, not waitress's print_listen: that logs at INFO, which no handler shows. Flushed: under
     # PM2 stdout is a pipe, and the line should come now, not when the buffer fills.
-    print(f"captcha-ocr: serving on http://{server.effective_host}:{server.effective_port}", flush=True)
+    print(f"captcha-ocr: listening on http://{server.effective_host}:{server.effective_port} ({read_slots(app.config)} read slots, "
+          f"OCR_MODEL {app.config['OCR_MODEL']}, MIN_CONFIDENCE {app.config['MIN_CONFIDENCE']})", flush=True)
     try:
         server.run()
     finally:

@@ -50,14 +50,17 @@ def rss_mb(pid):
 
 
 @contextlib.contextmanager
-def running_server(log_path, preexec_fn=None, **settings):
+def running_server(log_path, preexec_fn=None, stderr_path=None, **settings):
     """``python wsgi.py`` with ``settings`` in its environment (``preexec_fn`` run in the child before it
-    starts); yields (url, port, process, start-up seconds)."""
+    starts), its output in ``log_path`` (standard error too, unless ``stderr_path``); yields (url, port,
+    process, start-up seconds)."""
     port = free_port()
     environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **{name: str(value) for name, value in settings.items()}}
-    with open(log_path, "w") as log:
+    with open(log_path, "w") as log, open(stderr_path or os.devnull, "w") as errors:
         started = time.monotonic()
-        process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=log, preexec_fn=preexec_fn)
+        process = subprocess.Popen(
+            [sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=errors if stderr_path else log, preexec_fn=preexec_fn,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url + "/", still_running=lambda: process.poll() is None)

@@ -124,8 +124,13 @@ def test_listening_beyond_loopback_with_no_proxy_in_front_is_warned_about(caplog
 
 
 def test_the_server_says_where_it_listens_and_a_taken_port_is_one_line(tmp_path):
-    with running_server(tmp_path / "first.log") as (_, port, _, _):
-        assert f"captcha-ocr: serving on http://127.0.0.1:{port}\n" in (tmp_path / "first.log").read_text()
+    with running_server(tmp_path / "first.log", stderr_path=tmp_path / "problems.log", READ_SLOTS=3) as (url, port, _, _):
+        requests.get(url + "/", timeout=10)
+        requests.post(url + "/ocr", json={"image_base64": "not base64!"}, timeout=10)
+        output = (tmp_path / "first.log").read_text()
+        assert f"captcha-ocr: listening on http://127.0.0.1:{port} (3 read slots, OCR_MODEL digits+common, MIN_CONFIDENCE 0.9)\n" in output
+        assert "path=/ status=200" in output and "path=/ocr status=422" in output  # traffic on standard output
+        assert "request_id=" not in (tmp_path / "problems.log").read_text()  # PM2's error log: problems only
         second = subprocess.run(
             [sys.executable, "wsgi.py"], cwd=ROOT, env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port)},
             capture_output=True, text=True, timeout=120,
