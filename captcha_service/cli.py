@@ -15,6 +15,7 @@ images (nothing is installed then; --force installs it anyway).
 import argparse
 import os
 import sys
+from concurrent.futures import BrokenExecutor
 
 import onnxruntime
 
@@ -74,6 +75,9 @@ def _finetune(arguments, config):
     except (FinetuneError, OSError) as error:
         print(f"finetune: {error}", file=sys.stderr)
         return 2
+    except BrokenExecutor as error:  # a render worker died (killed, out of memory): stop, never wait for it
+        print(f"finetune: a worker rendering captchas stopped ({error or type(error).__name__}); nothing was installed", file=sys.stderr)
+        return 1
     return 0
 
 

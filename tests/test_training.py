@@ -1,6 +1,7 @@
 """The training code on a tiny budget: render, train a few steps, export, load in the engine, read."""
 
 import json
+import pickle
 import random
 
 import numpy as np
@@ -12,7 +13,9 @@ from PIL import Image, ImageDraw, ImageFont
 from bench.families import LOFO_MODELS, TRAINED_ON
 from captcha_service.ocr.confidence import digit_evidence
 from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, DigitModel
+from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.reasons import Reason
 from captcha_service.ocr.recogniser import session_options
 from captcha_service.ocr.rendering import trim_margins
 from tests.captchas import CAPTCHA_FILES
@@ -149,3 +152,20 @@ def test_the_leave_one_family_out_models_are_trained_without_the_generator_of_th
     for source in TRAINED_ON.values():
         card = json.loads((LOFO_MODELS / f"without-{source}.card.json").read_text())
         assert source not in card["data"]["sources"] and source not in card["initialised from"]["data"]["sources"]
+
+
+def test_a_generator_that_cannot_run_is_named_and_left_out(monkeypatch):
+    monkeypatch.setitem(generators.LINE_SERVICES, "django", (["false"], {}))  # a django-simple-captcha that is not installed
+    usable, missing = data.runnable()
+    assert [name for _, name in usable] == ["render", "captcha", "wheezy", "gregwar"]
+    assert "the django generator (false) exited" in missing["django"]
+    with pytest.raises(generators.GeneratorStopped):
+        data.sample(0, ((1.0, "django"),))
+    generators.stop_line_services()
+
+
+def test_a_render_worker_that_fails_stops_the_build_at_once_with_its_error():
+    with pytest.raises(KeyError):
+        data.build(0, 8, processes=1, sources=((1.0, "no-such-generator"),))
+    refusal = pickle.loads(pickle.dumps(UnreadableInput("not a decodable image", Reason.NOT_AN_IMAGE, size=3)))
+    assert (refusal.detail, refusal.reason, refusal.extra) == ("not a decodable image", Reason.NOT_AN_IMAGE, {"size": 3})  # so it reaches the parent

@@ -1,5 +1,6 @@
 """Training samples: captchas rendered from a seed, read into the digit model's input."""
 
+import concurrent.futures
 import functools
 import multiprocessing
 import os
@@ -12,7 +13,7 @@ from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, digit_mod
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.rendering import trim_margins
 
-from .generators import captcha_py, django_captcha, gregwar_captcha, wheezy_captcha
+from .generators import captcha_py, django_captcha, gregwar_captcha, stop_line_services, wheezy_captcha
 from .render import random_digits, render_captcha
 
 # Mostly our own renderer; four generators of the validation folders, a little each.
@@ -42,6 +43,25 @@ def without(left_out):
     return tuple((weight, name) for weight, name in SOURCES if name not in left_out)
 
 
+def runnable(sources=SOURCES):
+    """(the sources that draw here, {name: why not} of the others): one captcha of each is drawn to find out.
+
+    For a site's fine-tune, which mixes in what this machine has (a pip install has no PHP or
+    Django); training the general model needs them all.
+    """
+    usable, missing = [], {}
+    for weight, name in sources:
+        try:
+            if name != "render":
+                GENERATORS[name](random.Random(0), "1234")
+        except Exception as error:  # noqa: BLE001 - whatever stops a generator, it is left out and named
+            missing[name] = f"{type(error).__name__}: {error}"
+        else:
+            usable.append((weight, name))
+    stop_line_services()  # the workers that draw start their own
+    return tuple(usable), missing
+
+
 def sample(seed, sources=SOURCES):
     captcha = captcha_of_seed(seed, sources)
     return model_pixels(captcha.data), captcha.digits
@@ -53,9 +73,10 @@ def build(first_seed, count, processes=None, sources=SOURCES):
     labels = []
     seeds = range(first_seed, first_seed + count)
     # Spawned, not forked: a fork copies the caller's onnxruntime sessions, and a worker that
-    # frees one waits forever on a thread of the parent's pool (a test session hung so).
-    with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        for index, (picture, digits) in enumerate(pool.imap(functools.partial(sample, sources=sources), seeds, chunksize=64)):
+    # frees one waits forever on a thread of the parent's pool (a test session hung so). An
+    # executor, not a Pool: a worker that dies breaks it at once, where a Pool waits for ever.
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for index, (picture, digits) in enumerate(pool.map(functools.partial(sample, sources=sources), seeds, chunksize=64)):
             pixels[index] = picture
             labels.append(digits)
     return pixels, labels

@@ -214,8 +214,12 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
     held_out, tuned_on = [images[i] for i in order[:cut]], [images[i] for i in order[cut:]]
     log(f"{len(images)} images: fine-tuning on {len(tuned_on)}, holding out {len(held_out)}")
 
-    log(f"rendering {REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS} captchas of our own to train and calibrate beside them")
-    rendered_pixels, rendered_labels = data.build(RENDERED_FIRST_SEED + seed * 10**6, REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS)
+    sources, missing = data.runnable()
+    for generator, why in missing.items():
+        log(f"not mixing in the {generator} generator, which does not draw here ({why})")
+    log(f"rendering {REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS} captchas of our own ({', '.join(name for _, name in sources)}) "
+        "to train and calibrate beside them")
+    rendered_pixels, rendered_labels = data.build(RENDERED_FIRST_SEED + seed * 10**6, REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS, sources=sources)
     refresher = (rendered_pixels[:REFRESHER_CAPTCHAS], rendered_labels[:REFRESHER_CAPTCHAS])
 
     torch.manual_seed(seed)
@@ -239,6 +243,7 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
             "images": len(images),
             "held_out": {"images": len(held_out), "min_confidence": Config.MIN_CONFIDENCE, **figures},
             "steps": steps, "batch": batch, "learning_rate": learning_rate, "seed": seed,
+            "rendered with": [name for _, name in sources],
             "seconds": round(time.perf_counter() - wall),
             "calibration": {"weights": list(calibration.weights), "bias": calibration.bias},
             "general_model": json.loads(MODEL_FILE.with_suffix(".card.json").read_text()).get("trained"),

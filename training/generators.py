@@ -16,9 +16,6 @@ import random
 import subprocess
 import sys
 
-from captcha import image as captcha_image
-from wheezy.captcha import image as wheezy
-
 from .fonts import digit_fonts
 from .render import Captcha
 
@@ -34,6 +31,7 @@ class _SeededSecrets:
 
 def captcha_py(rng, digits):
     """`captcha.image.ImageCaptcha` with its own font or two of ours, at a size of its range."""
+    from captcha import image as captcha_image  # here: a fine-tune where it is not installed goes without it
     fonts = [str(path) for path in rng.sample(digit_fonts(), 2)] if rng.random() < 0.5 else None
     width = rng.randint(120, 220)
     generator = captcha_image.ImageCaptcha(width=width, height=int(width * rng.uniform(0.3, 0.45)), fonts=fonts)
@@ -45,6 +43,7 @@ def captcha_py(rng, digits):
 
 def wheezy_captcha(rng, digits):
     """wheezy.captcha's example pipeline with our fonts and colours chosen at random."""
+    from wheezy.captcha import image as wheezy  # here: a fine-tune where it is not installed goes without it
     random.seed(rng.getrandbits(64))
     fonts = [str(path) for path in rng.sample(digit_fonts(), 2)]
     ink = rng.choice(("#5C87B2", "#333333", "#8B1A1A", "#2E7D32", "#6A1B9A"))
@@ -78,19 +77,44 @@ LINE_SERVICES = {
 }
 
 
+_started = set()  # the (name, pid) of every line service _line_service has started
+
+
 @functools.cache
 def _line_service(name, pid):
     """Process ``pid``'s own process of a line service: keyed by pid, so a forked worker never shares its parent's pipes."""
     command, environment = LINE_SERVICES[name]
+    _started.add((name, pid))
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **environment})
+
+
+def stop_line_services():
+    """End this process's line services (they would end with it; a caller that only tried them ends them now)."""
+    for name, pid in list(_started):
+        process = _line_service(name, pid)
+        process.stdin.close()
+        process.stdout.close()
+        process.wait()
+    _started.clear()
+    _line_service.cache_clear()
+
+
+class GeneratorStopped(RuntimeError):
+    """A line service that exited: not installed here, or broken (its own error is on standard error)."""
 
 
 def _image_of_line_service(name, request):
     """The image bytes a line service answers to one request line."""
     process = _line_service(name, os.getpid())
-    process.stdin.write(request + "\n")
-    process.stdin.flush()
-    return base64.b64decode(process.stdout.readline())
+    try:
+        process.stdin.write(request + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+    except BrokenPipeError:  # it exited before reading
+        line = ""
+    if not line:
+        raise GeneratorStopped(f"the {name} generator ({' '.join(LINE_SERVICES[name][0])}) exited: {process.wait()}")
+    return base64.b64decode(line)
 
 
 def gregwar_captcha(rng, digits):

@@ -16,6 +16,10 @@ class UnreadableInput(Exception):
         self.reason = reason
         self.extra = extra
 
+    def __reduce__(self):
+        """Pickled whole (a training worker's refusal reaches its parent process): not as ``Exception(detail)``."""
+        return type(self), (self.detail, self.reason), {"extra": self.extra}
+
 
 # Refusals of an image the models did read, but not surely: the samples worth most to a site model.
 # Every other refusal is of input that never reached them (not an image, too large, an unknown model).
