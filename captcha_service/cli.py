@@ -1,5 +1,8 @@
 """The service's engine from the command line (``captcha-ocr`` or ``python -m captcha_service``).
 
+``serve``: the server, as ``python wsgi.py`` runs it (HOST, PORT and the other settings from the
+environment).
+
 ``read IMAGE...``: handy to check a new site's captchas before wiring a pipeline. Settings come
 from the environment as the server's do (OCR_MODEL, OCR_DIGITS, MIN_CONFIDENCE, MAX_*, MODELS_DIR).
 One line per image, tab-separated: ``NAME DIGITS CONFIDENCE`` for a sure reading, ``NAME refused
@@ -7,7 +10,8 @@ REASON`` otherwise. Exit status: 0 when every image was read surely, 1 when any 
 bad usage.
 
 ``finetune DIR --name NAME``: a site model from DIR's labelled captchas, written into
-MODELS_DIR/NAME (see training/finetune.py). Needs requirements-train.txt. Exit status 0, or 2
+MODELS_DIR/NAME (see training/finetune.py). Needs the training requirements (requirements-train.txt,
+or ``pip install 'captcha-service[train]'``). Exit status 0, or 2
 when the folder or the name cannot be used, or the model falls short of the bar on its held-out
 images (nothing is installed then; --force installs it anyway).
 """
@@ -19,6 +23,7 @@ from concurrent.futures import BrokenExecutor
 
 import onnxruntime
 
+from . import serving
 from .config import load_config
 from .ocr.exceptions import UnreadableInput
 from .ocr.pipeline import CaptchaPipeline
@@ -30,6 +35,7 @@ STANDARD_INPUT = "-"
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m captcha_service", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the HTTP API (settings from the environment: HOST, PORT, ...)")
     read = commands.add_parser("read", help="read captcha image files ('-' reads standard input)")
     read.add_argument("images", nargs="+", metavar="IMAGE")
     read.add_argument("--length", type=int, choices=range(SHORTEST, LONGEST + 1), help="digits per captcha (default OCR_DIGITS)")
@@ -41,6 +47,8 @@ def main(argv=None):
     finetune.add_argument("--steps", type=int, help="training steps of 32 images (default: training/finetune.py's)")
     finetune.add_argument("--force", action="store_true", help="install the model even if its held-out figures fall short of the bar")
     arguments = parser.parse_args(argv)
+    if arguments.command == "serve":
+        return serving.main()
     config = load_config(os.environ)
     if arguments.command == "finetune":
         return _finetune(arguments, config)
@@ -67,7 +75,8 @@ def _finetune(arguments, config):
     try:
         from training.finetune import FinetuneError, finetune
     except ImportError as missing:
-        print(f"finetune needs the training requirements ({missing.name} is missing): pip install -r requirements-train.txt", file=sys.stderr)
+        print(f"finetune needs the training requirements ({missing.name} is missing): pip install 'captcha-service[train]' "
+              "(or, in a clone, pip install -r requirements-train.txt)", file=sys.stderr)
         return 2
     try:
         steps = {"steps": arguments.steps} if arguments.steps else {}

@@ -12,7 +12,7 @@ from waitress.task import ErrorTask
 from . import solver_protocols
 from .auth import api_keys, is_loopback, warn_if_open_to_the_network
 from .config import read_slots
-from .memory import TrimFreedHeap
+from .memory import TrimFreedHeap, limit_malloc_arenas
 
 
 class JsonErrorTask(ErrorTask):
@@ -105,3 +105,19 @@ def serve(app):
         server.run()
     finally:
         solver_protocols.shutdown(app)
+
+
+def main():
+    """``python wsgi.py`` and ``captcha-ocr serve``: the app from the environment's settings, served until stopped.
+
+    A setting that cannot be used stops the start-up with one line naming it, and exit status 2.
+    """
+    from . import create_app  # here: create_app's module imports this one's package
+
+    limit_malloc_arenas()  # first: onnxruntime starts its threads when create_app loads the model
+    try:
+        app = create_app(load_model_in_background=True)
+    except ValueError as error:
+        print(f"captcha-ocr: {error}", file=sys.stderr)
+        sys.exit(2)  # not 1: PM2 and operators should see a setting to fix, not a crash
+    serve(app)
