@@ -8,13 +8,17 @@ PM2 := node_modules/.bin/pm2
 # pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
 NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
 
-.PHONY: serve test lint model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx
+.PHONY: serve test test-fast lint model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx
 
 serve: $(VENV)/.runtime-installed
 	$(VENV_PYTHON) wsgi.py
 
 test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx training-packages lint
 	$(VENV_PYTHON) -m pytest
+
+# The tests that start no process and train nothing: a minute or so, for the edit-test loop.
+test-fast: $(VENV)/.dev-installed
+	$(VENV_PYTHON) -m pytest -m "not slow" -q
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
