@@ -4,7 +4,7 @@ Settings come from the environment (HOST, PORT, THREADS, ...): see captcha_servi
 A setting that cannot be used stops the start-up with one line naming it, and exit status 2.
 """
 
-from captcha_service.serving import main
+from captcha_service.api.serving import main
 
 if __name__ == "__main__":
     main()

@@ -12,9 +12,10 @@ def create_app(test_config=None, load_model_in_background=False):
     """
     from flask import Flask  # here, so that importing the reading core (captcha_service.ocr) loads no Flask
 
-    from . import auth, cors, docs, errors, metrics, reports, request_log, solver_protocols, views
+    from . import solver_protocols
+    from .api import auth, cors, docs, errors, metrics, reports, request_log, views
+    from .api.extension import ocr
     from .config import check_settings, load_config
-    from .extension import ocr
 
     app = Flask(__name__)
     app.config.update(load_config(os.environ))

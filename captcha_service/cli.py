@@ -23,11 +23,11 @@ from concurrent.futures import BrokenExecutor
 
 import onnxruntime
 
-from . import serving
+from .api import serving
 from .config import load_config
+from .ocr.asks import LEAST_CONFIDENCE, LONGEST, MOST_CONFIDENCE, SHORTEST
 from .ocr.exceptions import UnreadableInput
 from .ocr.pipeline import CaptchaPipeline
-from .schemas import LEAST_CONFIDENCE, LONGEST, MOST_CONFIDENCE, SHORTEST
 
 STANDARD_INPUT = "-"
 

@@ -2,6 +2,7 @@
 
 import os
 
+from .ocr.asks import LEAST_CONFIDENCE, LONGEST, MOST_CONFIDENCE, SHORTEST
 from .ocr.images import ImageLimits
 
 
@@ -74,8 +75,8 @@ RANGES = {
     "SAMPLES_KEPT_SECONDS": (0, 7 * 86_400),
     "SAMPLES_KEPT_BYTES": (0, 64 * 1024**3),
     "SAMPLES_MAX_BYTES": (0, 1024**5),
-    "OCR_DIGITS": (3, 8),
-    "MIN_CONFIDENCE": (0.0, 1.0),
+    "OCR_DIGITS": (SHORTEST, LONGEST),
+    "MIN_CONFIDENCE": (LEAST_CONFIDENCE, MOST_CONFIDENCE),
     "ORT_LOGGING_LEVEL": (0, 4),
     "ORT_INTRA_OP_THREADS": (0, 1024),
 }

@@ -2,8 +2,8 @@ import threading
 import time
 
 from captcha_service import create_app
-from captcha_service.admission import FairSlots
-from captcha_service.extension import ocr
+from captcha_service.api.admission import FairSlots
+from captcha_service.api.extension import ocr
 from tests.captchas import CAPTCHA_FILES, base64_of
 
 BODY = {"image_base64": base64_of(CAPTCHA_FILES[0])}

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from captcha_service import create_app
-from captcha_service.auth import load_api_keys, warn_if_open_to_the_network
+from captcha_service.api.auth import load_api_keys, warn_if_open_to_the_network
 from tests.captchas import CAPTCHA_FILES, base64_of
 
 KEYS = "first-key-123,second-key-456"

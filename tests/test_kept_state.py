@@ -12,11 +12,11 @@ import sys
 import pytest
 
 from captcha_service import create_app
-from captcha_service.auth import key_owner
+from captcha_service.api.auth import key_owner
+from captcha_service.api.reports import STALE_PARTIAL_SECONDS, file_name_part, folder_bytes
 from captcha_service.files import write_atomically
 from captcha_service.ocr.confidence import STEADY_SIGNALS
 from captcha_service.ocr.digit_model import MODEL_FILE
-from captcha_service.reports import STALE_PARTIAL_SECONDS, file_name_part, folder_bytes
 from captcha_service.solver_protocols.tasks import TaskStore, task_store
 from deploy.local_server import ROOT
 from tests.captchas import CAPTCHA_FILES, UNFAMILIAR, base64_of, label_of

@@ -5,7 +5,7 @@ import base64
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from captcha_service.extension import ocr
+from captcha_service.api.extension import ocr
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.payload import decode_image_payload

@@ -6,7 +6,7 @@ import json
 import pytest
 from PIL import Image
 
-from captcha_service.extension import ocr
+from captcha_service.api.extension import ocr
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.recogniser import CALIBRATIONS_FILE, FIRST_VIEW, SURE_ALONE, SURE_FIRST_VIEW, load_calibrations

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from captcha_service import create_app
-from captcha_service.request_log import LOGGER_NAME
+from captcha_service.api.request_log import LOGGER_NAME
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 
 IMAGE = base64_of(CAPTCHA_FILES[0])

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from bench.hostile_corpus import progressive_jpeg_with_scans
-from captcha_service.serving import warn_if_no_proxy_in_front
+from captcha_service.api.serving import warn_if_no_proxy_in_front
 from deploy.local_server import ROOT, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 

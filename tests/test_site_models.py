@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from captcha_service import create_app
+from captcha_service.api.extension import ocr
+from captcha_service.api.reports import RecentRequests
 from captcha_service.cli import main as cli
-from captcha_service.extension import ocr
 from captcha_service.ocr.confidence import STEADY_SIGNAL, STEADY_SIGNALS, Calibration, fit_calibration, is_steady, steady_evidence
 from captcha_service.ocr.digit_model import SIGHTINGS
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.recogniser import Reading, agreed
 from captcha_service.ocr.rendering import trim_margins
 from captcha_service.ocr.site_models import CARD_FILE_NAME, SiteModel
-from captcha_service.reports import RecentRequests
 from captcha_service.version import __version__
 from tests.captchas import CAPTCHA_FILES, FIXTURES, base64_of, label_of
 from training import data

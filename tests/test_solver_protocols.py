@@ -168,7 +168,7 @@ def test_with_api_keys_only_a_known_key_submits_or_polls_and_only_its_own_tasks(
 def test_no_read_slot_free_is_no_slot_available(client, app, monkeypatch):
     from werkzeug.exceptions import ServiceUnavailable
 
-    from captcha_service.extension import ocr
+    from captcha_service.api.extension import ocr
 
     def busy(*arguments, **options):
         raise ServiceUnavailable("busy")

@@ -155,6 +155,7 @@ def test_the_leave_one_family_out_models_are_trained_without_the_generator_of_th
 
 
 def test_a_generator_that_cannot_run_is_named_and_left_out(monkeypatch):
+    generators.stop_line_services()  # those an earlier test started
     monkeypatch.setitem(generators.LINE_SERVICES, "django", (["false"], {}))  # a django-simple-captcha that is not installed
     usable, missing = data.runnable()
     assert [name for _, name in usable] == ["render", "captcha", "wheezy", "gregwar"]

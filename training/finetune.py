@@ -35,6 +35,7 @@ from torch.nn import functional
 from captcha_service.config import Config
 from captcha_service.files import install_folder, remove_folder, write_atomically
 from captcha_service.memory import keep_freed_heap
+from captcha_service.ocr.asks import LONGEST, SHORTEST
 from captcha_service.ocr.confidence import Calibration, fit_calibration, steady_evidence
 from captcha_service.ocr.digit_model import MODEL_FILE, SIGHTINGS, DigitModel
 from captcha_service.ocr.exceptions import UnreadableInput
@@ -43,7 +44,6 @@ from captcha_service.ocr.labelled import IMAGE_SUFFIXES
 from captcha_service.ocr.recogniser import Recogniser, session_options
 from captcha_service.ocr.rendering import trim_margins
 from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME, SiteModel, check_site_model_name
-from captcha_service.schemas import LONGEST, SHORTEST
 from captcha_service.version import __version__
 
 from . import data

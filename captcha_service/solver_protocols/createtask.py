@@ -10,8 +10,8 @@ the others ignore them and poll ``/getTaskResult``). A captcha we are not sure o
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
-from ..outcome import note_refusal
 from .errors import SolverError, protocol_status, solver_error_of
 from .solving import BALANCE, client_of, image_of_base64, report_task, solve
 from .tasks import id_of_text, task_store

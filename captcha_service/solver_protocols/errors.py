@@ -4,8 +4,8 @@ One table for both protocols: 2captcha's legacy API sends the code as text, the 
 as ``{"errorId", "errorCode", "errorDescription"}`` with anti-captcha's ids.
 """
 
+from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
-from ..outcome import note_refusal
 
 
 class SolverError(Exception):

@@ -2,14 +2,14 @@
 
 from flask import current_app, g
 
-from ..auth import accepts_key, is_plausible_key, key_owner
-from ..metrics import RIGHT, WRONG, count_report
+from ..api.auth import accepts_key, is_plausible_key, key_owner
+from ..api.metrics import RIGHT, WRONG, count_report
+from ..api.outcome import note_refusal
+from ..api.reports import UnknownRequest, read_remembered, report
+from ..ocr.asks import LONGEST, SHORTEST
 from ..ocr.exceptions import UnreadableInput
 from ..ocr.payload import decode_image_payload
 from ..ocr.reasons import Reason
-from ..outcome import note_refusal
-from ..reports import UnknownRequest, read_remembered, report
-from ..schemas import LONGEST, SHORTEST
 from .errors import BY_REASON, UNSOLVABLE, SolverError
 from .tasks import task_store
 from .upstream import LONGEST_TEXT, UPSTREAM_EXTENSION, Expected

@@ -4,12 +4,11 @@ from collections.abc import Mapping
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from .ocr.site_models import SITE_MODEL_NAME
+from ..ocr.asks import LEAST_CONFIDENCE, LONGEST, MOST_CONFIDENCE, SHORTEST
+from ..ocr.site_models import SITE_MODEL_NAME
 
 # Other names clients send the base64 image under: the older service's, and ddddocr-fastapi's.
 IMAGE_ALIASES = ("text", "image")
-SHORTEST, LONGEST = 3, 8
-LEAST_CONFIDENCE, MOST_CONFIDENCE = 0.0, 1.0
 
 
 def _length_field(strict):

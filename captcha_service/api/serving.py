@@ -9,10 +9,10 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
 
-from . import solver_protocols
+from .. import solver_protocols
+from ..config import read_slots
+from ..memory import TrimFreedHeap, limit_malloc_arenas
 from .auth import api_keys, is_loopback, warn_if_open_to_the_network
-from .config import read_slots
-from .memory import TrimFreedHeap, limit_malloc_arenas
 
 
 class JsonErrorTask(ErrorTask):
@@ -112,7 +112,7 @@ def main():
 
     A setting that cannot be used stops the start-up with one line naming it, and exit status 2.
     """
-    from . import create_app  # here: create_app's module imports this one's package
+    from .. import create_app  # here: create_app's module imports this one's package
 
     limit_malloc_arenas()  # first: onnxruntime starts its threads when create_app loads the model
     try:

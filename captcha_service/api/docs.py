@@ -3,10 +3,10 @@
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flasgger import APISpec, Swagger
 
+from ..ocr.images import IMAGE_MEDIA_TYPES
+from ..version import __version__
 from .inputs import BASE64_FORM_FIELD, UPLOAD_FIELDS
-from .ocr.images import IMAGE_MEDIA_TYPES
 from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema, ReadOptionsSchema, RefusalSchema
-from .version import __version__
 
 TITLE = "CaptchaOCR"
 OPENAPI_VERSION = "3.0.3"  # 2.0 cannot describe a JSON body and form fields on one operation

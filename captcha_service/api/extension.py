@@ -9,10 +9,10 @@ import onnxruntime
 from flask import current_app
 from werkzeug.exceptions import ServiceUnavailable
 
+from ..config import read_slots
+from ..ocr.pipeline import CaptchaPipeline
+from ..ocr.recogniser import check_model_name
 from .admission import ReadPool
-from .config import read_slots
-from .ocr.pipeline import CaptchaPipeline
-from .ocr.recogniser import check_model_name
 from .outcome import current_outcome
 
 EXTENSION_KEY = "captcha_ocr"

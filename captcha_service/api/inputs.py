@@ -1,9 +1,9 @@
 """The ways a request may carry its image: JSON base64, a form (an upload, or base64 in a field), or the image itself."""
 
-from .ocr.exceptions import UnreadableInput
-from .ocr.images import IMAGE_MEDIA_TYPES
-from .ocr.payload import decode_image_payload
-from .ocr.reasons import Reason
+from ..ocr.exceptions import UnreadableInput
+from ..ocr.images import IMAGE_MEDIA_TYPES
+from ..ocr.payload import decode_image_payload
+from ..ocr.reasons import Reason
 from .schemas import OcrRequestSchema, ReadOptionsSchema
 
 UPLOAD_FIELDS = ("image", "file")

@@ -4,13 +4,13 @@ from flasgger import swag_from
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import NotFound
 
+from ..version import __version__
 from .auth import api_key_required
 from .docs import read_captcha_openapi
 from .extension import ocr
 from .inputs import image_and_options
 from .reports import UnknownRequest, read_remembered, report
 from .schemas import ReportSchema
-from .version import __version__
 
 bp = Blueprint("ocr", __name__)
 

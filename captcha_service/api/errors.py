@@ -4,9 +4,9 @@ from flask import Request, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, UnprocessableEntity, UnsupportedMediaType
 
-from .ocr.exceptions import UnreadableInput
-from .ocr.images import IMAGE_MEDIA_TYPES
-from .ocr.reasons import Reason
+from ..ocr.exceptions import UnreadableInput
+from ..ocr.images import IMAGE_MEDIA_TYPES
+from ..ocr.reasons import Reason
 from .outcome import note_refusal
 
 

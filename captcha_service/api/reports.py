@@ -23,14 +23,14 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 
+from ..files import PARTIAL_SUFFIX, write_atomically
+from ..ocr.exceptions import UNSURE_REASONS, UnreadableInput
+from ..ocr.images import image_extension
+from ..ocr.reasons import Reason
+from ..ocr.site_models import GENERAL
 from .auth import request_owner
 from .extension import ocr
-from .files import PARTIAL_SUFFIX, write_atomically
 from .metrics import REFUSED, RIGHT, WRONG, count_report
-from .ocr.exceptions import UNSURE_REASONS, UnreadableInput
-from .ocr.images import image_extension
-from .ocr.reasons import Reason
-from .ocr.site_models import GENERAL
 
 REPORTS_EXTENSION = "captcha_ocr_recent_requests"
 SAFE_IN_FILE_NAMES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")

@@ -16,8 +16,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from ..version import __version__
 from .outcome import current_outcome
-from .version import __version__
 
 METRICS_EXTENSION = "captcha_ocr_metrics"
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
