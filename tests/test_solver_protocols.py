@@ -8,7 +8,7 @@ from PIL import Image
 
 from captcha_service import create_app
 from captcha_service.solver_protocols.tasks import TaskStore
-from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from tests.captchas import CAPTCHA_FILES, UNFAMILIAR, base64_of, label_of
 
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
 
@@ -301,3 +301,17 @@ def test_the_task_store_forgets_by_count_and_by_age():
     now[0] += 61
     assert store.get(tasks[3].id, "k") is None
     assert len({task.id for task in tasks}) == 4 and all(10**14 <= task.id < 2**53 for task in tasks)
+
+
+@pytest.mark.parametrize(("knob", "value", "status"), [
+    ("recognizingThreshold", 100, "failed"), ("score", 1.0, "failed"),  # nothing is that sure: unsolvable, as the vendors answer
+    ("recognizingThreshold", 50, "ready"), ("score", 0.8, "ready"), ("recognizingThreshold", "high", "ready"),  # no floor raised
+])
+def test_capmonster_and_capsolver_thresholds_raise_the_confidence_floor(client, knob, value, status):
+    assert create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: value}).json["status"] == status
+
+
+def test_a_low_threshold_never_lowers_the_floor(client):
+    unsure = create(client, {"type": "ImageToTextTask", "body": base64_of(UNFAMILIAR)}).json
+    assert unsure["status"] == "failed"
+    assert create(client, {"type": "ImageToTextTask", "body": base64_of(UNFAMILIAR), "recognizingThreshold": 1}).json["status"] == "failed"

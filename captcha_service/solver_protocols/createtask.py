@@ -42,6 +42,8 @@ def create_task():
                   numeric: {type: integer, description: "2 (letters only) and 4 (letters and digits) are unsolvable here"}
                   minLength: {type: integer}
                   maxLength: {type: integer}
+                  recognizingThreshold: {type: integer, description: "CapMonster: answer only readings at least this sure (0-100); raises MIN_CONFIDENCE"}
+                  score: {type: number, description: "CapSolver: answer only readings at least this sure (0.8-1); raises MIN_CONFIDENCE"}
     responses:
       200:
         description: >-
@@ -67,6 +69,7 @@ def create_task():
     solved = solve(
         image_of_base64(image), owner,
         min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
+        least_confidence=_least_confidence(task),
     )
     # Always a status, as CapSolver answers: its SDK reads it unguarded (KeyError 'status' on a
     # refusal). "failed" sends a client to getTaskResult, whose error 12 says why.
@@ -184,6 +187,18 @@ def _task(body):
     if task is None:
         raise SolverError("ERROR_NO_SUCH_CAPCHA_ID", "no such task: unknown, expired, or another key's")
     return task
+
+
+def _least_confidence(task):
+    """The confidence a task asks for at least, from 0 to 1, or None: CapMonster's ``recognizingThreshold``
+    (0 to 100, docs.capmonster.cloud ImageToTextTask: below it the task is unsolvable and not charged)
+    and CapSolver's ``score`` (0.8 to 1, docs.capsolver.com ImageToTextTask: the least matching degree)."""
+    asked = []
+    for name, scale in (("recognizingThreshold", 100.0), ("score", 1.0)):
+        value = task.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= scale:
+            asked.append(value / scale)
+    return max(asked, default=None)
 
 
 def _number(task, name):

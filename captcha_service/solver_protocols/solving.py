@@ -34,8 +34,12 @@ def image_of_base64(text):
         raise _answered(refusal) from None
 
 
-def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0):
+def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confidence=None):
     """Read the image now: a task with the digits, or with UNSOLVABLE when we are not sure.
+
+    ``least_confidence``: a floor the client asked for (CapMonster's ``recognizingThreshold``,
+    CapSolver's ``score``); it may raise MIN_CONFIDENCE, never lower it: a client of a paid
+    solver asks to pay only for answers this sure, not to be sent guesses.
 
     An image refused before any reading (empty, too big, not an image) raises its SolverError:
     the services refuse those when they are sent, not when they are polled for.
@@ -46,7 +50,8 @@ def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0):
         note_refusal(Reason.NOT_DIGITS_ONLY)
         return _unsolvable(image_bytes, owner, task_fields)
     try:
-        reading = read_remembered(image_bytes, length, owner=owner)
+        floor = current_app.config["MIN_CONFIDENCE"]
+        reading = read_remembered(image_bytes, length, max(floor, least_confidence or floor), owner=owner)
     except UnreadableInput as refusal:
         if refusal.reason in BY_REASON:
             raise _answered(refusal) from None
