@@ -8,12 +8,12 @@ PM2 := node_modules/.bin/pm2
 # pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
 NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
 
-.PHONY: serve test test-fast lint model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx
+.PHONY: serve test test-fast lint redis model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx
 
 serve: $(VENV)/.runtime-installed
 	$(VENV_PYTHON) wsgi.py
 
-test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx training-packages lint
+test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx redis training-packages lint
 	$(VENV_PYTHON) -m pytest
 
 # The tests that start no process and train nothing: a minute or so, for the edit-test loop.
@@ -56,6 +56,12 @@ ddddocr-int8: $(VENV)/.train-installed
 training-packages:
 	@dpkg -s $$(grep -v '^#' training/debian-packages.txt) >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$(grep -v '^#' training/debian-packages.txt)) >/dev/null
+
+# Debian's redis-server, for the tests of REDIS_URL; where it cannot be installed they are skipped.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null 2>&1 || \
+	  echo "redis-server could not be installed: tests/test_redis_tasks.py will be skipped"
 
 # Debian's nginx-light, for the scale-out test; where it cannot be installed (not root, no apt)
 # that test is skipped, not failed.

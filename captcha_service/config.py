@@ -30,6 +30,7 @@ class Config:
     MAX_JPEG_SCANS = ImageLimits.max_jpeg_scans
     TASK_STORE_SIZE = 10_000
     TASK_TTL_SECONDS = 600
+    REDIS_URL = ""
     UPSTREAM_SOLVER = ""
     UPSTREAM_SOLVER_KEY = ""
     UPSTREAM_CONCURRENCY = 8

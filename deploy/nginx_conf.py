@@ -1,7 +1,7 @@
 """Print deploy/nginx.conf.in filled in for N service processes on consecutive ports.
 
     python3 deploy/nginx_conf.py [--instances N] [--port 8000] [--listen 127.0.0.1:8080]
-                                 [--certificate CERT.pem --certificate-key KEY.pem] > nginx.conf
+                                 [--certificate CERT.pem --certificate-key KEY.pem] [--shared-tasks] > nginx.conf
 
 PM2 with CAPTCHA_OCR_INSTANCES=N runs the processes on PORT, PORT+1, ... (eco.config.js).
 """
@@ -12,14 +12,17 @@ import pathlib
 TEMPLATE = pathlib.Path(__file__).with_name("nginx.conf.in")
 
 
-def nginx_conf(instances, port, listen, certificate=None, certificate_key=None):
-    """The config; with a certificate and its key, nginx speaks HTTPS (2captcha's client always does)."""
+def nginx_conf(instances, port, listen, certificate=None, certificate_key=None, shared_tasks=False):
+    """The config; with a certificate and its key, nginx speaks HTTPS (2captcha's client always does). ``shared_tasks``:
+    the processes keep their tasks in one Redis (REDIS_URL), so the protocols' calls go round robin too."""
     servers = "\n".join(f"        server 127.0.0.1:{port + index} max_fails=1 fail_timeout=10s;" for index in range(instances))
     tls = ""
     if certificate:
         listen += " ssl"
         tls = f"        ssl_certificate {certificate};\n        ssl_certificate_key {certificate_key};\n"
-    return TEMPLATE.read_text().replace("@SERVERS@", servers).replace("@LISTEN@", listen).replace("@TLS@\n", tls)
+    balancing = "" if shared_tasks else "        hash $remote_addr consistent;\n"
+    return (TEMPLATE.read_text().replace("@SERVERS@", servers).replace("@LISTEN@", listen).replace("@TLS@\n", tls)
+            .replace("@TASK_BALANCING@\n", balancing))
 
 
 if __name__ == "__main__":
@@ -29,7 +32,8 @@ if __name__ == "__main__":
     parser.add_argument("--listen", default="127.0.0.1:8080")
     parser.add_argument("--certificate", help="a PEM certificate (chain): listen with TLS")
     parser.add_argument("--certificate-key", help="the certificate's PEM key")
+    parser.add_argument("--shared-tasks", action="store_true", help="the processes share their tasks in Redis (REDIS_URL): no client pinning")
     arguments = parser.parse_args()
     if bool(arguments.certificate) != bool(arguments.certificate_key):
         parser.error("--certificate and --certificate-key go together")
-    print(nginx_conf(arguments.instances, arguments.port, arguments.listen, arguments.certificate, arguments.certificate_key), end="")
+    print(nginx_conf(arguments.instances, arguments.port, arguments.listen, arguments.certificate, arguments.certificate_key, arguments.shared_tasks), end="")

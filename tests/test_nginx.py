@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from deploy.local_server import NGINX, running_nginx, running_server
+from deploy.nginx_conf import nginx_conf
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 
 REQUESTS = 240
@@ -72,3 +73,9 @@ def test_slow_clients_hold_the_service_but_not_nginx_in_front(tmp_path):
             response = requests.get(url + "/", timeout=5)
             assert response.status_code == 200 and response.json()["ready"] is True
             assert requests.get(direct_url + "/", timeout=5).status_code == 200
+
+
+def test_with_shared_tasks_the_protocols_go_round_robin_too():
+    pinned, shared = nginx_conf(3, 8000, "127.0.0.1:8080"), nginx_conf(3, 8000, "127.0.0.1:8080", shared_tasks=True)
+    assert "hash $remote_addr consistent;" in pinned and "hash" not in shared
+    assert shared.count("server 127.0.0.1:8002 ") == 2  # both upstreams list every process

@@ -2,23 +2,31 @@
 
 2captcha's legacy ``in.php``/``res.php`` (``twocaptcha``) and the ``createTask`` JSON API of
 2captcha v2, anti-captcha and CapSolver (``createtask``). Both read with the same engine, limits,
-keys, metrics and request log as ``POST /ocr``, and keep their tasks in one bounded store.
+keys, metrics and request log as ``POST /ocr``, and keep their tasks in one bounded store: this
+process's memory, or with ``REDIS_URL`` Redis, shared by every process that names it.
 """
 
 import json
+import time
 
 from werkzeug.exceptions import HTTPException
 
 from . import createtask, twocaptcha
 from .errors import SolverError
+from .redis_tasks import RedisTaskStore, connect
 from .tasks import TASKS_EXTENSION, TaskStore
 from .upstream import UPSTREAM_EXTENSION, Upstream
 
 
 def init_app(app):
-    """The task store, the upstream solver when ``UPSTREAM_SOLVER`` names one, and both protocols' routes."""
+    """The task store (Redis with ``REDIS_URL``: unreachable, the start-up stops with ValueError), the upstream
+    solver when ``UPSTREAM_SOLVER`` names one, and both protocols' routes."""
     config = app.config
-    store = app.extensions[TASKS_EXTENSION] = TaskStore(config["TASK_STORE_SIZE"], config["TASK_TTL_SECONDS"])
+    if config["REDIS_URL"]:
+        store = RedisTaskStore(connect(config["REDIS_URL"]), config["TASK_STORE_SIZE"], config["TASK_TTL_SECONDS"], time.time)
+    else:
+        store = TaskStore(config["TASK_STORE_SIZE"], config["TASK_TTL_SECONDS"])
+    app.extensions[TASKS_EXTENSION] = store
     if config["UPSTREAM_SOLVER"]:
         app.extensions[UPSTREAM_EXTENSION] = Upstream(
             config["UPSTREAM_SOLVER"], config["UPSTREAM_SOLVER_KEY"], config["UPSTREAM_CONCURRENCY"], config["UPSTREAM_TIMEOUT_SECONDS"], store,
