@@ -130,7 +130,8 @@ class Run:
         return right / len(rows), (len(rows) - right - refused) / len(rows), refused / len(rows)
 
     def stage_shares(self, folder):
-        """Shares of a folder's captchas the cascade answered with our digit model alone, and after ddddocr's first view."""
+        """Shares of a folder's captchas the cascade answered with our digit model's reading (ddddocr's first view
+        agreeing), and jointly after ddddocr's first view."""
         rows = self.folders[folder]
         return (sum(decided_by == DIGIT_MODEL for *_, decided_by, _ in rows) / len(rows),
                 sum(decided_by is not None and decided_by.endswith(FIRST_VIEW) for *_, decided_by, _ in rows) / len(rows))
@@ -195,7 +196,7 @@ def print_report(run, name, min_confidence, model_memory):
     ))
     if "+" in name and DIGIT_MODEL in name:
         shares = {folder: run.stage_shares(folder) for folder in run.folders}
-        for stage, title in enumerate(("by our digit model alone (no ddddocr run)", "after ddddocr's first view (one run, not three)")):
+        for stage, title in enumerate(("by our digit model, ddddocr's first view reading the same", "jointly after ddddocr's first view (one run, not three)")):
             print(f"answered {title}: " + ", ".join(f"{folder} {percent(share[stage]).strip()}" for folder, share in shares.items())
                   + f"; macro {percent(np.mean([share[stage] for share in shares.values()])).strip()}")
     print("precision by confidence (every folder): " + ", ".join(

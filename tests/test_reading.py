@@ -7,11 +7,12 @@ import pytest
 from PIL import Image
 
 from captcha_service.api.extension import ocr
+from captcha_service.ocr.confidence import own_reading
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.recogniser import CALIBRATIONS_FILE, FIRST_VIEW, SURE_ALONE, SURE_FIRST_VIEW, load_calibrations
-from captcha_service.ocr.rendering import trim_margins
-from tests.captchas import CAPTCHA_FILES, FIXTURES, label_of
+from captcha_service.ocr.rendering import STRETCHES, trim_margins
+from tests.captchas import CAPTCHA_FILES, FIXTURES, UNFAMILIAR, label_of
 
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
 SURE = 0.9
@@ -86,25 +87,29 @@ def test_a_wrong_length_is_an_unsure_reading(reader):
     assert reading.confidence < SURE
 
 
-def expected_stage(reader, path):
-    """The stage of the cascade that should answer: the first whose own calibration is sure enough."""
-    stages = reader.evidence_by_choice(reader.probabilities(trim_margins(decode_picture(path.read_bytes()))), [4])[4]
-    for name, sure in (("digits", SURE_ALONE), ("digits+common" + FIRST_VIEW, SURE_FIRST_VIEW)):
-        if stages[name] is not None and reader.calibrations[name].probability_right(stages[name].signals) >= sure:
-            return name
-    return "digits+common"
+def first_view_reading(reader, picture, length=4):
+    """ddddocr's own reading of the picture as it is, read apart from the cascade."""
+    (probabilities,) = reader.ddddocr.view_probabilities(trim_margins(picture), STRETCHES[:1])
+    return own_reading(probabilities, length)
 
 
-@pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
-def test_the_cascade_reads_further_only_while_unsure(reader, path):
-    reading = reader.read(decode_picture(path.read_bytes()), 4)
-    assert reading.decided_by == expected_stage(reader, path)
+@pytest.mark.parametrize("path", CAPTCHA_FILES + [UNFAMILIAR], ids=lambda path: path.name)
+def test_our_model_answers_alone_only_when_sure_and_ddddocr_reads_the_same(reader, path):
+    picture = decode_picture(path.read_bytes())
+    reading = reader.read(picture, 4)
+    if reading.decided_by == "digits":
+        assert reading.confidence >= SURE_ALONE and reading.readers_agree is True
+        assert first_view_reading(reader, picture) == reading.digits
+    elif reading.decided_by.endswith(FIRST_VIEW):
+        assert reading.confidence >= SURE_FIRST_VIEW  # else the two other views would have been read
+    if first_view_reading(reader, picture) != reading.digits:
+        assert reading.decided_by != "digits"
     if reading.confidence >= SURE:
         assert reading.digits == label_of(path)
 
 
-def test_the_fixtures_reach_both_our_model_alone_and_ddddocr(reader):
-    stages = {expected_stage(reader, path) for path in CAPTCHA_FILES}
+def test_the_fixtures_reach_both_our_model_with_ddddocr_agreeing_and_the_joint_reading(reader):
+    stages = {reader.read(decode_picture(path.read_bytes()), 4).decided_by for path in CAPTCHA_FILES + [UNFAMILIAR]}
     assert "digits" in stages and stages - {"digits"}
 
 

@@ -25,10 +25,10 @@ CANDIDATES_PER_MODEL = 3  # readings our model proposes; its fourth best is hard
 PLAUSIBLE = 1e-3
 CALIBRATION_L2 = 1e-2
 # How much ddddocr's views count against our model's in the joint reading: a weighted product
-# of experts. Below 1 because ddddocr is the weaker reader of digits and its confident
-# confusions (1s and 7s) overturned right readings of ours; bench/calibrate.py chooses it
-# leave-one-folder-out (README, Accuracy).
-VIEW_WEIGHT = 0.7
+# of experts. At most 1 because ddddocr is the weaker reader of digits and its confident
+# confusions (1s and 7s) overturned right readings of ours; bench/calibrate.py chooses it on
+# readings of families the reading model never saw (docs/accuracy.md).
+VIEW_WEIGHT = 0.9
 STEADY_SIGNAL, STEADY_SIGNALS = 2, 4  # where steady_evidence's agreeing share is, and how many signals it gives
 BOTH_BEST_SIGNAL = 3  # where joint_evidence says whether the reading is each reader's own best
 
@@ -123,7 +123,7 @@ def view_evidence(view_probabilities, length):
     digits (ignoring mass on letters); the share of views whose own best reading it is; log of
     how much more probable it is than the runner-up.
     """
-    own_readings = [_best(probabilities, length) for probabilities in view_probabilities]
+    own_readings = [own_reading(probabilities, length) for probabilities in view_probabilities]
     candidates = {reading for reading in own_readings if reading}
     if not candidates:
         return None
@@ -152,7 +152,7 @@ def joint_evidence(digit_probabilities, view_probabilities, length, view_weight=
     """
     ours = _log_probabilities(digit_probabilities, best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL])
     ours = {reading: value for reading, value in ours.items() if value >= math.log(PLAUSIBLE)}
-    own_readings = [_best(probabilities, length) for probabilities in view_probabilities]
+    own_readings = [own_reading(probabilities, length) for probabilities in view_probabilities]
     candidates = set(ours) | {reading for reading in own_readings if reading}
     if not candidates:
         return None
@@ -175,7 +175,8 @@ def joint_evidence(digit_probabilities, view_probabilities, length, view_weight=
     return Evidence(best, signals)
 
 
-def _best(probabilities, length):
+def own_reading(probabilities, length):
+    """One reader's own best reading of ``length`` digits from its probabilities (time steps, 11), or None."""
     readings = best_readings(probabilities, length)
     return readings[0] if readings else None
 

@@ -2,11 +2,13 @@
 
     digits          our digit model alone (about a millisecond)
     common, ...     ddddocr's models over three views (see ``ddddocr_model``)
-    digits+common   the default: a cascade. Our model reads first; when it is sure on its own
-                    (calibrated confidence at least ``SURE_ALONE``) that is the answer. Else
-                    ddddocr reads the first view, and both together decide (``joint_evidence``)
-                    if that makes them sure (``SURE_FIRST_VIEW``); else its two other views read
-                    too, and all of it decides. Each stage has its own calibration.
+    digits+common   the default: a cascade. Our model and ddddocr's first view read; when our
+                    model is sure on its own (calibrated confidence at least ``SURE_ALONE``) and
+                    ddddocr's own best reading is the same, that is the answer: on a family it
+                    never saw our model can be sure and wrong, so it never answers alone. Else
+                    both together decide (``joint_evidence``) if that makes them sure
+                    (``SURE_FIRST_VIEW``); else ddddocr's two other views read too, and all of it
+                    decides. Each stage has its own calibration.
     digits+common_old   the same cascade with ddddocr's smaller model
 A site model (``captcha-ocr finetune``) reads in our model's place, more warily
 (``Recogniser._read_with_site_model``).
@@ -15,12 +17,22 @@ A site model (``captcha-ocr finetune``) reads in our model's place, more warily
 import functools
 import json
 import pathlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import onnxruntime
 from PIL import Image
 
-from .confidence import BOTH_BEST_SIGNAL, VIEW_WEIGHT, Calibration, digit_evidence, is_steady, joint_evidence, steady_evidence, view_evidence
+from .confidence import (
+    BOTH_BEST_SIGNAL,
+    VIEW_WEIGHT,
+    Calibration,
+    digit_evidence,
+    is_steady,
+    joint_evidence,
+    own_reading,
+    steady_evidence,
+    view_evidence,
+)
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
 from .digit_model import MODEL_FILE, SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
@@ -34,17 +46,19 @@ FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view on
 # fitted by `python -m bench.calibrate --write` on labelled captchas (its file says on which).
 CALIBRATIONS_FILE = pathlib.Path(__file__).resolve().parent / "models" / "calibrations.json"
 OCR_MODELS = ("digits", "digits+common", "digits+common_old", "common", "common_old", "common+common_old")
-# How sure our model must be, alone, for the cascade to answer without ddddocr's views, and how
-# sure both must be after ddddocr's first view to answer without the other two: chosen with
-# bench/calibrate.py's leave-one-folder-out sweeps (README, Accuracy). SURE_ALONE: the lowest
+# How sure our model must be, ddddocr's first view reading the same, for the cascade to answer
+# without the joint reading, and how sure both must be after ddddocr's first view to answer
+# without its other two: chosen with bench/calibrate.py's leave-one-family-out sweeps
+# (docs/accuracy.md). SURE_ALONE: the lowest
 # value at which the cascade is at least as right as reading every captcha with both models and
 # at most 0.3 points more often wrong. SURE_FIRST_VIEW: the lowest at which stopping after the
 # first view costs nothing, neither right answers nor more wrong ones, against never stopping
-# there: that stage is only there to save time. They do not move with the confidence a request
+# there: that stage is only there to save time (on families the models never saw, an early stop
+# was more often wrong, so it stops there only when very sure). They do not move with the confidence a request
 # asks for, so that one picture always gets one confidence: the request's threshold only decides
 # whether that is answered.
-SURE_ALONE = 0.92
-SURE_FIRST_VIEW = 0.95
+SURE_ALONE = 0.9
+SURE_FIRST_VIEW = 0.98
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,12 @@ def _sure_alone(evidence, calibration, name):
     return Reading(evidence.digits, round(confidence, 4), name) if confidence >= SURE_ALONE else None
 
 
+def first_view_reads(first_view, digits, length):
+    """Whether each of ddddocr's models, reading the first view on its own, finds these digits: what lets our
+    model's sure reading stand without the joint one."""
+    return all(own_reading(probabilities, length) == digits for probabilities in first_view)
+
+
 def agreed(site_reading, general_reading):
     """One reading of two calibrated ones of the same picture: the surer, and if they differ no surer
     than the other is unsure (they cannot both be right)."""
@@ -174,10 +194,11 @@ class Recogniser:
             return _calibrated(evidence, self.calibration, self.model_name, length)
         digit_probabilities = self.digit_model.probabilities(picture)
         alone = digit_evidence(digit_probabilities, length)
+        views = _Views(self.ddddocr, picture)
         sure = _sure_alone(alone, self.calibrations[DIGIT_MODEL], DIGIT_MODEL)
-        if sure is not None:
-            return sure
-        return self._read_jointly(digit_probabilities, _Views(self.ddddocr, picture), length, self.model_name, alone is not None)
+        if sure is not None and first_view_reads(views.first, sure.digits, length):
+            return replace(sure, readers_agree=True)
+        return self._read_jointly(digit_probabilities, views, length, self.model_name, alone is not None)
 
     def _read_with_site_model(self, picture, length, site_model, cascade):
         """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.
