@@ -40,6 +40,7 @@ from captcha_service.ocr.recogniser import (
     FIRST_VIEW,
     OCR_MODELS,
     SURE_ALONE,
+    SURE_CONFIRMED,
     SURE_FIRST_VIEW,
     Recogniser,
     calibration_names,
@@ -214,32 +215,39 @@ def write_calibrations(fitted, arguments):
 
 def cascade_answers(stages, folder_of_image, folders, sure_alone=SURE_ALONE, sure_first_view=SURE_FIRST_VIEW):
     """The cascade's answers ({image: (confidence, right)}) given each stage's, and per folder the
-    share answered by each of the first two stages: our model's answer when it is sure alone, else
-    the joint one of ddddocr's first view when that is sure, else the joint one of every view."""
+    share answered by each of the first two stages: our model's answer when it is sure alone, or
+    sure enough and confirmed by ddddocr's first view (``alone_stage``), else the joint one of
+    ddddocr's first view when that is sure, else the joint one of every view."""
     sizes = {folder: sum(name == folder for name in folder_of_image.values()) for folder in folders}
     answers, decided = {}, {folder: [0, 0] for folder in folders}
     for image, folder in folder_of_image.items():
-        for stage, sure in enumerate((sure_alone, sure_first_view)):
-            if image in stages[stage] and stages[stage][image][0] >= sure:
-                answers[image] = stages[stage][image]
-                decided[folder][stage] += 1
-                break
+        if image in stages[0] and _stands(*stages[0][image], sure_alone):
+            answers[image] = stages[0][image][:2]
+            decided[folder][0] += 1
+        elif image in stages[1] and stages[1][image][0] >= sure_first_view:
+            answers[image] = stages[1][image]
+            decided[folder][1] += 1
         else:
             if image in stages[2]:
                 answers[image] = stages[2][image]
     return answers, {folder: [count / sizes[folder] for count in counts] for folder, counts in decided.items()}
 
 
-def confirmed_alone(alone):
-    """(Readings, held-out confidences) of our model's readings that ddddocr's first view confirms: the only ones
-    the cascade lets stand alone."""
+def _stands(confidence, _right, confirmed, sure_alone):
+    """Whether our model's reading is the cascade's answer: sure alone, or sure enough and ddddocr's first view reads the same."""
+    return confidence >= sure_alone or (confirmed and confidence >= SURE_CONFIRMED)
+
+
+def alone_stage(alone):
+    """{image: (held-out confidence, right, whether ddddocr's first view reads the same)} of our model's true-length readings."""
     readings, confidences = alone
-    return readings.where(readings.confirmed), confidences[readings.confirmed]
+    mask = readings.true_length
+    return dict(zip(readings.image_of[mask].tolist(), zip(confidences[mask].tolist(), readings.right[mask].tolist(), readings.confirmed[mask].tolist())))
 
 
 def cascade(alone, first_view, joint, folder_of_image, folders):
     """The cascade with held-out calibrations, over sweeps of its two thresholds and as configured."""
-    stages = [by_image(*readings) for readings in (confirmed_alone(alone), first_view, joint)]
+    stages = [alone_stage(alone), by_image(*first_view), by_image(*joint)]
 
     def answers_at(sure_alone, sure_first_view):
         return cascade_answers(stages, folder_of_image, folders, sure_alone, sure_first_view)
@@ -257,7 +265,8 @@ def cascade(alone, first_view, joint, folder_of_image, folders):
     sweep(f"by how sure our model must be to answer alone (first view at {SURE_FIRST_VIEW})", [(sure, SURE_FIRST_VIEW) for sure in SURE_SWEEP])
     sweep(f"by how sure the first view must make it (alone at {SURE_ALONE})", [(SURE_ALONE, sure) for sure in SURE_SWEEP])
     answers, shares = answers_at(SURE_ALONE, SURE_FIRST_VIEW)
-    report(f"cascade as configured (SURE_ALONE {SURE_ALONE}, SURE_FIRST_VIEW {SURE_FIRST_VIEW}), leave-one-folder-out:", answers, folder_of_image, folders)
+    configured = f"SURE_ALONE {SURE_ALONE}, SURE_CONFIRMED {SURE_CONFIRMED}, SURE_FIRST_VIEW {SURE_FIRST_VIEW}"
+    report(f"cascade as configured ({configured}), leave-one-folder-out:", answers, folder_of_image, folders)
     print("  answered alone / after the first view: "
           + ", ".join(f"{folder} {100 * alone:.0f}/{100 * first:.0f}%" for folder, (alone, first) in shares.items()))
     report("every captcha through both models, every view (no cascade), leave-one-folder-out:", stages[2], folder_of_image, folders)
@@ -269,7 +278,7 @@ def view_weight_sweep(recogniser, read, length, alone, folder_of_image, folders)
     weight with the most right answers (no threshold: the weight decides which reading wins, the
     calibration how sure it is) on the *other* folders, measured on that folder."""
     print(f"\ncascade as configured, leave-one-folder-out, by the weight of ddddocr's views in the joint reading (VIEW_WEIGHT {VIEW_WEIGHT}):")
-    alone_answers = by_image(*confirmed_alone(alone))
+    alone_answers = alone_stage(alone)
     joint_stages = (recogniser.model_name + FIRST_VIEW, recogniser.model_name)
     per_folder = {}  # {weight: {folder: (right with no threshold, right at 0.9, wrong at 0.9)}}
     for weight in VIEW_WEIGHT_SWEEP:

@@ -2,10 +2,12 @@
 
     digits          our digit model alone (about a millisecond)
     common, ...     ddddocr's models over three views (see ``ddddocr_model``)
-    digits+common   the default: a cascade. Our model and ddddocr's first view read; when our
-                    model is sure on its own (calibrated confidence at least ``SURE_ALONE``) and
-                    ddddocr's own best reading is the same, that is the answer: on a family it
-                    never saw our model can be sure and wrong, so it never answers alone. Else
+    digits+common   the default: a cascade. Our model reads first; very sure (calibrated
+                    confidence at least ``SURE_ALONE``, a calibration fitted on families it never
+                    saw) that is the answer. Else ddddocr reads the first view; if our model is
+                    sure enough (``SURE_CONFIRMED``) and ddddocr's own best reading is the same,
+                    that is the answer: on a family it never saw our model can be sure and wrong,
+                    so a less than very sure reading never stands alone. Else
                     both together decide (``joint_evidence``) if that makes them sure
                     (``SURE_FIRST_VIEW``); else ddddocr's two other views read too, and all of it
                     decides. Each stage has its own calibration.
@@ -46,18 +48,18 @@ FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view on
 # fitted by `python -m bench.calibrate --write` on labelled captchas (its file says on which).
 CALIBRATIONS_FILE = pathlib.Path(__file__).resolve().parent / "models" / "calibrations.json"
 OCR_MODELS = ("digits", "digits+common", "digits+common_old", "common", "common_old", "common+common_old")
-# How sure our model must be, ddddocr's first view reading the same, for the cascade to answer
-# without the joint reading, and how sure both must be after ddddocr's first view to answer
-# without its other two: chosen with bench/calibrate.py's leave-one-family-out sweeps
-# (docs/accuracy.md). SURE_ALONE: the lowest
-# value at which the cascade is at least as right as reading every captcha with both models and
-# at most 0.3 points more often wrong. SURE_FIRST_VIEW: the lowest at which stopping after the
-# first view costs nothing, neither right answers nor more wrong ones, against never stopping
-# there: that stage is only there to save time (on families the models never saw, an early stop
-# was more often wrong, so it stops there only when very sure). They do not move with the confidence a request
-# asks for, so that one picture always gets one confidence: the request's threshold only decides
-# whether that is answered.
-SURE_ALONE = 0.9
+# How sure our model must be to answer without ddddocr (SURE_ALONE), or with ddddocr's first view
+# reading the same digits (SURE_CONFIRMED), and how sure both must be after ddddocr's first view to
+# answer without its other two views (SURE_FIRST_VIEW): chosen with bench/calibrate.py's sweeps over
+# readings of families the reading model never saw (docs/accuracy.md). SURE_ALONE and
+# SURE_FIRST_VIEW only save time: each is the lowest value at which stopping there costs nothing,
+# neither right answers nor more wrong ones, against never stopping there. SURE_CONFIRMED: the
+# lowest at which the cascade is as right as reading every captcha with both models and at most
+# 0.3 points more often wrong. They do not move with the confidence a request asks for, so that
+# one picture always gets one confidence: the request's threshold only decides whether that is
+# answered.
+SURE_ALONE = 0.97
+SURE_CONFIRMED = 0.9
 SURE_FIRST_VIEW = 0.98
 
 
@@ -123,12 +125,12 @@ def _calibrated(evidence, calibration, decided_by, length, both_read=False):
     return Reading(evidence.digits, round(calibration.probability_right(evidence.signals), 4), decided_by, agree)
 
 
-def _sure_alone(evidence, calibration, name):
-    """The reading of our model (or a site model) alone, if it is sure enough to spare ddddocr's runs; else ``None``."""
+def _sure(evidence, calibration, name, sure):
+    """The reading of our model (or a site model) alone if its confidence is at least ``sure``; else ``None``."""
     if evidence is None:
         return None
     confidence = calibration.probability_right(evidence.signals)
-    return Reading(evidence.digits, round(confidence, 4), name) if confidence >= SURE_ALONE else None
+    return Reading(evidence.digits, round(confidence, 4), name) if confidence >= sure else None
 
 
 def first_view_reads(first_view, digits, length):
@@ -194,8 +196,10 @@ class Recogniser:
             return _calibrated(evidence, self.calibration, self.model_name, length)
         digit_probabilities = self.digit_model.probabilities(picture)
         alone = digit_evidence(digit_probabilities, length)
+        sure = _sure(alone, self.calibrations[DIGIT_MODEL], DIGIT_MODEL, SURE_CONFIRMED)
+        if sure is not None and sure.confidence >= SURE_ALONE:
+            return sure
         views = _Views(self.ddddocr, picture)
-        sure = _sure_alone(alone, self.calibrations[DIGIT_MODEL], DIGIT_MODEL)
         if sure is not None and first_view_reads(views.first, sure.digits, length):
             return replace(sure, readers_agree=True)
         return self._read_jointly(digit_probabilities, views, length, self.model_name, alone is not None)
@@ -215,7 +219,7 @@ class Recogniser:
         alone = steady_evidence(sightings, length)
         if not cascade:
             return _calibrated(alone, site_model.calibration, site_model.name, length)
-        sure = _sure_alone(alone, site_model.calibration, site_model.name)
+        sure = _sure(alone, site_model.calibration, site_model.name, SURE_CONFIRMED)  # steadiness is its confirmation
         if sure is not None and is_steady(alone):
             return sure
         views = _Views(self.ddddocr, picture)
