@@ -13,11 +13,20 @@ from .local_server import wait_until_healthy
 TIMEOUT_SECONDS = 120
 
 
+def instances(setting):
+    """How many processes PM2 starts for eco.config.js's ``instances``: 0 or "max" one per core, -N that many fewer."""
+    cores = os.cpu_count() or 1
+    if setting.strip() in ("0", "max"):
+        return cores
+    count = int(setting)
+    return max(1, cores + count) if count < 0 else count
+
+
 def main():
     host = os.environ.get("HOST", "127.0.0.1")
     host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
     first = int(os.environ.get("PORT", "8000"))
-    for port in range(first, first + int(os.environ.get("CAPTCHA_OCR_INSTANCES", "1"))):
+    for port in range(first, first + instances(os.environ.get("CAPTCHA_OCR_INSTANCES", "1"))):
         url = f"http://{host}:{port}/"
         try:
             wait_until_healthy(url, timeout=TIMEOUT_SECONDS)

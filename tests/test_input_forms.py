@@ -33,6 +33,8 @@ def test_ddddocr_fastapis_forms_read_like_json(client):
     assert as_json.status_code == 200 and as_json.json == expected
     both = client.post("/ocr", json={"image": base64_of(KAPTCHA), "image_base64": base64_of(GIF)})
     assert both.status_code == 422 and "hold different images" in both.json["detail"]
+    unencoded = client.post("/ocr", data=f"image={base64_of(KAPTCHA)}", content_type="application/x-www-form-urlencoded")  # curl -d: '+' unescaped
+    assert unencoded.status_code == 200 and unencoded.json == expected
     not_base64 = client.post("/ocr", data={"image": "not base64!"}, content_type="application/x-www-form-urlencoded")
     assert not_base64.status_code == 422 and not_base64.is_json
 

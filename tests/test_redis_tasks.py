@@ -125,3 +125,13 @@ def test_redis_lost_while_serving_is_a_quick_protocol_error_and_ocr_goes_on(apps
     assert client.post("/ocr", json={"image_base64": base64_of(CAPTCHA)}).status_code == 200  # /ocr needs no store
     redis_server.start()
     assert create(client)["status"] == "ready"  # back as soon as Redis is
+
+
+def test_a_client_list_lost_under_the_store_still_keeps_the_bound(apps):
+    store = apps.store(size=2, ttl=60, clock=time.time)
+    for request in range(2):
+        store.add("a" * 32, f"r{request}", digits="1234")
+    store.client.delete("{captcha-ocr}:owner:" + "a" * 32)  # expired or evicted apart from the tasks (clocks apart, maxmemory)
+    for request in range(2):
+        assert store.add("b" * 32, f"s{request}", digits="5678").digits == "5678"
+    assert len(store) == 2

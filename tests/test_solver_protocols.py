@@ -315,3 +315,15 @@ def test_a_low_threshold_never_lowers_the_floor(client):
     unsure = create(client, {"type": "ImageToTextTask", "body": base64_of(UNFAMILIAR)}).json
     assert unsure["status"] == "failed"
     assert create(client, {"type": "ImageToTextTask", "body": base64_of(UNFAMILIAR), "recognizingThreshold": 1}).json["status"] == "failed"
+
+
+def test_confirming_a_task_we_refused_counts_a_refusal_never_a_right_answer(client):
+    def counted():
+        lines = client.get("/metrics").get_data(as_text=True).splitlines()
+        return {line.split('"')[1]: float(line.split()[-1]) for line in lines if line.startswith("captcha_reports_total{")}
+
+    refused = create(client, {"type": "ImageToTextTask", "body": BLANK}).json
+    before = counted()
+    client.post("/reportCorrect", json={"clientKey": "any", "taskId": refused["taskId"]})
+    after = counted()
+    assert after.get("right", 0) == before.get("right", 0) and after["refused"] == before.get("refused", 0) + 1

@@ -155,51 +155,56 @@ class Run:
 
     def advance(self, pixels, labels, after_epoch, checkpoint, log, budget_seconds=None):
         """CTC training with AdamW and a one-cycle schedule from step ``done`` to the end; ``after_epoch(epoch)``
-        validates. Raises ``Stopped`` once ``budget_seconds`` are spent or on SIGTERM, after saving."""
+        validates. Raises ``Stopped`` once ``budget_seconds`` are spent or on a stopping signal, after saving."""
         batch = self.arguments["batch"]
         targets = [torch.tensor([int(d) + 1 for d in label]) for label in labels]
         ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-        stop = _StopOnSigterm()
-        started, saved = time.perf_counter(), time.perf_counter()
-        done_at_start, seconds_at_start = self.done, self.seconds
-        self.model.train()
-        while self.done < self.total:
-            epoch, step = divmod(self.done, self.steps_per_epoch)
-            order = np.random.default_rng((self.arguments["seed"], epoch)).permutation(len(labels))
-            chosen = order[step * batch : (step + 1) * batch]
-            loss = training_step(self.model, self.optimiser, self.schedule, ctc, as_tensor(pixels[chosen]), [targets[i] for i in chosen])
-            self.running = loss if self.running is None else 0.98 * self.running + 0.02 * loss
-            self.done += 1
-            self.seconds = seconds_at_start + time.perf_counter() - started
-            if self.done % 50 == 0 or self.done % self.steps_per_epoch == 0:
-                rate = (self.done - done_at_start) * batch / (time.perf_counter() - started)
-                left = (self.total - self.done) * batch / rate / 60
-                log(f"epoch {epoch + 1}/{self.arguments['epochs']} step {self.done}/{self.total} loss {self.running:.4f} "
-                    f"{rate:.0f} samples/s, {left:.1f} min left")
-            if self.done % self.steps_per_epoch == 0:
-                after_epoch(self.done // self.steps_per_epoch)
-                self.model.train()
-            spent = budget_seconds is not None and time.perf_counter() - started >= budget_seconds
-            if spent or stop.asked or self.done % self.steps_per_epoch == 0 or time.perf_counter() - saved >= CHECKPOINT_EVERY_SECONDS:
-                checkpoint.save(self.state())
-                saved = time.perf_counter()
-            if (spent or stop.asked) and self.done < self.total:
-                raise Stopped(f"stopped at step {self.done} of {self.total}; the same command carries on from {checkpoint.path}")
-        stop.restore()
+        stop = _StopOnSignals()
+        try:
+            started, saved = time.perf_counter(), time.perf_counter()
+            done_at_start, seconds_at_start = self.done, self.seconds
+            self.model.train()
+            while self.done < self.total:
+                epoch, step = divmod(self.done, self.steps_per_epoch)
+                order = np.random.default_rng((self.arguments["seed"], epoch)).permutation(len(labels))
+                chosen = order[step * batch : (step + 1) * batch]
+                loss = training_step(self.model, self.optimiser, self.schedule, ctc, as_tensor(pixels[chosen]), [targets[i] for i in chosen])
+                self.running = loss if self.running is None else 0.98 * self.running + 0.02 * loss
+                self.done += 1
+                self.seconds = seconds_at_start + time.perf_counter() - started
+                if self.done % 50 == 0 or self.done % self.steps_per_epoch == 0:
+                    rate = (self.done - done_at_start) * batch / (time.perf_counter() - started)
+                    left = (self.total - self.done) * batch / rate / 60
+                    log(f"epoch {epoch + 1}/{self.arguments['epochs']} step {self.done}/{self.total} loss {self.running:.4f} "
+                        f"{rate:.0f} samples/s, {left:.1f} min left")
+                if self.done % self.steps_per_epoch == 0:
+                    after_epoch(self.done // self.steps_per_epoch)
+                    self.model.train()
+                spent = budget_seconds is not None and time.perf_counter() - started >= budget_seconds
+                if spent or stop.asked or self.done % self.steps_per_epoch == 0 or time.perf_counter() - saved >= CHECKPOINT_EVERY_SECONDS:
+                    checkpoint.save(self.state())
+                    saved = time.perf_counter()
+                if (spent or stop.asked) and self.done < self.total:
+                    raise Stopped(f"stopped at step {self.done} of {self.total}; the same command carries on from {checkpoint.path}")
+        finally:
+            stop.restore()
 
 
-class _StopOnSigterm:
-    """SIGTERM (a session or PM2 ending) asks the loop to save and stop after the step under way."""
+class _StopOnSignals:
+    """SIGTERM, SIGINT or SIGHUP (a session ending, PM2 stopping, Ctrl-C) asks the loop to save and stop after the step under way."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
     def __init__(self):
         self.asked = False
-        self._previous = signal.signal(signal.SIGTERM, self._ask)
+        self._previous = {number: signal.signal(number, self._ask) for number in self.SIGNALS}
 
     def _ask(self, *_):
         self.asked = True
 
     def restore(self):
-        signal.signal(signal.SIGTERM, self._previous)
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
 
 
 class Checkpoint:
@@ -222,6 +227,14 @@ class Checkpoint:
 
 
 def export(model, path):
+    """``_export`` to a temporary file renamed over ``path``: a run killed while exporting leaves the old model whole."""
+    path = pathlib.Path(path)
+    partial = path.with_name(path.name + ".partial")
+    _export(model, partial)
+    os.replace(partial, path)
+
+
+def _export(model, path):
     """ONNX with a dynamic batch; onnxruntime runs it without PyTorch.
 
     The TorchScript exporter (``dynamo=False``): it needs only the ``onnx`` package, and it

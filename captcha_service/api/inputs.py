@@ -42,7 +42,8 @@ def _form_image(files, form):
                 raise UnreadableInput(f"the uploaded '{field}' is empty", Reason.EMPTY_IMAGE)
             return image_bytes
     if BASE64_FORM_FIELD in form:
-        return decode_image_payload(form[BASE64_FORM_FIELD])
+        # A client that did not percent-encode the text sent each '+' of it as a space; base64 has no spaces.
+        return decode_image_payload(form[BASE64_FORM_FIELD].replace(" ", "+"))
     raise UnreadableInput(
         f"no image: upload the file in the form field 'image' (or 'file'), or send its base64 in the field '{BASE64_FORM_FIELD}'",
         Reason.NO_IMAGE,

@@ -82,6 +82,12 @@ class RecentRequests:
             self._forget_old()
             return self._recent.get((owner, request_id))
 
+    def first_report(self, recent):
+        """Whether no report on this request came before: it is marked reported either way (two at once count once)."""
+        with self._lock:
+            first, recent.reported = not recent.reported, True
+            return first
+
     def _forget_old(self):
         oldest = self.clock() - self.seconds
         while self._recent and (
@@ -205,7 +211,7 @@ def report(request_id, correct=None, digits=None, owner=None):
         raise UnreadableInput("that request was refused, so there is nothing to confirm: send the right 'digits'", Reason.NOTHING_TO_CONFIRM)
     right = digits == recent.digits if digits is not None else bool(correct)
     verdict = REFUSED if recent.digits is None else RIGHT if right else WRONG
-    counted, recent.reported = not recent.reported, True
+    counted = _recent_requests().first_report(recent)
     if counted:
         count_report(verdict)
     answer = {"counted": counted, "sample": None}

@@ -202,7 +202,8 @@ class Recogniser:
         views = _Views(self.ddddocr, picture)
         if sure is not None and first_view_reads(views.first, sure.digits, length):
             return replace(sure, readers_agree=True)
-        return self._read_jointly(digit_probabilities, views, length, self.model_name, alone is not None)
+        both_read = alone is not None and any(own_reading(probabilities, length) for probabilities in views.first)
+        return self._read_jointly(digit_probabilities, views, length, self.model_name, both_read)
 
     def _read_with_site_model(self, picture, length, site_model, cascade):
         """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.
@@ -228,18 +229,18 @@ class Recogniser:
             self._read_jointly(self.digit_model.probabilities(picture), views, length, self.model_name),
         )
 
-    def _read_jointly(self, digit_probabilities, views, length, name, ours_read=True):
+    def _read_jointly(self, digit_probabilities, views, length, name, both_read=True):
         """The cascade's stages with ddddocr: its first view, and all three if that does not make both models sure.
 
-        ``ours_read``: whether our model found any plausible reading; if not (a blank picture),
-        the readers did not disagree, one of them read nothing.
+        ``both_read``: whether our model and ddddocr's first view each found a reading of their own; if
+        either read nothing (a blank picture), the readers did not disagree.
         """
         evidence = joint_evidence(digit_probabilities, views.first, length)
         if evidence is not None:
-            first = _calibrated(evidence, self.calibrations[self.model_name + FIRST_VIEW], name + FIRST_VIEW, length, ours_read)
+            first = _calibrated(evidence, self.calibrations[self.model_name + FIRST_VIEW], name + FIRST_VIEW, length, both_read)
             if first.confidence >= SURE_FIRST_VIEW:
                 return first
-        return _calibrated(joint_evidence(digit_probabilities, views.every, length), self.calibration, name, length, ours_read)
+        return _calibrated(joint_evidence(digit_probabilities, views.every, length), self.calibration, name, length, both_read)
 
     def probabilities(self, trimmed):
         """(our model's probabilities, ddddocr's over every view) of a trimmed picture, each model run

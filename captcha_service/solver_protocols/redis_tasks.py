@@ -2,7 +2,7 @@
 
 The same bounds and fairness as ``tasks.TaskStore`` (the newest TASK_STORE_SIZE tasks of the last
 TASK_TTL_SECONDS; when full, the client holding the most loses its oldest), kept by Lua scripts
-so that processes writing at once see one store. Keys, under ``captcha-ocr:``:
+so that processes writing at once see one store. Keys, under ``{captcha-ocr}:``:
   task:<id>      a hash: owner, request_id, digits, error, created, reported (expires with the TTL)
   tasks          a sorted set of "<id>|<owner>" by creation time: the count and the oldest
   owner:<owner>  a sorted set of that client's ids in the order they came (by ``sequence``)
@@ -20,7 +20,7 @@ import redis
 from .errors import SolverError
 from .tasks import FIRST_ID, ID_RANGE, Task
 
-PREFIX = "captcha-ocr:"
+PREFIX = "{captcha-ocr}:"  # one hash tag: every key in one slot, so the scripts run on Redis Cluster too
 CONNECT_TIMEOUT_SECONDS, TIMEOUT_SECONDS = 0.1, 0.5
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,13 @@ end
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])) do drop(member) end
 while redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[3]) do
   local greediest = redis.call('ZREVRANGE', KEYS[2], 0, 0)[1]
-  local oldest = redis.call('ZRANGE', ARGV[1] .. 'owner:' .. greediest, 0, 0)[1]
-  drop(oldest .. '|' .. greediest)
+  local oldest = greediest and redis.call('ZRANGE', ARGV[1] .. 'owner:' .. greediest, 0, 0)[1]
+  if oldest then
+    drop(oldest .. '|' .. greediest)
+  else  -- that client's list expired or was evicted under it (clocks apart, maxmemory): the oldest task goes
+    if greediest then redis.call('ZREM', KEYS[2], greediest) end
+    drop(redis.call('ZRANGE', KEYS[1], 0, 0)[1])
+  end
 end
 """
 # Adds a task unless its id is taken (returns 0 then). KEYS: task, tasks, owner's ids, owners, sequence.

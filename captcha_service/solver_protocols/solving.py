@@ -3,7 +3,7 @@
 from flask import current_app, g
 
 from ..api.auth import accepts_key, is_plausible_key, key_owner
-from ..api.metrics import RIGHT, WRONG, count_report
+from ..api.metrics import REFUSED, RIGHT, WRONG, count_report
 from ..api.outcome import note_refusal
 from ..api.reports import UnknownRequest, read_remembered, report
 from ..ocr.asks import LONGEST, SHORTEST
@@ -92,7 +92,7 @@ def report_task(task, correct):
         else:
             report(task.request_id, correct=correct, owner=task.owner)
     except (UnknownRequest, UnreadableInput):  # no longer kept, or never read: counted only
-        count_report(RIGHT if correct else WRONG)
+        count_report(REFUSED if task.digits is None else RIGHT if correct else WRONG)
     return True
 
 

@@ -48,7 +48,11 @@ class Upstream:
         """
         if self._stopping.is_set() or not self._free.acquire(blocking=False):
             return None
-        task = self.store.add(owner, request_id)
+        try:
+            task = self.store.add(owner, request_id)
+        except BaseException:  # a task store that cannot take it (Redis lost): the slot is not held by nothing
+            self._free.release()
+            raise
         self._threads.submit(self._solve, task.id, image_bytes, task_fields, expected)
         return task
 
