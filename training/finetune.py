@@ -29,7 +29,6 @@ import time
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 from torch.nn import functional
 
 from captcha_service.config import Config
@@ -48,7 +47,7 @@ from captcha_service.version import __version__
 
 from . import data
 from .onnx_weights import digit_net_from_onnx
-from .train import as_tensor, export, training_step
+from .train import Run, as_tensor, export
 
 MIN_IMAGES = 50
 # The held-out figures below which a model is not installed (without --force): a site model that
@@ -113,30 +112,30 @@ def augment(pixels, generator):
     return (moved * contrast + brightness).clamp(0, 1)
 
 
-def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log, refresher=None):
-    """``steps`` steps of ``batch`` pictures: the site's, and as many of ``refresher`` ((pixels, labels) of rendered captchas)."""
+def site_batches(pixels, labels, batch, seed, refresher=None):
+    """The batch source of a fine-tune: each batch ``SITE_SHARE`` the site's pictures, the rest of ``refresher`` ((pixels,
+    labels) of rendered captchas), every picture ``augment``-ed anew each time it is shown."""
     generator = torch.Generator().manual_seed(seed)
+    site_count = len(labels)
     if refresher is not None:
-        site_count = len(labels)
         pixels, labels = np.concatenate([pixels, refresher[0]]), list(labels) + list(refresher[1])
     targets = [torch.tensor([int(digit) + 1 for digit in label]) for label in labels]
-    optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=learning_rate, total_steps=steps, pct_start=0.1)
-    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     inputs = as_tensor(pixels)
-    model.train()
-    running, started = None, time.perf_counter()
-    for step in range(1, steps + 1):
+
+    def batch_of(_epoch, _step):
         chosen = torch.randint(len(labels), (batch,), generator=generator)
         if refresher is not None:
             site_share = round(batch * SITE_SHARE)
             chosen[:site_share] = torch.randint(site_count, (site_share,), generator=generator)
-        loss = training_step(model, optimiser, schedule, ctc, augment(inputs[chosen], generator), [targets[index] for index in chosen.tolist()])
-        running = loss if running is None else 0.95 * running + 0.05 * loss
-        if step % 25 == 0 or step == steps:
-            elapsed = time.perf_counter() - started
-            log(f"\rstep {step}/{steps} [{'#' * int(30 * step / steps):30s}] loss {running:.4f}, {elapsed / step * (steps - step):.0f} s left", end="")
-    log("")
+        return augment(inputs[chosen], generator), [targets[index] for index in chosen.tolist()]
+
+    return batch_of
+
+
+def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log, refresher=None):
+    """``steps`` steps of ``batch`` pictures (``site_batches``), in training/train.py's loop; the model left in eval mode."""
+    run = Run(model, {"learning_rate": learning_rate, "epochs": 1, "warmup": 0.1}, steps)
+    run.advance(site_batches(pixels, labels, batch, seed, refresher), log)
     model.eval()
 
 

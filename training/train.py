@@ -112,11 +112,23 @@ class Stopped(Exception):
     """The run stopped before its end (budget spent, or SIGTERM), its state in the checkpoint."""
 
 
-class Run:
-    """The state of one training run that a checkpoint holds, and the loop that advances it.
+def epoch_batches(pixels, labels, batch, seed):
+    """The batch source of a training run over a fixed set: each epoch's order is drawn from (seed, epoch) alone,
+    so a run resumed at any step sees the batches it would have seen."""
+    targets = [torch.tensor([int(d) + 1 for d in label]) for label in labels]
 
-    The batches of an epoch come in an order drawn from (seed, epoch) alone, so a run resumed
-    at any step sees the batches it would have seen.
+    def batch_of(epoch, step):
+        chosen = np.random.default_rng((seed, epoch)).permutation(len(labels))[step * batch : (step + 1) * batch]
+        return as_tensor(pixels[chosen]), [targets[i] for i in chosen]
+
+    return batch_of
+
+
+class Run:
+    """The one training loop, of the general model (``main``) and of a site's fine-tune (training/finetune.py), and the
+    state of it that a checkpoint holds: CTC with AdamW and a one-cycle schedule over ``epochs`` × ``steps_per_epoch``
+    batches that a batch source gives (``advance``). ``arguments``: at least learning_rate, epochs and, for the
+    schedule's warm-up, warmup (default 0.15).
     """
 
     def __init__(self, model, arguments, steps_per_epoch):
@@ -124,7 +136,8 @@ class Run:
         self.steps_per_epoch = steps_per_epoch
         self.optimiser = torch.optim.AdamW(model.parameters(), lr=arguments["learning_rate"], weight_decay=1e-4)
         self.schedule = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimiser, max_lr=arguments["learning_rate"], total_steps=arguments["epochs"] * steps_per_epoch, pct_start=0.15,
+            self.optimiser, max_lr=arguments["learning_rate"], total_steps=arguments["epochs"] * steps_per_epoch,
+            pct_start=arguments.get("warmup", 0.15),
         )
         self.done, self.running, self.history, self.seconds, self.initial_card = 0, None, [], 0.0, None
 
@@ -153,33 +166,33 @@ class Run:
         torch.set_rng_state(state["torch_rng"])
         return run
 
-    def advance(self, pixels, labels, after_epoch, checkpoint, log, budget_seconds=None):
-        """CTC training with AdamW and a one-cycle schedule from step ``done`` to the end; ``after_epoch(epoch)``
-        validates. Raises ``Stopped`` once ``budget_seconds`` are spent or on a stopping signal, after saving."""
-        batch = self.arguments["batch"]
-        targets = [torch.tensor([int(d) + 1 for d in label]) for label in labels]
+    def advance(self, batch_of, log, after_epoch=None, checkpoint=None, budget_seconds=None):
+        """From step ``done`` to the end, each step on ``batch_of(epoch, step)`` ((pixels, targets)); ``after_epoch(epoch)``
+        validates. With a ``checkpoint`` the state is saved every few minutes and per epoch, and ``Stopped`` is raised once
+        ``budget_seconds`` are spent or on a stopping signal, after saving."""
         ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-        stop = _StopOnSignals()
+        stop = _StopOnSignals() if checkpoint is not None else None  # without one, Ctrl-C interrupts as ever
         try:
             started, saved = time.perf_counter(), time.perf_counter()
             done_at_start, seconds_at_start = self.done, self.seconds
             self.model.train()
             while self.done < self.total:
                 epoch, step = divmod(self.done, self.steps_per_epoch)
-                order = np.random.default_rng((self.arguments["seed"], epoch)).permutation(len(labels))
-                chosen = order[step * batch : (step + 1) * batch]
-                loss = training_step(self.model, self.optimiser, self.schedule, ctc, as_tensor(pixels[chosen]), [targets[i] for i in chosen])
+                inputs, targets = batch_of(epoch, step)
+                loss = training_step(self.model, self.optimiser, self.schedule, ctc, inputs, targets)
                 self.running = loss if self.running is None else 0.98 * self.running + 0.02 * loss
                 self.done += 1
                 self.seconds = seconds_at_start + time.perf_counter() - started
                 if self.done % 50 == 0 or self.done % self.steps_per_epoch == 0:
-                    rate = (self.done - done_at_start) * batch / (time.perf_counter() - started)
-                    left = (self.total - self.done) * batch / rate / 60
+                    rate = (self.done - done_at_start) * len(targets) / (time.perf_counter() - started)
+                    left = (self.total - self.done) * len(targets) / rate / 60
                     log(f"epoch {epoch + 1}/{self.arguments['epochs']} step {self.done}/{self.total} loss {self.running:.4f} "
                         f"{rate:.0f} samples/s, {left:.1f} min left")
-                if self.done % self.steps_per_epoch == 0:
+                if self.done % self.steps_per_epoch == 0 and after_epoch is not None:
                     after_epoch(self.done // self.steps_per_epoch)
                     self.model.train()
+                if checkpoint is None:
+                    continue
                 spent = budget_seconds is not None and time.perf_counter() - started >= budget_seconds
                 if spent or stop.asked or self.done % self.steps_per_epoch == 0 or time.perf_counter() - saved >= CHECKPOINT_EVERY_SECONDS:
                     checkpoint.save(self.state())
@@ -187,7 +200,8 @@ class Run:
                 if (spent or stop.asked) and self.done < self.total:
                     raise Stopped(f"stopped at step {self.done} of {self.total}; the same command carries on from {checkpoint.path}")
         finally:
-            stop.restore()
+            if stop is not None:
+                stop.restore()
 
 
 class _StopOnSignals:
@@ -317,7 +331,7 @@ def main(argv=None):
 
     budget = None if arguments.budget_minutes is None else 60 * arguments.budget_minutes
     try:
-        run.advance(pixels, labels, after_epoch, checkpoint, log, budget)
+        run.advance(epoch_batches(pixels, labels, arguments.batch, arguments.seed), log, after_epoch, checkpoint, budget)
     except Stopped as stopped:
         log(str(stopped))
         raise SystemExit(STOPPED) from None
