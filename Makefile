@@ -25,26 +25,14 @@ lint: $(VENV)/.dev-installed
 
 # Rebuild the digit model from scratch in four stages (under an hour each on 2 cores): each
 # trains the one before further on fresh captchas. Writes captcha_service/ocr/models/digits.onnx
-# and its card. Then refit the calibrations: python -m bench.calibrate.
+# and its card. Then refit the calibrations: python -m bench.calibrate --write. The stages, and
+# those of the leave-one-family-out models bench.calibrate fits on, are training/stages.py's;
+# either command run again skips the stages done and carries on the one a session's end stopped.
 model: $(VENV)/.train-installed training-packages
-	$(VENV_PYTHON) -m training --out build/digits-stage1.onnx
-	$(VENV_PYTHON) -m training --init build/digits-stage1.onnx --seed 1 --learning-rate 1.5e-3 --out build/digits-stage2.onnx
-	$(VENV_PYTHON) -m training --init build/digits-stage2.onnx --seed 2 --learning-rate 1e-3 --out build/digits-stage3.onnx
-	$(VENV_PYTHON) -m training --init build/digits-stage3.onnx --seed 3 --learning-rate 5e-4
+	$(VENV_PYTHON) -m training.stages model
 
-# Models that never saw one family each, for bench.calibrate's leave-one-family-out fit and figures
-# (a smaller budget than the shipped model's): one trained on our renderer alone, then one per
-# outside generator, trained further on every source but that one. Interrupted, the same command
-# carries on from the checkpoints (training/checkpoints).
-LOFO := bench/lofo_models
-LEFT_OUT := captcha wheezy gregwar django
-lofo-models: $(foreach left_out,$(LEFT_OUT),$(LOFO)/without-$(left_out).onnx)
-
-$(LOFO)/renderer-only.onnx: | $(VENV)/.train-installed training-packages
-	$(VENV_PYTHON) -m training $(foreach left_out,$(LEFT_OUT),--leave-out $(left_out)) --samples 96000 --epochs 2 --out $@
-
-$(LOFO)/without-%.onnx: $(LOFO)/renderer-only.onnx
-	$(VENV_PYTHON) -m training --init $< --leave-out $* --samples 48000 --epochs 2 --seed 1 --learning-rate 1.5e-3 --out $@
+lofo-models: $(VENV)/.train-installed training-packages
+	$(VENV_PYTHON) -m training.stages lofo
 
 # The int8 copy of ddddocr's common model the service runs (training/quantize.py): again only
 # when the pinned ddddocr or onnxruntime changes (tests/test_model_files.py says when).

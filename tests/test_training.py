@@ -12,14 +12,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bench.families import LOFO_MODELS, TRAINED_ON
 from captcha_service.ocr.confidence import digit_evidence
-from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, DigitModel
+from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, MODEL_FILE, DigitModel
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.reasons import Reason
 from captcha_service.ocr.recogniser import session_options
 from captcha_service.ocr.rendering import trim_margins
 from tests.captchas import CAPTCHA_FILES
-from training import data, generators, train
+from training import data, generators, stages, train
 from training.fonts import digit_fonts
 from training.onnx_weights import digit_net_from_onnx
 from training.render import LENGTH_WEIGHTS, legible, render_captcha
@@ -170,3 +170,14 @@ def test_a_render_worker_that_fails_stops_the_build_at_once_with_its_error():
         data.build(0, 8, processes=1, sources=((1.0, "no-such-generator"),))
     refusal = pickle.loads(pickle.dumps(UnreadableInput("not a decodable image", Reason.NOT_AN_IMAGE, size=3)))
     assert (refusal.detail, refusal.reason, refusal.extra) == ("not a decodable image", Reason.NOT_AN_IMAGE, {"size": 3})  # so it reaches the parent
+
+
+def test_the_plans_are_data_and_the_committed_models_are_what_their_plan_trains(capsys):
+    lofo = stages.PLANS["lofo"]()
+    assert all(stage.done() for stage in lofo)  # each card records a run of its stage's arguments
+    assert [stage.init for stage in lofo[1:]] == [lofo[0].out] * 4
+    shipped = stages.PLANS["model"]()
+    assert shipped[-1].out == MODEL_FILE and [stage.init for stage in shipped[1:]] == [stage.out for stage in shipped[:-1]]
+    stages.main(["model", "--print"])
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 4 and all(line.startswith("python -m training --out ") for line in printed)

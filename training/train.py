@@ -276,7 +276,13 @@ def _card_of(model_path):
 RUN_ARGUMENTS = ("samples", "epochs", "batch", "learning_rate", "width", "init", "seed", "leave_out")  # what a checkpoint must match
 
 
-def main(argv=None):
+def run_arguments(argv):
+    """What a run of ``python -m training ARGV`` is, as its checkpoint records it (``RUN_ARGUMENTS``)."""
+    arguments = _parser().parse_args(argv)
+    return {name: getattr(arguments, name) for name in RUN_ARGUMENTS}
+
+
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=160_000)
     parser.add_argument("--epochs", type=int, default=3)
@@ -293,11 +299,15 @@ def main(argv=None):
     parser.add_argument("--work", default=str(WORK), help="where rendered captchas and the log are kept")
     parser.add_argument("--budget-minutes", type=float, help="stop (resumably) after this much training")
     parser.add_argument("--dry-run", action="store_true", help="a few hundred captchas, one short epoch: a smoke test")
-    arguments = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    arguments = _parser().parse_args(argv)
     if arguments.dry_run:
         arguments.samples, arguments.epochs, arguments.batch = 256, 1, 32
     out, work = pathlib.Path(arguments.out), pathlib.Path(arguments.work)
-    checkpoint = Checkpoint(arguments.checkpoint or CHECKPOINTS / f"{out.stem}.pt")
+    checkpoint = Checkpoint(arguments.checkpoint) if arguments.checkpoint else checkpoint_of(out)
     log = _Log(work / f"{out.stem}.log")
     run_arguments = {name: getattr(arguments, name) for name in RUN_ARGUMENTS}
     state = checkpoint.load()
@@ -356,6 +366,11 @@ def main(argv=None):
     out.with_suffix(".card.json").write_text(json.dumps(card, indent=2) + "\n")
     checkpoint.remove()
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and its card in {time.perf_counter() - wall:.0f} s")
+
+
+def checkpoint_of(out):
+    """The checkpoint a run writing the model ``out`` keeps, unless told another."""
+    return Checkpoint(CHECKPOINTS / f"{pathlib.Path(out).stem}.pt")
 
 
 class _Log:

@@ -1,0 +1,99 @@
+"""The training plans as data: the stages of the shipped digit model, and of the leave-one-family-out models.
+
+    python -m training.stages model        the shipped model (make model): four stages, hours on 2 cores
+    python -m training.stages lofo         bench/lofo_models (make lofo-models): about 50 minutes
+    python -m training.stages model --print    the commands, without running them
+
+Each stage is one ``python -m training`` run that starts from the stage before (``--init``).
+A stage whose model's card records a run of the same arguments is skipped, and a stage stopped
+half-way carries on from its checkpoint when run again (training/train.py), so the same command
+finishes a plan that a session's end interrupted.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import shlex
+import sys
+from dataclasses import dataclass, field
+
+from captcha_service.ocr.digit_model import MODEL_FILE
+
+from . import train
+
+LOFO_MODELS = pathlib.Path("bench/lofo_models")  # paths relative to the repository, where make runs
+OUTSIDE_GENERATORS = ("captcha", "wheezy", "gregwar", "django")
+
+
+@dataclass(frozen=True)
+class Stage:
+    out: pathlib.Path
+    init: pathlib.Path | None = None
+    seed: int = 0
+    learning_rate: float = 3e-3
+    samples: int = 160_000
+    epochs: int = 3
+    leave_out: tuple = field(default_factory=tuple)
+
+    def done(self):
+        """Whether its model is written by a run of these very arguments (its card says), and no run is under way."""
+        card = self.out.with_suffix(".card.json")
+        if not card.exists() or train.checkpoint_of(self.out).path.exists():
+            return False
+        recorded = json.loads(card.read_text())["command"].split()[3:]  # after "python -m training"
+        return train.run_arguments(recorded) == train.run_arguments(self.arguments())
+
+    def arguments(self):
+        """The ``python -m training`` arguments of this stage (paths as seen from the repository)."""
+        arguments = ["--out", _shown(self.out), "--seed", str(self.seed), "--learning-rate", str(self.learning_rate),
+                     "--samples", str(self.samples), "--epochs", str(self.epochs)]
+        arguments += ["--init", _shown(self.init)] if self.init else []
+        return arguments + [argument for source in self.leave_out for argument in ("--leave-out", source)]
+
+
+def _shown(path):
+    path = pathlib.Path(path)
+    return os.path.relpath(path) if path.is_absolute() else str(path)
+
+
+def _stages_of_the_shipped_model():
+    build = pathlib.Path("build")
+    stage = [build / f"digits-stage{number}.onnx" for number in (1, 2, 3)]
+    return [
+        Stage(stage[0]),
+        Stage(stage[1], init=stage[0], seed=1, learning_rate=1.5e-3),
+        Stage(stage[2], init=stage[1], seed=2, learning_rate=1e-3),
+        Stage(MODEL_FILE, init=stage[2], seed=3, learning_rate=5e-4),
+    ]
+
+
+def _stages_of_the_lofo_models():
+    base = LOFO_MODELS / "renderer-only.onnx"
+    return [Stage(base, samples=96_000, epochs=2, leave_out=OUTSIDE_GENERATORS)] + [
+        Stage(LOFO_MODELS / f"without-{source}.onnx", init=base, seed=1, learning_rate=1.5e-3, samples=48_000, epochs=2, leave_out=(source,))
+        for source in OUTSIDE_GENERATORS
+    ]
+
+
+PLANS = {"model": _stages_of_the_shipped_model, "lofo": _stages_of_the_lofo_models}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("plan", choices=sorted(PLANS))
+    parser.add_argument("--print", action="store_true", help="print each stage's command instead of running it")
+    arguments = parser.parse_args(argv)
+    for stage in PLANS[arguments.plan]():
+        command = "python -m training " + shlex.join(stage.arguments())
+        if arguments.print:
+            print(command)
+        elif stage.done():
+            print(f"already trained by this stage: {stage.out}", flush=True)
+        else:
+            print(command, flush=True)
+            train.main(stage.arguments())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
