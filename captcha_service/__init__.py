@@ -13,9 +13,10 @@ def create_app(test_config=None, load_model_in_background=False):
     from flask import Flask  # here, so that importing the reading core (captcha_service.ocr) loads no Flask
 
     from . import solver_protocols
-    from .api import auth, cors, docs, errors, metrics, reports, request_log, views
+    from .api import auth, cors, docs, errors, metrics, quotas, reports, request_log, views
     from .api.extension import ocr
     from .config import check_settings, load_config
+    from .shared import connect
 
     app = Flask(__name__)
     app.config.update(load_config(os.environ))
@@ -29,8 +30,10 @@ def create_app(test_config=None, load_model_in_background=False):
     auth.init_app(app)
     cors.init_app(app)
     ocr.init_app(app, in_background=load_model_in_background)
+    shared = connect(app.config["REDIS_URL"]) if app.config["REDIS_URL"] else None  # unreachable: ValueError
+    quotas.init_app(app, shared)
     reports.init_app(app)
     app.register_blueprint(views.bp)
-    solver_protocols.init_app(app)
+    solver_protocols.init_app(app, shared)
     docs.init_app(app)
     return app

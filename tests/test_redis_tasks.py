@@ -8,7 +8,9 @@ import pytest
 import redis
 
 from captcha_service import create_app
-from captcha_service.solver_protocols.redis_tasks import RedisTaskStore, connect
+from captcha_service.api.quotas import OverQuota
+from captcha_service.shared import connect
+from captcha_service.solver_protocols.redis_tasks import RedisTaskStore
 from captcha_service.solver_protocols.tasks import TASKS_EXTENSION
 from deploy.local_server import free_port
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
@@ -135,3 +137,16 @@ def test_a_client_list_lost_under_the_store_still_keeps_the_bound(apps):
     for request in range(2):
         assert store.add("b" * 32, f"s{request}", digits="5678").digits == "5678"
     assert len(store) == 2
+
+
+def test_quotas_hold_across_processes_sharing_redis(redis_server):
+    clients = [create_app({"REDIS_URL": redis_server.url, "KEY_CONCURRENCY": 1}) for _ in range(2)]
+    first, second = (app.extensions["captcha_ocr_quotas"] for app in clients)
+    try:
+        with first.admit("a" * 32), pytest.raises(OverQuota, match="KEY_CONCURRENCY=1"), second.admit("a" * 32):
+            pass  # a read of that key under way in the other process
+        with second.admit("a" * 32):  # it ended: room again, from either process
+            pass
+    finally:
+        for app in clients:
+            app.extensions[TASKS_EXTENSION].client.close()

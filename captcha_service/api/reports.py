@@ -31,6 +31,7 @@ from ..ocr.site_models import GENERAL
 from .auth import request_owner
 from .extension import ocr
 from .metrics import REFUSED, RIGHT, WRONG, count_report
+from .quotas import quotas
 
 REPORTS_EXTENSION = "captcha_ocr_recent_requests"
 SAFE_IN_FILE_NAMES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -181,7 +182,8 @@ def read_remembered(image_bytes, length=None, min_confidence=None, model=None, o
     not images refused before any reading. ``owner``: who sent it (default: the key this request presents)."""
     owner = request_owner() if owner is None else owner
     try:
-        reading = ocr.read(image_bytes, length, min_confidence, model)
+        with quotas(current_app).admit(owner):
+            reading = ocr.read(image_bytes, length, min_confidence, model)
     except UnreadableInput as refusal:
         if refusal.reason in UNSURE_REASONS:
             g.request_id = _recent_requests().remember(owner, g.request_id, image_bytes, model, None)

@@ -13,17 +13,17 @@ from werkzeug.exceptions import HTTPException
 
 from . import createtask, twocaptcha
 from .errors import SolverError
-from .redis_tasks import RedisTaskStore, connect
+from .redis_tasks import RedisTaskStore
 from .tasks import TASKS_EXTENSION, TaskStore
 from .upstream import UPSTREAM_EXTENSION, Upstream
 
 
-def init_app(app):
-    """The task store (Redis with ``REDIS_URL``: unreachable, the start-up stops with ValueError), the upstream
-    solver when ``UPSTREAM_SOLVER`` names one, and both protocols' routes."""
+def init_app(app, shared=None):
+    """The task store (in Redis when ``shared``, REDIS_URL's client, is given), the upstream solver when
+    ``UPSTREAM_SOLVER`` names one, and both protocols' routes."""
     config = app.config
-    if config["REDIS_URL"]:
-        store = RedisTaskStore(connect(config["REDIS_URL"]), config["TASK_STORE_SIZE"], config["TASK_TTL_SECONDS"], time.time)
+    if shared is not None:
+        store = RedisTaskStore(shared, config["TASK_STORE_SIZE"], config["TASK_TTL_SECONDS"], time.time)
     else:
         store = TaskStore(config["TASK_STORE_SIZE"], config["TASK_TTL_SECONDS"])
     app.extensions[TASKS_EXTENSION] = store

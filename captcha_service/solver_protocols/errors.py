@@ -39,7 +39,7 @@ ERROR_IDS = {
 UNSOLVABLE = "ERROR_CAPTCHA_UNSOLVABLE"
 # An internal failure (a bug: nothing a client sends should cause one) is "no slot": clients retry
 # or fall back on that; its HTTP status stays 500, so that logs and /metrics count it as what it is.
-BY_HTTP_STATUS = {413: "ERROR_TOO_BIG_CAPTCHA_FILESIZE", 500: "ERROR_NO_SLOT_AVAILABLE", 503: "ERROR_NO_SLOT_AVAILABLE"}
+BY_HTTP_STATUS = {413: "ERROR_TOO_BIG_CAPTCHA_FILESIZE", 429: "ERROR_NO_SLOT_AVAILABLE", 500: "ERROR_NO_SLOT_AVAILABLE", 503: "ERROR_NO_SLOT_AVAILABLE"}
 
 # Our refusal reasons (UnreadableInput.reason) as the services say them.
 BY_REASON = {

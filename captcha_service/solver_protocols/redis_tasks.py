@@ -9,7 +9,7 @@ so that processes writing at once see one store. Keys, under ``{captcha-ocr}:``:
   sequence       a counter: the order of tasks created at one instant
   owners         a sorted set of the clients by how many tasks they hold
 Redis unreachable while serving is the protocols' "no slot available" at once (short socket
-timeouts), never a hang or a 500; reads over ``POST /ocr`` need no store and go on.
+timeouts, captcha_service/shared.py), never a hang or a 500; reads over ``POST /ocr`` need no store and go on.
 """
 
 import logging
@@ -17,11 +17,10 @@ import secrets
 
 import redis
 
+from ..shared import PREFIX
 from .errors import SolverError
 from .tasks import FIRST_ID, ID_RANGE, Task
 
-PREFIX = "{captcha-ocr}:"  # one hash tag: every key in one slot, so the scripts run on Redis Cluster too
-CONNECT_TIMEOUT_SECONDS, TIMEOUT_SECONDS = 0.1, 0.5
 logger = logging.getLogger(__name__)
 
 # Drops tasks older than the TTL, then the oldest task of the client holding the most while over
@@ -67,16 +66,6 @@ if redis.call('HGET', KEYS[1], 'reported') ~= '0' then return 0 end
 redis.call('HSET', KEYS[1], 'reported', '1')
 return 1
 """
-
-
-def connect(url):
-    """A client of the Redis at ``url``, checked now: a Redis that cannot be reached stops the start-up (ValueError)."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS, decode_responses=True)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as error:
-        raise ValueError(f"REDIS_URL={url!r} cannot be reached: {error}") from None
-    return client
 
 
 class RedisTaskStore:
