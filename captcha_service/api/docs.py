@@ -5,6 +5,7 @@ from flasgger import APISpec, Swagger
 
 from ..ocr.images import IMAGE_MEDIA_TYPES
 from ..version import __version__
+from .auth import api_keys
 from .inputs import BASE64_FORM_FIELD, UPLOAD_FIELDS
 from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSchema, ReadOptionsSchema, RefusalSchema
 
@@ -48,10 +49,32 @@ def init_app(app):
         plugins=[MarshmallowPlugin()],
         info={"description": "Reads numeric captchas; answers 422 rather than guess."},
     )
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "description": "When API_KEYS is set"})
-    spec.components.security_scheme("api_key", {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "When API_KEYS is set"})
+    keyed = bool(api_keys(app))
+    if keyed:  # shown only where a key is asked for: without API_KEYS the docs showed a lock that opened nothing
+        spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+        spec.components.security_scheme("api_key", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     template = spec.to_flasgger(
         app, definitions=[OcrRequestSchema, OcrResponseSchema, ErrorSchema, RefusalSchema, HealthSchema]
     )
-    app.config.setdefault("SWAGGER", {"title": TITLE, "uiversion": 3, "openapi": OPENAPI_VERSION})
-    Swagger(app, template=template)
+    # "auth": flasgger's page writes `let auth_config = <this>;`, which is `None` (a JavaScript error) when unset.
+    app.config.setdefault("SWAGGER", {"title": TITLE, "uiversion": 3, "openapi": OPENAPI_VERSION, "auth": {}})
+    _Swagger(app, template=template, keyed=keyed)
+
+
+# The routes of the HTTP API that ask for a key when API_KEYS is set (the solver protocols carry theirs in the body).
+KEYED_OPERATIONS = {"/ocr": "post", "/ocr/report": "post", "/models": "get"}
+
+
+class _Swagger(Swagger):
+    """flasgger's Swagger, its spec naming the keys on the routes that need one, when keys are set."""
+
+    def __init__(self, app, template, keyed):
+        self.keyed = keyed
+        super().__init__(app, template=template)
+
+    def get_apispecs(self, endpoint="apispec_1"):
+        specs = super().get_apispecs(endpoint)
+        if self.keyed:
+            for path, method in KEYED_OPERATIONS.items():
+                specs["paths"][path][method]["security"] = [{"bearer": []}, {"api_key": []}]
+        return specs

@@ -7,6 +7,10 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from ..ocr.asks import LEAST_CONFIDENCE, LONGEST, MOST_CONFIDENCE, SHORTEST
 from ..ocr.site_models import SITE_MODEL_NAME
 
+EXAMPLE_IMAGE = (
+    "iVBORw0KGgoAAAANSUhEUgAAAKAAAAA8CAAAAADEAO7JAAAAU0lEQVR4nO3OsQEAEADAMPz/MycYMjA0F2Tu8bf1OnBTUBVUBVVB"
+    "VVAVVAVVQVVQFVQFVUFVUBVUBVVBVVAVVAVVQVVQFVQFVUFVUBVUBVVBVVAdlcMBd2UeHJEAAAAASUVORK5CYII="
+)
 # Other names clients send the base64 image under: the older service's, and ddddocr-fastapi's.
 IMAGE_ALIASES = ("text", "image")
 
@@ -17,7 +21,7 @@ def _length_field(strict):
         load_default=None,
         validate=validate.Range(SHORTEST, LONGEST, error=f"must be a whole number from {SHORTEST} to {LONGEST}"),
         error_messages={"invalid": f"must be a whole number from {SHORTEST} to {LONGEST}"},
-        metadata={"description": "How many digits the captcha has (default: the server's OCR_DIGITS, 4)."},
+        metadata={"description": "How many digits the captcha has (default: the server's OCR_DIGITS, 4).", "example": 4},
     )
 
 
@@ -28,7 +32,8 @@ def _min_confidence_field():
         error_messages={"invalid": "must be a number from 0 to 1", "special": "must be a number from 0 to 1"},
         metadata={
             "description": "Refuse (422) readings less sure than this "
-            "(default: the server's MIN_CONFIDENCE, 0.9). 0 answers every reading."
+            "(default: the server's MIN_CONFIDENCE, 0.9). 0 answers every reading.",
+            "example": 0.9,
         },
     )
 
@@ -37,7 +42,7 @@ def _model_field():
     return fields.String(
         load_default=None,
         validate=validate.Regexp(SITE_MODEL_NAME, error="must be a site model's name: 1-64 letters, digits, '_' or '-'"),
-        metadata={"description": "A site model to read with (see GET /models); default: the general model."},
+        metadata={"description": "A site model to read with (see GET /models); default: the general model.", "example": "general"},
     )
 
 
@@ -72,7 +77,9 @@ class OcrRequestSchema(ReadOptionsSchema):
         metadata={
             "description": "The captcha image (PNG, JPEG, GIF, BMP or WebP) as base64 or as a "
             "data URL (data:image/png;base64,...). Line breaks and missing padding are tolerated. "
-            "The field names 'text' (the older service's) and 'image' are accepted too."
+            "The field names 'text' (the older service's) and 'image' are accepted too.",
+            # A white 160x60 PNG: "Try it out" as it stands is answered, a clear 422 "no reading".
+            "example": EXAMPLE_IMAGE,
         },
     )
     length = _length_field(strict=True)

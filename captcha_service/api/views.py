@@ -72,10 +72,6 @@ def read_captcha():
     """Read the digits of a captcha image: JSON base64, a form upload, or the image itself.
     ---
     tags: [ocr]
-    security:
-      - {}
-      - bearer: []
-      - api_key: []
     requestBody:
       required: true
       content:

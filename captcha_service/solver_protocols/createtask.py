@@ -7,6 +7,7 @@ the others ignore them and poll ``/getTaskResult``). A captcha we are not sure o
 ``{"errorId", "errorCode", "errorDescription"}``.
 """
 
+from flasgger import swag_from
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
@@ -118,21 +119,38 @@ def get_task_result():
     }
 
 
+def _operation(description, **fields):
+    """The OpenAPI description of a method whose body is ``clientKey`` and ``fields``, answered with an ``errorId``."""
+    body = {"type": "object", "properties": {"clientKey": {"type": "string"}, **fields}}
+    answer = {"description": description, "content": {"application/json": {"schema": {"type": "object", "required": ["errorId"]}}}}
+    return {"tags": ["solver protocols"], "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {"200": answer}}
+
+
+REPORT = _operation('{"errorId": 0, "status": "success"}; a second report on a task answers so too, uncounted', taskId={"type": "integer"})
+
+
 @bp.post("/getBalance", strict_slashes=False)
+@swag_from(_operation('{"errorId": 0, "balance": ...}: reading here costs nothing'))
 def get_balance():
+    """getBalance: a balance that never runs out."""
     _client(_body())
     return {"errorId": 0, "balance": BALANCE}
 
 
 @bp.post("/reportIncorrectImageCaptcha", strict_slashes=False)
 @bp.post("/reportIncorrect", strict_slashes=False)
+@swag_from(REPORT)
 def report_incorrect():
+    """reportIncorrectImageCaptcha / reportIncorrect: our answer to that task was wrong (counted once)."""
     report_task(_task(_body()), correct=False)  # a second report answers success too (anti-captcha's way), uncounted
     return {"errorId": 0, "status": "success"}
 
 
 @bp.post("/reportCorrect", strict_slashes=False)
+@swag_from(REPORT)
 def report_correct():
+    """reportCorrect: our answer to that task was right (with SAMPLES_DIR its image is kept, labelled)."""
     report_task(_task(_body()), correct=True)
     return {"errorId": 0, "status": "success"}
 
