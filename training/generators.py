@@ -92,8 +92,11 @@ def stop_line_services():
     """End this process's line services (they would end with it; a caller that only tried them ends them now)."""
     for name, pid in list(_started):
         process = _line_service(name, pid)
-        process.stdin.close()
-        process.stdout.close()
+        for pipe in (process.stdin, process.stdout):
+            try:
+                pipe.close()
+            except BrokenPipeError:  # one that exited before reading what was written to it
+                pass
         process.wait()
     _started.clear()
     _line_service.cache_clear()
