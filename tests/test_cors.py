@@ -50,3 +50,9 @@ def test_any_page_with_a_star():
 def test_a_setting_that_is_no_origin_stops_the_start_up(setting):
     with pytest.raises(ValueError, match="CORS_ORIGINS"):
         create_app({"CORS_ORIGINS": setting})
+
+
+def test_a_browser_extension_may_be_named():
+    extension = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+    client = create_app({"CORS_ORIGINS": extension}).test_client()
+    assert client.get("/", headers={"Origin": extension}).headers["Access-Control-Allow-Origin"] == extension

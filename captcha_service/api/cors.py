@@ -7,11 +7,13 @@ from flask_cors import CORS
 # What a page may send, and may read back, besides the simple headers.
 ALLOWED_HEADERS = ("Content-Type", "Authorization", "X-API-Key", "X-Request-ID")
 EXPOSED_HEADERS = ("X-Request-ID", "Retry-After")
-ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z")
+# A web page's origin, or a browser extension's (its pages and background scripts call with these).
+ORIGIN = re.compile(r"(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|(chrome|moz|safari-web)-extension://[A-Za-z0-9.-]+)\Z")
 
 
 def init_app(app):
-    """``CORS_ORIGINS``: ``*`` (any page), or comma-separated origins (``https://example.com``); empty: none.
+    """``CORS_ORIGINS``: ``*`` (any page), or comma-separated origins (``https://example.com``,
+    ``chrome-extension://<id>``); empty: none.
 
     A value that is no origin stops the start-up: a typo must not leave every page shut out unnoticed.
     """
