@@ -39,6 +39,14 @@ def test_ddddocr_fastapis_forms_read_like_json(client):
     assert not_base64.status_code == 422 and not_base64.is_json
 
 
+def test_an_upload_with_no_file_chosen_is_no_image_and_two_images_are_refused(client):
+    unchosen = {"image": (io.BytesIO(b""), ""), "file": (io.BytesIO(KAPTCHA.read_bytes()), "c.jpg")}  # a form's empty file input
+    assert client.post("/ocr", data=unchosen, content_type="multipart/form-data").json == json_answer(client, KAPTCHA)
+    two = {"image": (io.BytesIO(KAPTCHA.read_bytes()), "c.jpg"), "file": (io.BytesIO(GIF.read_bytes()), "g.gif")}
+    refused = client.post("/ocr", data=two, content_type="multipart/form-data")
+    assert refused.status_code == 422 and "different images" in refused.json["detail"]
+
+
 @pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
 def test_a_raw_image_body_reads_like_json(client, path):
     response = client.post("/ocr", data=path.read_bytes(), content_type=MEDIA_TYPES[path.suffix])

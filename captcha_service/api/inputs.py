@@ -35,15 +35,22 @@ def image_and_options(request):
 
 
 def _form_image(files, form):
-    for field in UPLOAD_FIELDS:
-        if field in files:
-            image_bytes = files[field].read()
-            if not image_bytes:
-                raise UnreadableInput(f"the uploaded '{field}' is empty", Reason.EMPTY_IMAGE)
-            return image_bytes
+    """The one image a form carries: an upload (``image`` or ``file``) or base64 in the field ``image``.
+
+    An upload with no file chosen (a browser sends it empty, unnamed) is no image; two images that
+    differ are refused, as JSON refuses two fields that hold different images.
+    """
+    uploads = {field: files[field].read() for field in UPLOAD_FIELDS if field in files}
+    given = {field: data for field, data in uploads.items() if data or files[field].filename}
     if BASE64_FORM_FIELD in form:
         # A client that did not percent-encode the text sent each '+' of it as a space; base64 has no spaces.
-        return decode_image_payload(form[BASE64_FORM_FIELD].replace(" ", "+"))
+        given["base64 " + BASE64_FORM_FIELD] = decode_image_payload(form[BASE64_FORM_FIELD].replace(" ", "+"))
+    if len(set(given.values())) > 1:
+        raise UnreadableInput(f"the form holds different images in {' and '.join(map(repr, given))}: send one", Reason.NO_IMAGE)
+    for field, image_bytes in given.items():
+        if not image_bytes:
+            raise UnreadableInput(f"the uploaded '{field}' is empty", Reason.EMPTY_IMAGE)
+        return image_bytes
     raise UnreadableInput(
         f"no image: upload the file in the form field 'image' (or 'file'), or send its base64 in the field '{BASE64_FORM_FIELD}'",
         Reason.NO_IMAGE,
