@@ -228,7 +228,7 @@ class Checkpoint:
         self.path = pathlib.Path(path)
 
     def load(self):
-        return torch.load(self.path, weights_only=False) if self.path.exists() else None
+        return torch.load(self.path, weights_only=True) if self.path.exists() else None  # plain data only: a committed file unpickles no code
 
     def save(self, state):
         self.path.parent.mkdir(parents=True, exist_ok=True)
