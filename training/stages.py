@@ -18,12 +18,12 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 
+from bench.families import LOFO_MODELS
 from captcha_service.ocr.digit_model import MODEL_FILE
 
-from . import train
+from . import data, train
 
-LOFO_MODELS = pathlib.Path("bench/lofo_models")  # paths relative to the repository, where make runs
-OUTSIDE_GENERATORS = ("captcha", "wheezy", "gregwar", "django")
+OUTSIDE_GENERATORS = tuple(name for _, name in data.SOURCES if name != "render")
 
 
 @dataclass(frozen=True)
