@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from .fonts import digit_fonts
 
 LENGTH_WEIGHTS = {3: 1, 4: 6, 5: 3, 6: 2, 7: 1, 8: 1}
+MAX_BYTES = 256_000  # sites serve captchas of a few kB; a noisy large canvas in PNG can exceed what the service reads
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Scene:
     background_colour: tuple
     ink_colours: list
     transparent: bool = False
+    cut: int = 0  # the text runs off the right (1) or left (-1) edge
 
     def ink(self):
         return self.rng.choice(self.ink_colours)
@@ -64,7 +66,9 @@ def render_captcha(rng, digits=None):
     while True:  # drawn again until a person could read it: a label nobody can see teaches guessing
         scene, layers, frames = _draw(rng, digits)
         if len(frames) > 1 or legible(layers, frames[0]):  # an animation shows each digit whole in some frame
-            return _encode(scene, frames, digits)
+            captcha = _encode(scene, frames, digits)
+            if len(captcha.data) <= MAX_BYTES:
+                return captcha
 
 
 def _draw(rng, digits):
@@ -96,24 +100,39 @@ def random_digits(rng):
 
 
 def _scene(rng):
-    if rng.random() < 0.15:  # a large canvas with the digits in a band
-        width, height = rng.randint(160, 400), rng.randint(80, 150)
-        band_height = int(height * rng.uniform(0.3, 0.6))
-        band_width = int(width * rng.uniform(0.5, 0.9))
-        left, top = rng.randint(0, width - band_width), rng.randint(0, height - band_height)
-        band = (left, top, left + band_width, top + band_height)
-    else:
-        height = int(round(math.exp(rng.uniform(math.log(20), math.log(110)))))
-        width = min(400, max(60, int(height * rng.uniform(1.8, 5.0))))
-        height = min(height, width)
-        margin_x, margin_y = int(width * rng.uniform(0.02, 0.12)), int(height * rng.uniform(0.02, 0.15))
-        shift = int(width * rng.uniform(0.05, 0.25)) if rng.random() < 0.2 else 0  # digits off centre, one margin wide
-        shift = shift if rng.random() < 0.5 else -shift
-        band = (margin_x + max(shift, 0), margin_y, width - margin_x + min(shift, 0), height - margin_y)
-    dark = rng.random() < 0.2
+    width, height, band = _pick(rng, CANVASES)(rng)
+    cut = 0
+    if rng.random() < 0.08:  # the last (or first) digit partly cut by the image's edge
+        cut = 1 if rng.random() < 0.7 else -1
+        overflow = int((band[3] - band[1]) * rng.uniform(0.1, 0.3))
+        band = (band[0], band[1], width + overflow, band[3]) if cut > 0 else (-overflow, band[1], band[2], band[3])
+    dark = rng.random() < 0.3
     background = _colour(rng, dark=dark)
-    inks = [_colour(rng, dark=not dark) for _ in range(rng.choice((1, 1, 2, 4)))]
-    return Scene(rng, width, height, band, dark, background, inks)
+    inks = [_colour(rng, dark=not dark) for _ in range(rng.choice((1, 1, 2, 4, 6)))]
+    return Scene(rng, width, height, band, dark, background, inks, cut=cut)
+
+
+def filled_canvas(rng):
+    """A canvas of any size, from a thumbnail strip to a tall box, the digits across most of it."""
+    height = int(round(math.exp(rng.uniform(math.log(20), math.log(110)))))
+    width = min(400, max(60, int(height * rng.uniform(1.8, 5.0))))
+    height = min(height, width)
+    margin_x, margin_y = int(width * rng.uniform(0.02, 0.12)), int(height * rng.uniform(0.02, 0.15))
+    shift = int(width * rng.uniform(0.05, 0.25)) if rng.random() < 0.2 else 0  # digits off centre, one margin wide
+    shift = shift if rng.random() < 0.5 else -shift
+    return width, height, (margin_x + max(shift, 0), margin_y, width - margin_x + min(shift, 0), height - margin_y)
+
+
+def banded_canvas(rng):
+    """A large canvas with the digits in a band anywhere on it, from most of it to a small strip."""
+    width, height = rng.randint(160, 640), rng.randint(60, 360)
+    band_height = int(height * rng.uniform(0.15, 0.6))
+    band_width = min(width, max(int(width * rng.uniform(0.25, 0.9)), int(band_height * 2.2)))
+    left, top = rng.randint(0, width - band_width), rng.randint(0, height - band_height)
+    return width, height, (left, top, left + band_width, top + band_height)
+
+
+CANVASES = [(0.82, filled_canvas), (0.18, banded_canvas)]
 
 
 def _colour(rng, dark):
@@ -129,6 +148,10 @@ def _colour(rng, dark):
         luma = 0.299 * red + 0.587 * green + 0.114 * blue
         if (luma < 110) if dark else (luma > 150):
             return (red, green, blue)
+
+
+def _any_colour(rng):
+    return _colour(rng, dark=rng.random() < 0.5)
 
 
 def _pick(rng, weighted):
@@ -191,7 +214,7 @@ def stripes(scene):
 
 def coloured_band(scene):
     """A plain canvas with a rectangle of another colour behind the digits."""
-    image = Image.new("RGB", (scene.width, scene.height), _colour(scene.rng, dark=scene.rng.random() < 0.5))
+    image = Image.new("RGB", (scene.width, scene.height), _any_colour(scene.rng))
     left, top, right, bottom = scene.band
     ImageDraw.Draw(image).rectangle([left - 2, top - 2, right + 2, bottom + 2], fill=scene.background_colour)
     return image
@@ -216,21 +239,26 @@ def _draw_digits(scene, digits):
         glyphs.append(style(scene, _glyph(scene, digit, path)))
     left, top, right, bottom = scene.band
     band_width, band_height = right - left, bottom - top
-    spacing = rng.uniform(-0.2, 0.45)
+    spacing = rng.uniform(-0.2, 0.45) if rng.random() < 0.8 else rng.uniform(0.5, 1.5)  # touching to far apart
     gaps = [max(-0.3, spacing + rng.uniform(-0.1, 0.1)) for _ in glyphs]
+    if rng.random() < 0.3:  # each digit its own size
+        glyphs = [_scaled(glyph, rng.uniform(0.6, 1.0)) for glyph in glyphs]
     heights = [glyph.height for glyph in glyphs]
     natural_width = sum(g.width for g in glyphs) + sum(gap * g.width for gap, g in zip(gaps[1:], glyphs[1:]))
     scale = min(band_width / max(natural_width, 1), band_height / max(max(heights), 1)) * rng.uniform(0.75, 1.0)
     scale = max(scale, 0.05)
     total = natural_width * scale
-    x = left + rng.uniform(0, max(0.0, band_width - total))
+    slack = max(0.0, band_width - total)
+    x = left + {1: slack, -1: 0.0}.get(scene.cut, rng.uniform(0, slack))
+    line_height = max(heights) * scale
+    line_top = top + rng.uniform(0, max(0.0, band_height - line_height))  # the digits keep to a line, each a little off it
     layers = []
     for index, (glyph, gap) in enumerate(zip(glyphs, gaps)):
         size = (max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale)))
         glyph = glyph.resize(size, Image.Resampling.LANCZOS)
         if index:
             x += gap * glyph.width
-        y = top + rng.uniform(0, max(0.0, band_height - glyph.height))
+        y = line_top + rng.uniform(0, line_height - glyph.height) if rng.random() < 0.7 else top + rng.uniform(0, max(0.0, band_height - glyph.height))
         layer = Image.new("RGBA", (scene.width, scene.height), (0, 0, 0, 0))
         layer.paste(glyph, (int(round(x)), int(round(y))), glyph)
         layers.append(layer)
@@ -266,9 +294,13 @@ def _glyph(scene, digit, font_path):
     return glyph
 
 
+def _scaled(glyph, factor):
+    return glyph.resize((max(1, round(glyph.width * factor)), max(1, round(glyph.height * factor))), Image.Resampling.LANCZOS)
+
+
 @functools.lru_cache(maxsize=512)
-def _font(path):
-    return ImageFont.truetype(str(path), 64)
+def _font(path, size=64):
+    return ImageFont.truetype(str(path), size)
 
 
 def plain(scene, glyph):
@@ -337,7 +369,18 @@ def outlined(scene, glyph):
     return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
 
 
-GLYPH_STYLES = [(10, plain), (0.8, hollow), (0.8, outlined), (1.2, shadowed), (0.8, dotted), (1, two_tone)]
+def pixelated(scene, glyph):
+    """A bitmap font's digit: the glyph on a coarse grid of hard pixels, shown enlarged."""
+    rows = scene.rng.randint(7, 14)
+    alpha = glyph.getchannel("A")
+    small = alpha.resize((max(3, round(alpha.width * rows / alpha.height)), rows), Image.Resampling.BILINEAR)
+    hard = small.point(lambda level: 255 if level > 100 else 0)
+    glyph = glyph.copy()
+    glyph.putalpha(hard.resize(alpha.size, Image.Resampling.NEAREST))
+    return glyph
+
+
+GLYPH_STYLES = [(10, plain), (0.8, hollow), (0.8, outlined), (1.2, shadowed), (0.8, dotted), (1, two_tone), (0.8, pixelated)]
 
 
 # ---------------------------------------------------------------- warps of the digits' layers
@@ -466,9 +509,9 @@ def confetti(scene, image):
     """Small shapes of many colours all over (both polarities)."""
     draw = ImageDraw.Draw(image)
     size = scene.height * scene.rng.uniform(0.03, 0.12)
-    for _ in range(scene.rng.randint(8, 35)):
+    for _ in range(scene.rng.choice((scene.rng.randint(8, 35), scene.rng.randint(50, 300)))):
         x, y = _random_point(scene, False)
-        colour = _colour(scene.rng, dark=scene.rng.random() < 0.5)
+        colour = _any_colour(scene.rng)
         if scene.rng.random() < 0.5:
             draw.rectangle([x, y, x + size * scene.rng.uniform(0.3, 1), y + size * scene.rng.uniform(0.3, 1)], fill=colour)
         else:
@@ -503,9 +546,65 @@ def salt_and_pepper(scene, image):
     image.paste(Image.fromarray(pixels, image.mode))
 
 
+def segments(scene, image):
+    """Many short strokes of many colours all over, some crossing the digits."""
+    draw = ImageDraw.Draw(image)
+    length = scene.height * scene.rng.uniform(0.05, 0.4)
+    for _ in range(scene.rng.randint(20, 200)):
+        x, y = _random_point(scene, False)
+        angle = scene.rng.uniform(0, math.pi)
+        end = (x + length * math.cos(angle), y + length * math.sin(angle))
+        draw.line([(x, y), end], fill=scene.noise_colour() if scene.rng.random() < 0.5 else _any_colour(scene.rng), width=scene.rng.choice((1, 1, 2)))
+
+
+def ovals(scene, image):
+    """Thin ellipses of any size and colour, many crossing the digits."""
+    draw = ImageDraw.Draw(image)
+    for _ in range(scene.rng.randint(5, 30)):
+        x, y = _random_point(scene, False)
+        rx, ry = scene.width * scene.rng.uniform(0.02, 0.3), scene.height * scene.rng.uniform(0.05, 0.5)
+        draw.ellipse([x - rx, y - ry, x + rx, y + ry], outline=_any_colour(scene.rng), width=scene.rng.choice((1, 1, 2)))
+
+
+def spiral(scene, image):
+    rng = scene.rng
+    centre_x, centre_y = _random_point(scene, False)
+    turns, reach = rng.uniform(1.5, 5), max(scene.width, scene.height) * rng.uniform(0.3, 0.8)
+    points = []
+    for t in np.linspace(0, 1, 200):
+        angle = 2 * math.pi * turns * t
+        points.append((centre_x + reach * t * math.cos(angle), centre_y + reach * t * math.sin(angle) * scene.height / scene.width))
+    ImageDraw.Draw(image).line(points, fill=scene.noise_colour(), width=_line_width(scene))
+
+
+def thick_curve(scene, image):
+    """A heavy stroke in the digits' own ink through the band, as thick as their strokes."""
+    rng = scene.rng
+    left, top, right, bottom = scene.band
+    middle, amplitude = rng.uniform(top, bottom), (bottom - top) * rng.uniform(0.05, 0.35)
+    period, phase = (right - left) * rng.uniform(0.5, 2.0), rng.uniform(0, 2 * math.pi)
+    xs = np.linspace(min(left, 0), max(right, scene.width), 80)
+    points = [(float(x), float(middle + amplitude * math.sin(2 * math.pi * x / period + phase))) for x in xs]
+    width = max(2, int((bottom - top) * rng.uniform(0.06, 0.14)))
+    ImageDraw.Draw(image).line(points, fill=scene.ink(), width=width, joint="curve")
+
+
+def pale_glyphs(scene, image):
+    """Pale letters and digits strewn behind the text: shapes like digits that are not the answer."""
+    rng = scene.rng
+    fonts = digit_fonts()
+    for _ in range(rng.randint(3, 20)):
+        character = rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabdefghkmnpqrtwxyz0123456789")
+        font = _font(rng.choice(fonts), max(6, int(scene.height * rng.uniform(0.15, 0.6)) // 4 * 4))
+        ink = np.array(scene.ink(), dtype=np.float64)
+        pale = tuple(int(c) for c in ink + (np.array(scene.background_colour) - ink) * rng.uniform(0.7, 0.88))
+        ImageDraw.Draw(image).text(_random_point(scene, False), character, font=font, fill=pale, anchor="mm")
+
+
 NOISES = [
     (0.35, lines), (0.25, arcs), (0.3, curve_through), (0.2, bezier), (0.1, bubbles), (0.35, dots),
-    (0.1, confetti), (0.1, grid), (0.08, hatching), (0.15, salt_and_pepper),
+    (0.15, confetti), (0.1, grid), (0.08, hatching), (0.15, salt_and_pepper), (0.1, segments), (0.1, ovals),
+    (0.05, spiral), (0.1, thick_curve), (0.1, pale_glyphs),
 ]
 
 
@@ -514,7 +613,7 @@ NOISES = [
 
 def _composite(scene, background, layers):
     """The frames of the captcha: usually one, sometimes an animation that reveals digits over time."""
-    if scene.rng.random() < 0.07:
+    if not scene.dark_background and scene.rng.random() < 0.07:  # a reader flattens frames by their darkest ink
         return _reveal_frames(scene, background, layers)
     frame = background.convert("RGBA")
     for layer in layers:
@@ -568,6 +667,7 @@ FINISHES = [(0.3, blur), (0.15, resample), (0.1, sharpen), (0.12, low_contrast)]
 
 
 MIN_DIGIT_HEIGHT = 8  # pixels: smaller, a digit is a blur of a few pixels
+MIN_DIGIT_SHARE = 0.12  # of the canvas's height: smaller, a person must search the picture for them
 MIN_CONTRAST = 45  # grey levels between the digits' strokes and what lies around them
 MIN_VISIBLE = 0.7  # share of the digits' pixels still nearer the ink than the background
 MAX_CLUTTER = 0.4  # share of the pixels around the digits that look like ink
@@ -584,7 +684,7 @@ def legible(layers, frame):
     masks = [np.asarray(layer.getchannel("A")) > 127 for layer in layers]
     heights = [np.ptp(np.nonzero(mask.any(axis=1))[0]) + 1 for mask in masks if mask.any()]
     height = np.median(heights) if len(heights) == len(masks) else 0
-    if height < MIN_DIGIT_HEIGHT:
+    if height < max(MIN_DIGIT_HEIGHT, MIN_DIGIT_SHARE * frame.height):
         return False
     strokes = np.logical_or.reduce(masks)
     core = ~_max_filter(~strokes, 1)  # strokes less their edge

@@ -1,6 +1,7 @@
 """The training plans as data: the stages of the shipped digit model, and of the leave-one-family-out models.
 
     python -m training.stages model        the shipped model (make model): four stages, hours on 2 cores
+    python -m training.stages second       the second reader (make second-model): two wider stages, under 2 hours
     python -m training.stages lofo         bench/lofo_models (make lofo-models): about 50 minutes
     python -m training.stages model --print    the commands, without running them
 
@@ -19,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 from bench.families import LOFO_MODELS
-from captcha_service.ocr.digit_model import MODEL_FILE
+from captcha_service.ocr.digit_model import MODEL_FILE, SECOND_MODEL_FILE
 
 from . import data, train
 
@@ -35,6 +36,7 @@ class Stage:
     samples: int = 160_000
     epochs: int = 3
     leave_out: tuple = field(default_factory=tuple)
+    width: float | None = None  # DigitNet's channel multiplier, for a stage that starts from scratch
 
     def done(self):
         """Whether its model is written by a run of these very arguments (its card says), and no run is under way."""
@@ -49,6 +51,7 @@ class Stage:
         arguments = ["--out", _shown(self.out), "--seed", str(self.seed), "--learning-rate", str(self.learning_rate),
                      "--samples", str(self.samples), "--epochs", str(self.epochs)]
         arguments += ["--init", _shown(self.init)] if self.init else []
+        arguments += ["--width", str(self.width)] if self.width else []
         return arguments + [argument for source in self.leave_out for argument in ("--leave-out", source)]
 
 
@@ -68,6 +71,14 @@ def _stages_of_the_shipped_model():
     ]
 
 
+def _stages_of_the_second_model():
+    first = pathlib.Path("build") / "digits-wide-stage1.onnx"
+    return [
+        Stage(first, seed=10, samples=160_000, epochs=2, width=1.0),
+        Stage(SECOND_MODEL_FILE, init=first, seed=11, learning_rate=1e-3, samples=160_000, epochs=2),
+    ]
+
+
 def _stages_of_the_lofo_models():
     base = LOFO_MODELS / "renderer-only.onnx"
     return [Stage(base, samples=96_000, epochs=2, leave_out=OUTSIDE_GENERATORS)] + [
@@ -76,7 +87,7 @@ def _stages_of_the_lofo_models():
     ]
 
 
-PLANS = {"model": _stages_of_the_shipped_model, "lofo": _stages_of_the_lofo_models}
+PLANS = {"model": _stages_of_the_shipped_model, "second": _stages_of_the_second_model, "lofo": _stages_of_the_lofo_models}
 
 
 def main(argv=None):

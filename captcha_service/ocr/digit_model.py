@@ -7,6 +7,9 @@ import onnxruntime
 from PIL import Image
 
 MODEL_FILE = pathlib.Path(__file__).resolve().parent / "models" / "digits.onnx"
+# A second reader of our own, trained apart (wider, other seeds, the broader renderer), so that its
+# errors and the first's seldom coincide.
+SECOND_MODEL_FILE = MODEL_FILE.with_name("digits-wide.onnx")
 INPUT_WIDTH, INPUT_HEIGHT = 128, 32
 # How a reading's steadiness is tried (``Recogniser``): the model's input moved this far, (right,
 # down) in its own pixels, the edges repeated into the gap. A fraction of a stroke's width: a
