@@ -1,11 +1,9 @@
 """REDIS_URL: tasks in a real redis-server, so any process answers a poll for any task; Redis lost is a quick protocol error."""
 
 import shutil
-import subprocess
 import time
 
 import pytest
-import redis
 
 from captcha_service import create_app
 from captcha_service.api.quotas import OverQuota
@@ -14,35 +12,10 @@ from captcha_service.solver_protocols.redis_tasks import RedisTaskStore
 from captcha_service.solver_protocols.tasks import TASKS_EXTENSION
 from deploy.local_server import free_port
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make redis)")
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
-
-
-class RedisServer:
-    """A real redis-server on a free loopback port, keeping nothing on disk; it can be stopped and started again."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis(port=self.port).ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.02)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from captcha_service import create_app
-from captcha_service.solver_protocols.tasks import Task
+from captcha_service.solver_protocols.tasks import TaskStore
 from captcha_service.solver_protocols.upstream import Upstream
 from deploy.local_server import free_port, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
@@ -226,19 +226,16 @@ def test_a_server_stops_at_once_while_an_upstream_trickles(tmp_path):
 
 
 def test_a_task_store_that_fails_gives_the_upstream_slot_back():
-    class FlakyStore:
+    class FlakyStore(TaskStore):
         failures = 2
 
         def add(self, owner, request_id):
             if self.failures:
                 self.failures -= 1
                 raise RuntimeError("the store is away")
-            return Task(1, owner, request_id)
+            return super().add(owner, request_id)
 
-        def finish(self, *_, **__):
-            pass
-
-    upstream = Upstream("http://127.0.0.1:9", "key", 2, 1.0, FlakyStore())
+    upstream = Upstream("http://127.0.0.1:9", "key", 2, 1.0, FlakyStore(10, 60))
     for _ in range(2):
         with pytest.raises(RuntimeError):
             upstream.forward(b"image", "owner", "request", {}, None)

@@ -8,6 +8,10 @@ so that processes writing at once see one store. Keys, under ``{captcha-ocr}:``:
   owner:<owner>  a sorted set of that client's ids in the order they came (by ``sequence``)
   sequence       a counter: the order of tasks created at one instant
   owners         a sorted set of the clients by how many tasks they hold
+  forwarded      a sorted set of the tasks with an upstream solver, by when their lease runs out:
+                 the process polling the upstream renews it; a process that died (kill -9, a memory
+                 restart) stops renewing, and another one claims the task and finishes the polling
+                 (the upstream's task id is in the task's hash), so an answer paid for is not lost
 Redis unreachable while serving is the protocols' "no slot available" at once (short socket
 timeouts, captcha_service/shared.py), never a hang or a 500; reads over ``POST /ocr`` need no store and go on.
 """
@@ -22,6 +26,9 @@ from .errors import SolverError
 from .tasks import FIRST_ID, ID_RANGE, Task
 
 logger = logging.getLogger(__name__)
+# How long a process's hold on a forwarded task lasts unrenewed: it renews at each poll of the
+# upstream (every POLL_SECONDS), so only a process that stopped running lets it run out.
+LEASE_SECONDS = 10.0
 
 # Drops tasks older than the TTL, then the oldest task of the client holding the most while over
 # the size. KEYS: tasks, owners. ARGV: prefix, oldest creation time to keep, size.
@@ -60,6 +67,29 @@ return 1
 """
 _FINISH = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'digits', ARGV[1], 'error', ARGV[2]) end
+redis.call('ZREM', KEYS[2], ARGV[3])
+"""
+# Claims forwarded tasks whose lease ran out by ARGV[2] (Unix time). KEYS: forwarded. ARGV: prefix, now, the new lease's end, most.
+# Returns [id, handover, ...] of the tasks claimed; a task gone meanwhile (expired, evicted) is dropped.
+_CLAIM = """
+local claimed = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))) do
+  local task = ARGV[1] .. 'task:' .. id
+  if redis.call('EXISTS', task) == 1 then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    table.insert(claimed, id); table.insert(claimed, redis.call('HGET', task, 'handover') or '')
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return claimed
+"""
+# Holds a forwarded task unless it is gone. KEYS: task, forwarded. ARGV: handover (or '' to keep it), id, the lease's end.
+_LEASE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'handover', ARGV[1]) end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+return 1
 """
 _FIRST_REPORT = """
 if redis.call('HGET', KEYS[1], 'reported') ~= '0' then return 0 end
@@ -74,7 +104,9 @@ class RedisTaskStore:
     def __init__(self, client, size, ttl, clock):
         self.client, self.size, self.ttl, self.clock = client, size, ttl, clock
         self._forget_old = client.register_script(_FORGET_OLD)
-        self._add, self._finish, self._first_report = (client.register_script(script) for script in (_ADD, _FINISH, _FIRST_REPORT))
+        self._add, self._finish, self._first_report, self._lease, self._claim = (
+            client.register_script(script) for script in (_ADD, _FINISH, _FIRST_REPORT, _LEASE, _CLAIM)
+        )
 
     def add(self, owner, request_id, digits=None, error=None):
         created = self.clock()
@@ -88,11 +120,34 @@ class RedisTaskStore:
         return Task(task_id, owner, request_id, digits, error, created)
 
     def finish(self, task_id, digits=None, error=None):
-        """A pending task's answer (from an upstream's thread: a Redis lost meanwhile is logged, the task stays pending)."""
+        """A pending task's answer, from an upstream's thread. A Redis lost meanwhile leaves the task pending and its
+        lease to run out: a process claims it when Redis is back, asks the upstream again, and finishes it."""
+        self._quietly(self._finish, keys=[_task_key(task_id), PREFIX + "forwarded"], args=[digits or "", error or "", task_id])
+
+    def lease(self, task_id, handover=None):
+        """Hold a forwarded task for LEASE_SECONDS more (``upstream.Upstream``), keeping ``handover`` (text) with it if
+        given: what another process needs to finish it."""
+        keys = [_task_key(task_id), PREFIX + "forwarded"]
+        self._quietly(self._lease, keys=keys, args=[handover or "", task_id, repr(self.clock() + LEASE_SECONDS)])
+
+    def release(self, task_id):
+        """Let another process take a forwarded task at once (this one is stopping)."""
+        self._quietly(self.client.zadd, PREFIX + "forwarded", {task_id: 0}, xx=True)
+
+    def claim_abandoned(self, most):
+        """[(task id, its handover text)] of up to ``most`` forwarded tasks whose lease ran out, now held here."""
+        now = self.clock()
+        found = self._quietly(self._claim, keys=[PREFIX + "forwarded"], args=[PREFIX, repr(now), repr(now + LEASE_SECONDS), most]) or []
+        return [(int(found[at]), found[at + 1]) for at in range(0, len(found), 2)]
+
+    def _quietly(self, call, *arguments, **keywords):
+        """``call``'s result, or None with a warning when Redis is lost: the upstream's threads carry on, and
+        the next renewal or claim tries again."""
         try:
-            self._finish(keys=[_task_key(task_id)], args=[digits or "", error or ""])
+            return call(*arguments, **keywords)
         except (redis.RedisError, OSError) as lost:
-            logger.warning("task %s could not be finished in Redis: %s", task_id, lost)
+            logger.warning("the task store (Redis) is unavailable to the upstream's threads: %s", lost)
+            return None
 
     def first_report(self, task_id):
         with _unavailable_as_no_slot():

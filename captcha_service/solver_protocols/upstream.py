@@ -18,12 +18,13 @@ import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .errors import UNSOLVABLE
 
 UPSTREAM_EXTENSION = "captcha_ocr_upstream_solver"
 POLL_SECONDS = 1.0
+RECLAIM_SECONDS = 2.0  # how often a process looks for forwarded tasks another process stopped polling for
 REQUEST_SECONDS = 10.0
 LARGEST_ANSWER = 64 * 1024  # bytes of one upstream answer: a task's JSON is a few hundred
 LONGEST_TEXT = 32  # characters of a solution to a captcha that is not digits only (letters, forwarded as they are)
@@ -40,6 +41,7 @@ class Upstream:
         self._stopping = threading.Event()
         self._sockets = set()  # of the exchanges under way, for close() to cut
         self._lock = threading.Lock()
+        threading.Thread(target=self._reclaim, name="upstream-reclaimer", daemon=True).start()
 
     def forward(self, image_bytes, owner, request_id, task_fields, expected):
         """A pending task whose answer the upstream will give, or None when the upstream is busy.
@@ -57,7 +59,8 @@ class Upstream:
         return task
 
     def close(self):
-        """Stop forwarding: exchanges under way end at once (their tasks unsolvable), so a stopping server need not wait."""
+        """Stop forwarding: exchanges under way end at once, so a stopping server need not wait. Their tasks are handed
+        to another process sharing the task store (Redis); in this process's memory they end with it."""
         self._stopping.set()
         with self._lock:
             for sock in self._sockets:
@@ -65,30 +68,65 @@ class Upstream:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _solve(self, task_id, image_bytes, task_fields, expected):
+        handover = Handover(time.time() + self.timeout, expected)
+        self.store.lease(task_id, handover.text())
+        self._settle(task_id, lambda: self._ask(task_id, image_bytes, task_fields, handover))
+
+    def _resume(self, task_id, handover_text):
+        """Finish a task another process forwarded and stopped polling for (it died): ask for the upstream's answer."""
+        handover = Handover.of_text(handover_text)
+        if handover is None or handover.upstream_id is None:  # it never reached the upstream: nothing was paid for
+            self._settle(task_id, lambda: None)
+        else:
+            self._settle(task_id, lambda: self._poll(task_id, handover))
+
+    def _settle(self, task_id, ask):
+        """Finish the task with what ``ask()`` gives (its text checked, or unsolvable); a stopping process hands it on."""
         try:
-            text = expected.checked(self._ask(image_bytes, task_fields))
-            self.store.finish(task_id, digits=text) if text else self.store.finish(task_id, error=UNSOLVABLE)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, http.client.HTTPException):  # unreachable, too slow, or not the protocol
-            self.store.finish(task_id, error=UNSOLVABLE)
+            text = ask()
+        except (_Stopping, OSError, ValueError, KeyError, TypeError, AttributeError, http.client.HTTPException):  # unreachable, too slow, not the protocol
+            text = None
+        try:
+            if self._stopping.is_set():  # cut short by close(): the task goes on elsewhere
+                self.store.release(task_id)
+            else:
+                self.store.finish(task_id, digits=text) if text else self.store.finish(task_id, error=UNSOLVABLE)
         finally:
             self._free.release()
 
-    def _ask(self, image_bytes, task_fields):
-        deadline = time.monotonic() + self.timeout
+    def _ask(self, task_id, image_bytes, task_fields, handover):
         task = {"type": "ImageToTextTask", "body": base64.b64encode(image_bytes).decode(), **task_fields}
-        answer = self._call("createTask", {"clientKey": self.key, "task": task}, deadline)
-        task_id = answer.get("taskId")
-        while answer.get("status") != "ready":
-            if answer.get("errorId") or time.monotonic() + POLL_SECONDS > deadline:
+        answer = self._call("createTask", {"clientKey": self.key, "task": task}, handover.deadline)
+        if answer.get("errorId") or answer.get("taskId") is None:
+            return None
+        handover = replace(handover, upstream_id=answer["taskId"])
+        self.store.lease(task_id, handover.text())  # from here on the answer is paid for: another process can fetch it
+        return self._poll(task_id, handover, answer)
+
+    def _poll(self, task_id, handover, answer=None):
+        """The upstream's checked answer to its task, polled until ready or the deadline."""
+        while answer is None or answer.get("status") != "ready":
+            if (answer is not None and answer.get("errorId")) or time.time() + POLL_SECONDS > handover.deadline:
                 return None
             if self._stopping.wait(POLL_SECONDS):
-                return None
-            answer = self._call("getTaskResult", {"clientKey": self.key, "taskId": task_id}, deadline)
-        return answer["solution"]["text"]
+                raise _Stopping
+            self.store.lease(task_id)
+            answer = self._call("getTaskResult", {"clientKey": self.key, "taskId": handover.upstream_id}, handover.deadline)
+        return handover.expected.checked(answer["solution"]["text"])
+
+    def _reclaim(self):
+        """Take on, while there is room, the forwarded tasks whose process stopped renewing their lease."""
+        while not self._stopping.wait(RECLAIM_SECONDS):
+            while self._free.acquire(blocking=False):
+                claimed = self.store.claim_abandoned(1)
+                if not claimed:
+                    self._free.release()
+                    break
+                self._threads.submit(self._resume, *claimed[0])
 
     def _call(self, method, body, deadline):
-        """POST one JSON call and return its JSON answer, all of it before ``deadline``: a watchdog shuts the socket then."""
-        remaining = min(deadline - time.monotonic(), REQUEST_SECONDS)
+        """POST one JSON call and return its JSON answer, all of it before ``deadline`` (Unix time): a watchdog shuts the socket then."""
+        remaining = min(deadline - time.time(), REQUEST_SECONDS)
         if remaining <= 0 or self._stopping.is_set():
             raise TimeoutError("the upstream solver took too long")
         kind = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
@@ -140,3 +178,29 @@ class Expected:
         if not isinstance(text, str) or not text.isascii() or not text.isalnum() or (self.digits_only and not text.isdigit()):
             return None
         return text if self.shortest <= len(text) <= min(self.longest, LONGEST_TEXT) else None
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What a process needs to finish another's forwarded task: kept with the task (``store.lease``)."""
+
+    deadline: float  # Unix time
+    expected: Expected
+    upstream_id: int | str | None = None  # the upstream's id of the task (as it gave it), once it has given one
+
+    def text(self):
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def of_text(cls, text):
+        """The handover ``text`` holds, or None if it holds none (an older process's task, or damaged)."""
+        try:
+            found = json.loads(text)
+            handover = cls(float(found["deadline"]), Expected(**found["expected"]), found["upstream_id"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return handover if isinstance(handover.upstream_id, int | str | None) else None
+
+
+class _Stopping(Exception):
+    """This process is stopping: the task is handed on, not finished."""
