@@ -8,7 +8,8 @@ import time
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 
 
-def _glibc():
+def glibc():
+    """The C library, where it is glibc (else None)."""
     try:
         return ctypes.CDLL("libc.so.6")
     except OSError:
@@ -23,23 +24,9 @@ def limit_malloc_arenas(arenas=1):
     measurable throughput (bench/load.py; README, Performance). Nothing happens where the C
     library is not glibc.
     """
-    libc = _glibc()
+    libc = glibc()
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(M_ARENA_MAX, arenas)
-
-
-def keep_freed_heap():
-    """For training: glibc keeps freed memory for reuse instead of giving it back to the system.
-
-    A training step frees and reallocates tens of MB of tensors; with glibc's defaults it
-    returned them at each step and the kernel zeroed fresh pages all the time: two thirds of the
-    CPU time went to page faults, and training ran at a fifth of its speed. The opposite of the
-    server's needs (``TrimFreedHeap``), where memory must stay flat and little is reallocated.
-    """
-    libc = _glibc()
-    if libc is not None and hasattr(libc, "mallopt"):
-        libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
-        libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's largest: big tensors from the heap too
 
 
 class TrimFreedHeap:
@@ -56,7 +43,7 @@ class TrimFreedHeap:
         self.app = app
         self.interval = interval
         self._served = False
-        libc = _glibc()
+        libc = glibc()
         if libc is not None and hasattr(libc, "malloc_trim"):
             threading.Thread(target=self._trim_after_requests, args=(libc,), name="trim-freed-heap", daemon=True).start()
 

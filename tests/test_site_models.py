@@ -15,7 +15,7 @@ from captcha_service.ocr.digit_model import SIGHTINGS
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.recogniser import Reading, agreed
 from captcha_service.ocr.rendering import trim_margins
-from captcha_service.ocr.site_models import CARD_FILE_NAME, SiteModel
+from captcha_service.ocr.site_models import CARD_FILE_NAME, CARD_VERSION, SiteModel
 from captcha_service.version import __version__
 from tests.captchas import CAPTCHA_FILES, FIXTURES, base64_of, label_of
 from training import data
@@ -70,14 +70,30 @@ def test_a_model_fine_tuned_while_the_server_runs_is_served_by_name(serving, sit
     assert unknown.status_code == 422 and "shop" not in unknown.json["detail"]  # other models' names are not told
 
 
-def test_a_site_model_calibrated_on_other_signals_is_refused_until_fine_tuned_again(serving, models_dir):
+def before_card_versions(card):
+    """A card as finetune wrote it before steady_evidence (and before cards said their version)."""
+    del card["card_version"]
+    card["calibration"]["weights"] = card["calibration"]["weights"][:2]
+
+
+@pytest.mark.parametrize(("change", "refusal"), [
+    (before_card_versions, "run finetune again"),
+    (lambda card: card.update(card_version=1), "run finetune again"),
+    (lambda card: card.update(card_version=CARD_VERSION + 1), f"this service reads version {CARD_VERSION}"),
+    (lambda card: card.pop("card_version"), None),  # 1.4.0's cards: steady_evidence's, before the field
+], ids=["before-steady-evidence", "version-1", "newer", "1.4.0"])
+def test_a_site_model_calibrated_on_other_signals_is_refused_until_fine_tuned_again(serving, models_dir, change, refusal):
     app, _samples = serving
     shutil.copytree(models_dir / "shop", models_dir / "older")
     card = json.loads((models_dir / "older" / CARD_FILE_NAME).read_text())
-    card["calibration"]["weights"] = card["calibration"]["weights"][:2]  # as finetune wrote them before steady_evidence
+    assert card["card_version"] == CARD_VERSION
+    change(card)
     (models_dir / "older" / CARD_FILE_NAME).write_text(json.dumps(card))
     answer = app.test_client().post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "older"})
-    assert answer.status_code == 422 and "run finetune again" in answer.json["detail"]
+    if refusal is None:
+        assert answer.status_code in (200, 422) and answer.json.get("reason") not in ("outdated_model", "unusable_model")
+    else:
+        assert answer.status_code == 422 and refusal in answer.json["detail"]
     shutil.rmtree(models_dir / "older")
 
 

@@ -33,7 +33,6 @@ from torch.nn import functional
 
 from captcha_service.config import Config
 from captcha_service.files import install_folder, remove_folder, write_atomically
-from captcha_service.memory import keep_freed_heap
 from captcha_service.ocr.asks import LONGEST, SHORTEST
 from captcha_service.ocr.confidence import Calibration, fit_calibration, steady_evidence
 from captcha_service.ocr.digit_model import MODEL_FILE, SIGHTINGS, DigitModel
@@ -42,10 +41,11 @@ from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import IMAGE_SUFFIXES
 from captcha_service.ocr.recogniser import Recogniser, session_options
 from captcha_service.ocr.rendering import trim_margins
-from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME, SiteModel, check_site_model_name
+from captcha_service.ocr.site_models import CARD_FILE_NAME, CARD_VERSION, MODEL_FILE_NAME, SiteModel, check_site_model_name
 from captcha_service.version import __version__
 
 from . import data
+from .memory import keep_freed_heap
 from .onnx_weights import digit_net_from_onnx
 from .train import Run, as_tensor, export
 
@@ -237,6 +237,7 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
         log(f"reading the held-out {len(held_out)} as the service would ({Config.OCR_MODEL}, with the new model)")
         figures = measure(Recogniser(Config.OCR_MODEL, 3), digit_model, decoded, held_out_calibrations, Config.MIN_CONFIDENCE)
         card = {
+            "card_version": CARD_VERSION,
             "name": name,
             "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "images": len(images),

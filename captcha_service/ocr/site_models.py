@@ -34,6 +34,9 @@ SITE_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")  # \Z: re.matc
 GENERAL = "general"  # no site model: the service's OCR_MODEL (also the samples folder of its answers)
 LARGEST_MODEL_FILE, LARGEST_CARD_FILE = 64 * 1024 * 1024, 1024 * 1024  # finetune writes far less of each
 CARD_FIGURES = ("trained", "images", "held_out", "seconds")
+# The kind of card finetune writes: 2, a calibration of ``steady_evidence``'s STEADY_SIGNALS signals.
+# A card of another version was calibrated on other signals: its confidences would mean nothing.
+CARD_VERSION = 2
 CLASSES = 11  # the digit model's per step: blank, then '0'..'9'
 
 logger = logging.getLogger(__name__)
@@ -161,10 +164,20 @@ def card_calibration(card):
     numbers = [*weights, bias] if isinstance(weights, list) else []
     if not numbers or not all(_is_finite_number(number) for number in numbers):
         raise UnusableModel(f"its {CARD_FILE_NAME} holds no calibration (finite 'weights' and 'bias')")
-    if len(weights) != STEADY_SIGNALS:
-        # Written by an older finetune, calibrated on other signals: its confidences would mean nothing.
+    if card_version(card) < CARD_VERSION:
         raise OutdatedModel("it was fine-tuned by an older version: run finetune again")
+    if card_version(card) > CARD_VERSION or len(weights) != STEADY_SIGNALS:
+        raise UnusableModel(f"its {CARD_FILE_NAME} is of card version {card_version(card)}; this service reads version {CARD_VERSION}")
     return Calibration(tuple(float(weight) for weight in weights), float(bias))
+
+
+def card_version(card):
+    """The card's ``card_version``. Cards written before it was (1.4.0 and older) say it by their calibration's
+    length: STEADY_SIGNALS weights were version 2, fewer version 1."""
+    version = card.get("card_version")
+    if version is None:
+        return CARD_VERSION if len(card["calibration"]["weights"]) == STEADY_SIGNALS else 1
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
 
 
 class OutdatedModel(UnusableModel):
