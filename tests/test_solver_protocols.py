@@ -151,6 +151,23 @@ def test_res_php_ids_balance_and_reports(client):
     assert 'captcha_reports_total{verdict="right"}' in metrics and 'captcha_reports_total{verdict="wrong"}' in metrics
 
 
+def test_res_php_get2_gives_the_price_and_ids_answer_several_in_order(client):
+    read = submit(client, body=base64_of(CAPTCHA)).get_data(as_text=True).split("|")[1]
+    refused = submit(client, body=BLANK).get_data(as_text=True).split("|")[1]
+
+    def res(**query):
+        return client.get("/res.php", query_string={"key": "any", **query})
+
+    assert res(action="get2", id=read).get_data(as_text=True) == f"OK|{label_of(CAPTCHA)}|0"
+    assert res(action="get2", id=read, json="1").json == {"status": 1, "request": label_of(CAPTCHA), "price": "0"}
+    assert res(action="get2", id=refused).get_data(as_text=True) == "ERROR_CAPTCHA_UNSOLVABLE"
+    ids = ",".join([read, "12345", refused, "x", read])
+    expected = f"{label_of(CAPTCHA)}|ERROR_WRONG_CAPTCHA_ID|ERROR_CAPTCHA_UNSOLVABLE|ERROR_WRONG_ID_FORMAT|{label_of(CAPTCHA)}"
+    assert res(action="get", ids=ids).get_data(as_text=True) == expected
+    assert res(action="get", ids=ids, json="1").json == {"status": 1, "request": expected}
+    assert res(action="get", ids=",".join([read] * 101)).get_data(as_text=True) == "ERROR_BAD_PARAMETERS"
+
+
 def test_with_api_keys_only_a_known_key_submits_or_polls_and_only_its_own_tasks(keyed_client):
     def sent(**fields):
         return keyed_client.post("/in.php", data={"method": "base64", "body": base64_of(CAPTCHA), **fields}).get_data(as_text=True)

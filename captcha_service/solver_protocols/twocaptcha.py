@@ -21,6 +21,10 @@ REPORTS = {"reportgood": True, "reportbad": False}
 NO_KEY = "ERROR_WRONG_USER_KEY"  # 2captcha's answer to a missing or malformed key
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 LONGEST_NUMBER = 9  # of a numeric field (min_len, numeric, ...): longer is no value we use
+# res.php action=get with ids=a,b,c answers each in order, "|" between (2captcha: up to 100 ids);
+# action=get2 gives the price beside the answer ("OK|text|price"), as rucaptcha's PHP client reads it.
+MOST_IDS = 100
+PRICE = "0"  # what a captcha read here costs
 
 
 @bp.post("/in.php")
@@ -83,18 +87,21 @@ def submit():
 
 @bp.route("/res.php", methods=["GET", "POST"])
 def result():
-    """2captcha res.php: action=get (the answer), getbalance, reportgood or reportbad.
+    """2captcha res.php: action=get (the answer; with ids=a,b,c several), get2 (the answer and its price), getbalance,
+    reportgood or reportbad.
     ---
     tags: [solver protocols]
     parameters:
       - {name: key, in: query, schema: {type: string}}
-      - {name: action, in: query, required: true, schema: {type: string, enum: [get, getbalance, reportgood, reportbad]}}
+      - {name: action, in: query, required: true, schema: {type: string, enum: [get, get2, getbalance, reportgood, reportbad]}}
       - {name: id, in: query, schema: {type: string}}
+      - {name: ids, in: query, description: "action=get: up to 100 ids, comma-separated", schema: {type: string}}
       - {name: json, in: query, schema: {type: integer, enum: [0, 1]}}
     responses:
       200:
         description: >-
-          OK|<digits>, a balance, OK_REPORT_RECORDED, or an error code as text
+          OK|<digits> (get2: OK|<digits>|<price>), for ids each answer in order joined by |, a balance,
+          OK_REPORT_RECORDED, or an error code as text
           (ERROR_CAPTCHA_UNSOLVABLE, ERROR_WRONG_CAPTCHA_ID, ERROR_WRONG_ID_FORMAT, ...).
         content:
           text/plain:
@@ -106,14 +113,11 @@ def result():
     owner, action = client_of(values.get("key", ""), missing=NO_KEY), values.get("action", "")
     if action == "getbalance":
         return _answer(None, f"{BALANCE:.2f}")
-    if action not in ("get", *REPORTS):
-        raise SolverError("ERROR_BAD_PARAMETERS", "action must be get, getbalance, reportgood or reportbad")
-    task_id = id_of_text(values.get("id", ""))
-    if task_id is None:
-        raise SolverError("ERROR_WRONG_ID_FORMAT", "id must be the number in.php answered")
-    task = task_store(current_app).get(task_id, owner)
-    if task is None:
-        raise SolverError("ERROR_WRONG_CAPTCHA_ID", "no such captcha: unknown, expired, or another key's")
+    if action not in ("get", "get2", *REPORTS):
+        raise SolverError("ERROR_BAD_PARAMETERS", "action must be get, get2, getbalance, reportgood or reportbad")
+    if action == "get" and "ids" in values:
+        return _answer(None, "|".join(_bulk_answer(text, owner) for text in _ids(values["ids"])))
+    task = _task(values.get("id", ""), owner)
     if action in REPORTS:
         if not report_task(task, REPORTS[action]):
             raise SolverError("ERROR_DUPLICATE_REPORT", "this captcha was reported on already")
@@ -122,7 +126,35 @@ def result():
         return _answer(None, NOT_READY, ok=False)
     if task.error:
         raise SolverError(task.error, "no sure reading of this captcha")
+    if action == "get2":  # the answer and its price: OK|digits|price, or with json=1 a "price" field
+        return _answer("OK", task.digits, price=PRICE)
     return _answer("OK", task.digits)
+
+
+def _task(text, owner):
+    task_id = id_of_text(text)
+    if task_id is None:
+        raise SolverError("ERROR_WRONG_ID_FORMAT", "id must be the number in.php answered")
+    task = task_store(current_app).get(task_id, owner)
+    if task is None:
+        raise SolverError("ERROR_WRONG_CAPTCHA_ID", "no such captcha: unknown, expired, or another key's")
+    return task
+
+
+def _ids(text):
+    ids = text.split(",")
+    if len(ids) > MOST_IDS:
+        raise SolverError("ERROR_BAD_PARAMETERS", f"at most {MOST_IDS} ids at once")
+    return ids
+
+
+def _bulk_answer(text, owner):
+    """One captcha's part of a bulk answer (``action=get&ids=...``): its digits, CAPCHA_NOT_READY, or its error code."""
+    try:
+        task = _task(text.strip(), owner)
+    except SolverError as error:
+        return error.code
+    return NOT_READY if task.pending else task.error or task.digits
 
 
 @bp.errorhandler(SolverError)
@@ -146,9 +178,10 @@ def allow_any_origin(response):
     return response
 
 
-def _answer(prefix, text, ok=True):
+def _answer(prefix, text, ok=True, price=None):
     if _wants_json():
-        return json_body(text, ok)
+        return json_body(text, ok) | ({"price": price} if price is not None else {})
+    text = text if price is None else f"{text}|{price}"
     return (f"{prefix}|{text}" if prefix else text), 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
