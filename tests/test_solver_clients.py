@@ -1,11 +1,14 @@
 """The solving services' real client libraries, unchanged, against a running server.
 
-python-anticaptcha speaks the createTask API over plain HTTP; 2captcha-python speaks in.php/
-res.php and only over HTTPS, so it reaches the server through nginx with a certificate made here.
+python-anticaptcha and CapSolver's SDK speak the createTask API over plain HTTP; 2captcha-python
+speaks in.php/res.php and only over HTTPS, so it reaches the server through nginx with a
+certificate made here.
 """
 
+import base64
 import subprocess
 
+import capsolver
 import pytest
 from python_anticaptcha import AnticaptchaClient, AnticaptchaException, ImageToTextTask
 from twocaptcha import TwoCaptcha
@@ -51,6 +54,25 @@ def test_python_anticaptcha_raises_its_own_exceptions(server, blank_png):
     with pytest.raises(AnticaptchaException) as wrong_key:
         AnticaptchaClient("not-our-key", host=f"127.0.0.1:{server}", use_ssl=False).create_task(ImageToTextTask(CAPTCHA.read_bytes()))
     assert wrong_key.value.error_code == "ERROR_KEY_DOES_NOT_EXIST"
+
+
+@pytest.fixture
+def capsolver_here(server, monkeypatch):
+    """CapSolver's SDK configured as its README says, with our URL for its API base."""
+    monkeypatch.setattr(capsolver, "api_key", KEY)
+    monkeypatch.setattr(capsolver, "api_base", f"http://127.0.0.1:{server}")
+
+
+def test_capsolvers_sdk_reads_a_captcha_and_raises_its_own_errors(capsolver_here, blank_png):
+    solution = capsolver.solve({"type": "ImageToTextTask", "body": base64.b64encode(CAPTCHA.read_bytes()).decode()})
+    assert solution["text"] == label_of(CAPTCHA)
+    assert capsolver.balance()["balance"] > 0
+    with pytest.raises(capsolver.InvalidRequestError) as unsolvable:  # what the SDK raises for an unsolvable captcha
+        capsolver.solve({"type": "ImageToTextTask", "body": base64.b64encode(blank_png.read_bytes()).decode()})
+    assert unsolvable.value.json_body["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+    capsolver.api_key = "not-our-key"
+    with pytest.raises(capsolver.AuthenticationError):
+        capsolver.solve({"type": "ImageToTextTask", "body": base64.b64encode(CAPTCHA.read_bytes()).decode()})
 
 
 @pytest.fixture(scope="module")

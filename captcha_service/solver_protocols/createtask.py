@@ -164,6 +164,10 @@ OTHER_METHODS = (
 )
 
 
+CAPSOLVER_HEADER = "X-capsolver-Client-User-Agent"
+CAPSOLVER_STATUSES = {"ERROR_KEY_DOES_NOT_EXIST": 401, "ERROR_WRONG_USER_KEY": 401, "ERROR_NO_SLOT_AVAILABLE": 429}  # any other: 400
+
+
 @bp.post(f"/<any({', '.join(OTHER_METHODS)}):method>", strict_slashes=False)
 def other_method(method):
     raise SolverError("ERROR_NO_SUCH_METHOD", f"{method} is not served here: only ImageToTextTask and its calls")
@@ -171,7 +175,7 @@ def other_method(method):
 
 @bp.errorhandler(SolverError)
 def solver_error(error):
-    return error_body(error)
+    return error_body(error), _status_of(error)
 
 
 def error_body(error):
@@ -181,7 +185,18 @@ def error_body(error):
 @bp.errorhandler(HTTPException)
 def http_error(error):
     """Too large a body, or no read slot free: their error ids, not our JSON envelope."""
-    return solver_error(solver_error_of(error, otherwise="ERROR_TASK_ABSENT")), protocol_status(error)
+    solver_failure = solver_error_of(error, otherwise="ERROR_TASK_ABSENT")
+    return error_body(solver_failure), 500 if protocol_status(error) == 500 else _status_of(solver_failure)
+
+
+def _status_of(error):
+    """The HTTP status of an error: 200, as anti-captcha and 2captcha answer errors and their clients read them;
+    for CapSolver's SDK, CapSolver's own statuses, by which it tells its errors apart (capsolver 1.0.7,
+    api_requestor.handle_error_response: 400 a request it cannot do, 401 the key, 429 too many; at HTTP 200
+    every error is its UnknownError). Its requests say who they are in CAPSOLVER_HEADER."""
+    if CAPSOLVER_HEADER not in request.headers:
+        return 200
+    return CAPSOLVER_STATUSES.get(error.code, 400)
 
 
 def _body():
