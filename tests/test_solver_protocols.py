@@ -328,6 +328,17 @@ def test_capmonster_and_capsolver_thresholds_raise_the_confidence_floor(client, 
     assert create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: value}).json["status"] == status
 
 
+@pytest.mark.parametrize("knob", ["math", "phrase"])
+def test_a_sum_or_a_phrase_is_no_number_to_read_and_unsolvable_without_an_upstream(client, knob):
+    created = create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: True}).json
+    assert created["status"] == "failed"
+    assert client.post("/getTaskResult", json={"clientKey": "any", "taskId": created["taskId"]}).json["errorId"] == 12
+    field = {"math": "calc", "phrase": "phrase"}[knob]
+    task_id = submit(client, body=base64_of(CAPTCHA), **{field: "1"}).get_data(as_text=True).split("|")[1]
+    assert client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).get_data(as_text=True) == "ERROR_CAPTCHA_UNSOLVABLE"
+    assert create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: False}).json["status"] == "ready"
+
+
 def test_a_low_threshold_never_lowers_the_floor(client):
     unsure = create(client, {"type": "ImageToTextTask", "body": base64_of(UNFAMILIAR)}).json
     assert unsure["status"] == "failed"

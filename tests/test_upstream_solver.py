@@ -114,14 +114,14 @@ def test_a_silent_upstream_times_out_and_a_busy_one_is_not_waited_for():
 
 @contextlib.contextmanager
 def hostile_upstream(answer):
-    """An upstream whose createTask answers ``answer(handler)``: whatever bytes, pace or status an attacker likes.
-    Yields (url, the paths it was asked for)."""
+    """An upstream whose createTask answers ``answer(handler)`` (the request's bytes in ``handler.body``): whatever
+    bytes, pace or status an attacker likes. Yields (url, the paths it was asked for)."""
     asked = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's name
             asked.append(self.path)
-            self.rfile.read(int(self.headers["Content-Length"]))
+            self.body = self.rfile.read(int(self.headers["Content-Length"]))
             with contextlib.suppress(OSError):
                 answer(self)
 
@@ -173,6 +173,32 @@ def test_an_upstream_answer_of_digits_in_range_is_passed_on():
     with hostile_upstream(ready_with("4821")) as (url, _asked):
         client = client_of(url)
         assert poll(client, create(client)["taskId"])["solution"]["text"] == "4821"
+
+
+def test_a_sum_or_a_phrase_goes_upstream_with_what_the_bot_said_of_it():
+    sent = []
+
+    def recording(text):
+        def answer(handler):
+            sent.append(json.loads(handler.body)["task"])
+            ready_with(text)(handler)
+
+        return answer
+
+    task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), "math": True, "case": True, "comment": "add them up"}
+    with hostile_upstream(recording("12")) as (url, _asked):
+        client = client_of(url, MIN_CONFIDENCE=0.0)  # a captcha we read, were it a number to read
+        created = client.post("/createTask", json={"clientKey": "bot", "task": task}).json
+        assert poll(client, created["taskId"])["solution"]["text"] == "12"
+        in_php = {"key": "bot", "method": "base64", "body": base64_of(CAPTCHA), "calc": "1", "textinstructions": "add", "lang": "en"}
+        task_id = client.post("/in.php", data=in_php).get_data(as_text=True).split("|")[1]
+        assert poll(client, int(task_id))["solution"]["text"] == "12"
+    assert {name: sent[0][name] for name in ("math", "case", "comment")} == {"math": True, "case": True, "comment": "add them up"}
+    assert {name: sent[1][name] for name in ("math", "comment", "languagePool")} == {"math": True, "comment": "add", "languagePool": "en"}
+    with hostile_upstream(recording("two words")) as (url, _asked):
+        client = client_of(url, MIN_CONFIDENCE=0.0)
+        created = client.post("/createTask", json={"clientKey": "bot", "task": {**task, "math": False, "phrase": True}}).json
+        assert poll(client, created["taskId"])["solution"]["text"] == "two words"
 
 
 def trickle(handler):

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
 from .errors import SolverError, protocol_status, solver_error_of
-from .solving import BALANCE, client_of, image_of_base64, report_task, solve
+from .solving import BALANCE, client_of, image_of_base64, knobs_of, report_task, solve
 from .tasks import id_of_text, task_store
 
 bp = Blueprint("createtask", __name__)
@@ -45,6 +45,11 @@ def create_task():
                   maxLength: {type: integer}
                   recognizingThreshold: {type: integer, description: "CapMonster: answer only readings at least this sure (0-100); raises MIN_CONFIDENCE"}
                   score: {type: number, description: "CapSolver: answer only readings at least this sure (0.8-1); raises MIN_CONFIDENCE"}
+                  math: {type: boolean, description: "a sum to work out: left to the upstream solver (unsolvable without one)"}
+                  phrase: {type: boolean, description: "words: left to the upstream solver (unsolvable without one)"}
+                  case: {type: boolean, description: "passed on to the upstream solver"}
+                  comment: {type: string, description: "passed on to the upstream solver"}
+                  languagePool: {type: string, description: "passed on to the upstream solver"}
     responses:
       200:
         description: >-
@@ -70,7 +75,7 @@ def create_task():
     solved = solve(
         image_of_base64(image), owner,
         min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
-        least_confidence=_least_confidence(task),
+        least_confidence=_least_confidence(task), knobs=knobs_of(task),
     )
     # Always a status, as CapSolver answers: its SDK reads it unguarded (KeyError 'status' on a
     # refusal). "failed" sends a client to getTaskResult, whose error 12 says why.

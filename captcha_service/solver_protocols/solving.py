@@ -17,6 +17,13 @@ from .upstream import LONGEST_TEXT, UPSTREAM_EXTENSION, Expected
 # Reading costs nothing here; bots that check their balance before each captcha carry on.
 BALANCE = 1_000_000.0
 LETTERS_ONLY, LETTERS_AND_DIGITS = 2, 4  # the services' `numeric` values that digits alone never answer
+# What a task may say of its captcha beyond its length, in the createTask API's names (anti-captcha's
+# ImageToTextTask: phrase, case, math, comment, languagePool): passed on to the upstream solver as
+# sent, so that its workers see them. A math or phrase captcha is no number to read: we leave it to
+# the upstream (or answer it unsolvable).
+KNOBS = ("phrase", "case", "math", "comment", "languagePool")
+NOT_A_NUMBER = ("math", "phrase")
+LONGEST_KNOB = 512  # characters of a knob's text (a comment for the human solver)
 
 
 def client_of(key, missing="ERROR_KEY_DOES_NOT_EXIST"):
@@ -34,19 +41,28 @@ def image_of_base64(text):
         raise _answered(refusal) from None
 
 
-def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confidence=None):
+def knobs_of(fields):
+    """The KNOBS among a task's ``fields`` whose values are a flag, a number or a short text."""
+    return {
+        name: value for name, value in fields.items()
+        if name in KNOBS and (isinstance(value, bool | int) or (isinstance(value, str) and len(value) <= LONGEST_KNOB))
+    }
+
+
+def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confidence=None, knobs=None):
     """Read the image now: a task with the digits, or with UNSOLVABLE when we are not sure.
 
     ``least_confidence``: a floor the client asked for (CapMonster's ``recognizingThreshold``,
     CapSolver's ``score``); it may raise MIN_CONFIDENCE, never lower it: a client of a paid
-    solver asks to pay only for answers this sure, not to be sent guesses.
+    solver asks to pay only for answers this sure, not to be sent guesses. ``knobs``: ``knobs_of``
+    the task.
 
     An image refused before any reading (empty, too big, not an image) raises its SolverError:
     the services refuse those when they are sent, not when they are polled for.
     """
     length = _length(min_length, max_length)
-    task_fields = {"numeric": numeric, "minLength": min_length, "maxLength": max_length}
-    if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None:
+    task_fields = {"numeric": numeric, "minLength": min_length, "maxLength": max_length, **(knobs or {})}
+    if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None or any(task_fields.get(name) for name in NOT_A_NUMBER):
         note_refusal(Reason.NOT_DIGITS_ONLY)
         return _unsolvable(image_bytes, owner, task_fields)
     try:
@@ -73,10 +89,10 @@ def _unsolvable(image_bytes, owner, task_fields):
 
 def _expected(task_fields):
     """What an upstream's solution to such a task must be: digits within our lengths, or for a captcha that is not
-    digits only, letters and digits within the task's."""
+    digits only (or a sum, or a phrase), letters and digits (and spaces, for a phrase) within the task's."""
     shortest, longest = task_fields["minLength"], task_fields["maxLength"]
-    if task_fields["numeric"] in (LETTERS_ONLY, LETTERS_AND_DIGITS):
-        return Expected(False, shortest or 1, longest or LONGEST_TEXT)
+    if task_fields["numeric"] in (LETTERS_ONLY, LETTERS_AND_DIGITS) or any(task_fields.get(name) for name in NOT_A_NUMBER):
+        return Expected(False, shortest or 1, longest or LONGEST_TEXT, phrase=bool(task_fields.get("phrase")))
     return Expected(True, max(shortest or SHORTEST, SHORTEST), min(longest or LONGEST, LONGEST))
 
 

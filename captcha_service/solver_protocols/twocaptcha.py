@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
 from .errors import SolverError, protocol_status, solver_error_of
-from .solving import BALANCE, client_of, image_of_base64, report_task, solve
+from .solving import BALANCE, client_of, image_of_base64, knobs_of, report_task, solve
 from .tasks import id_of_text, task_store
 
 bp = Blueprint("twocaptcha", __name__)
@@ -24,6 +24,9 @@ LONGEST_NUMBER = 9  # of a numeric field (min_len, numeric, ...): longer is no v
 # res.php action=get with ids=a,b,c answers each in order, "|" between (2captcha: up to 100 ids);
 # action=get2 gives the price beside the answer ("OK|text|price"), as rucaptcha's PHP client reads it.
 MOST_IDS = 100
+# in.php's names of the knobs a task may carry (2captcha's normal captcha), and the createTask API's for them.
+FLAGS = {"phrase": "phrase", "regsense": "case", "calc": "math"}
+TEXTS = {"textinstructions": "comment", "lang": "languagePool"}
 PRICE = "0"  # what a captcha read here costs
 
 
@@ -45,6 +48,11 @@ def submit():
               numeric: {type: integer}
               min_len: {type: integer}
               max_len: {type: integer}
+              calc: {type: integer, enum: [0, 1], description: "a sum to work out: left to the upstream solver"}
+              phrase: {type: integer, enum: [0, 1], description: "words: left to the upstream solver"}
+              regsense: {type: integer, enum: [0, 1], description: "passed on to the upstream solver (as case)"}
+              textinstructions: {type: string, description: "passed on to the upstream solver (as comment)"}
+              lang: {type: string, description: "passed on to the upstream solver (as languagePool)"}
               json: {type: integer, enum: [0, 1]}
         multipart/form-data:
           schema:
@@ -81,6 +89,7 @@ def submit():
     task = solve(
         image_bytes, owner,
         min_length=_number(values, "min_len"), max_length=_number(values, "max_len"), numeric=_number(values, "numeric"),
+        knobs=knobs_of(_knobs(values)),
     )
     return _answer("OK", str(task.id))
 
@@ -218,6 +227,13 @@ def _field(name):
         return _values().get(name)
     except HTTPException:  # a body too large to parse: only the query string can say
         return request.args.get(name)
+
+
+def _knobs(values):
+    """in.php's fields that say more of the captcha (2captcha's names) in the createTask API's (``solving.KNOBS``)."""
+    flags = {name: _number(values, field) == 1 for field, name in FLAGS.items() if field in values}
+    texts = {name: values[field] for field, name in TEXTS.items() if field in values}
+    return flags | texts
 
 
 def _number(values, name):

@@ -167,15 +167,19 @@ def _cut(sock):
 @dataclass(frozen=True)
 class Expected:
     """What a solution must be for us to pass it on, as our own would: ASCII digits (or, for a captcha that is not
-    digits only, letters and digits), ``shortest`` to ``longest`` of them."""
+    digits only, letters and digits, and for a phrase words between single spaces), ``shortest`` to ``longest`` of them."""
 
     digits_only: bool
     shortest: int
     longest: int
+    phrase: bool = False
 
     def checked(self, text):
         """``text`` if it is such a solution, else None (unsolvable)."""
-        if not isinstance(text, str) or not text.isascii() or not text.isalnum() or (self.digits_only and not text.isdigit()):
+        if not isinstance(text, str) or not text.isascii():
+            return None
+        words = text.split(" ") if self.phrase else [text]
+        if not all(word.isalnum() for word in words) or (self.digits_only and not text.isdigit()):
             return None
         return text if self.shortest <= len(text) <= min(self.longest, LONGEST_TEXT) else None
 
