@@ -1,4 +1,4 @@
-"""The real server (``python wsgi.py``) on a free loopback port, and nginx in front, for tests and benchmarks."""
+"""The real server (``python wsgi.py``) on a free loopback port, nginx in front, and redis-server, for tests and benchmarks."""
 
 import contextlib
 import os
@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+
+import redis
 
 from deploy.nginx_conf import nginx_conf
 
@@ -49,18 +51,21 @@ def rss_mb(pid):
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def start_server(port, log, errors, preexec_fn=None, **settings):
+    """``python wsgi.py`` on ``port`` with ``settings`` in its environment, its output to the files ``log`` and ``errors``."""
+    environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **{name: str(value) for name, value in settings.items()}}
+    return subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=errors, preexec_fn=preexec_fn)
+
+
 @contextlib.contextmanager
 def running_server(log_path, preexec_fn=None, stderr_path=None, **settings):
     """``python wsgi.py`` with ``settings`` in its environment (``preexec_fn`` run in the child before it
     starts), its output in ``log_path`` (standard error too, unless ``stderr_path``); yields (url, port,
     process, start-up seconds)."""
     port = free_port()
-    environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **{name: str(value) for name, value in settings.items()}}
     with open(log_path, "w") as log, open(stderr_path or os.devnull, "w") as errors:
         started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=errors if stderr_path else log, preexec_fn=preexec_fn,
-        )
+        process = start_server(port, log, errors if stderr_path else log, preexec_fn, **settings)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url + "/", still_running=lambda: process.poll() is None)
@@ -70,22 +75,23 @@ def running_server(log_path, preexec_fn=None, stderr_path=None, **settings):
             process.wait(timeout=30)
 
 
-def nginx_config(listen_port, backend_ports, certificate=None):
+def nginx_config(listen_port, backend_ports, certificate=None, shared_tasks=False):
     """deploy/nginx_conf.py's config, with the backends on the test's free ports; ``certificate``: (cert, key) paths for TLS."""
-    config = nginx_conf(len(backend_ports), 8000, f"127.0.0.1:{listen_port}", *(certificate or ()))
+    config = nginx_conf(len(backend_ports), 8000, f"127.0.0.1:{listen_port}", *(certificate or (None, None)), shared_tasks=shared_tasks)
     for default_port, port in zip(range(8000, 8000 + len(backend_ports)), backend_ports):
         config = config.replace(f"server 127.0.0.1:{default_port} ", f"server 127.0.0.1:{port} ")
     return config
 
 
 @contextlib.contextmanager
-def running_nginx(directory, backend_ports, certificate=None, ca_file=None):
+def running_nginx(directory, backend_ports, certificate=None, ca_file=None, shared_tasks=False):
     """Real nginx with deploy/nginx_conf.py's config in front of ``backend_ports``; yields (url, port).
 
-    With ``certificate`` ((cert, key) paths) it speaks HTTPS, checked against ``ca_file``.
+    With ``certificate`` ((cert, key) paths) it speaks HTTPS, checked against ``ca_file``; ``shared_tasks``: round
+    robin for the protocols' calls too (the backends share REDIS_URL).
     """
     listen_port = free_port()
-    (directory / "nginx.conf").write_text(nginx_config(listen_port, backend_ports, certificate))
+    (directory / "nginx.conf").write_text(nginx_config(listen_port, backend_ports, certificate, shared_tasks))
     with open(directory / "nginx.log", "w") as log:
         nginx = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory), "-g", "daemon off;"], stderr=log)
     url = f"{'https' if certificate else 'http'}://127.0.0.1:{listen_port}"
@@ -95,3 +101,31 @@ def running_nginx(directory, backend_ports, certificate=None, ca_file=None):
     finally:
         nginx.terminate()
         nginx.wait(timeout=30)
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port; it can be stopped and started again. It keeps nothing on disk,
+    unless ``folder`` is given: then every write goes to an append-only file there, and a restart keeps the data."""
+
+    def __init__(self, folder=None):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.persistence = ["--dir", str(folder), "--appendonly", "yes", "--appendfsync", "always"] if folder else ["--appendonly", "no"]
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.persistence], stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port).ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)

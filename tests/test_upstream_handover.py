@@ -13,9 +13,8 @@ import requests
 from captcha_service.shared import connect
 from captcha_service.solver_protocols.redis_tasks import LEASE_SECONDS, RedisTaskStore
 from captcha_service.solver_protocols.upstream import Expected, Handover
-from deploy.local_server import running_server
+from deploy.local_server import RedisServer, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of
-from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make redis)")
 CAPTCHA = CAPTCHA_FILES[0]
