@@ -22,10 +22,14 @@ from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 BODY_LIMIT = 64 * 1024
 
 
+PAGE = "https://bot.example"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``python wsgi.py`` on a free port, with a small body limit; yields (base url, port)."""
-    with running_server(tmp_path_factory.mktemp("server") / "server.log", MAX_CONTENT_LENGTH=BODY_LIMIT) as (url, port, _, _):
+    """``python wsgi.py`` on a free port, with a small body limit, that a page at PAGE may read; yields (base url, port)."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with running_server(log, MAX_CONTENT_LENGTH=BODY_LIMIT, CORS_ORIGINS=PAGE) as (url, port, _, _):
         yield url, port
 
 
@@ -47,10 +51,13 @@ def test_reads_a_captcha_over_http(server, path):
 def test_oversize_body_is_413_json_from_waitress_too(server, size):
     url, _ = server
     body = json.dumps({"image_base64": "A" * size})
-    response = requests.post(url + "/ocr", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    response = requests.post(url + "/ocr", data=body, headers={"Content-Type": "application/json", "Origin": PAGE}, timeout=10)
     assert response.status_code == 413
     assert response.headers["Content-Type"] == "application/json"
     assert "Too Large" in response.json()["detail"]
+    assert response.headers["Access-Control-Allow-Origin"] == PAGE  # the page can read why, as it can the app's answers
+    other = requests.post(url + "/ocr", data=body, headers={"Content-Type": "application/json", "Origin": "https://other.example"}, timeout=10)
+    assert other.status_code == 413 and "Access-Control-Allow-Origin" not in other.headers
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ def init_app(app):
 
     A value that is no origin stops the start-up: a typo must not leave every page shut out unnoticed.
     """
-    origins = [origin.strip().rstrip("/") for origin in app.config["CORS_ORIGINS"].split(",") if origin.strip()]
+    origins = _origins(app.config)
     if not origins:
         return
     if origins != ["*"]:
@@ -26,3 +26,16 @@ def init_app(app):
             raise ValueError(f"CORS_ORIGINS holds {wrong}: give '*' or origins such as https://example.com, comma-separated")
     CORS(app, origins=origins[0] if origins == ["*"] else origins, allow_headers=list(ALLOWED_HEADERS),
          expose_headers=list(EXPOSED_HEADERS), max_age=600, send_wildcard=origins == ["*"])
+
+
+def allowed_origin(config, origin):
+    """The ``Access-Control-Allow-Origin`` of an answer to a request from ``origin`` (None: no header), for answers
+    made outside Flask: waitress's own refusals (a body too large), which a page must be able to read too."""
+    origins = _origins(config)
+    if origins == ["*"]:
+        return "*"
+    return origin if origin and origin.rstrip("/") in origins else None
+
+
+def _origins(config):
+    return [origin.strip().rstrip("/") for origin in config["CORS_ORIGINS"].split(",") if origin.strip()]

@@ -13,10 +13,12 @@ from .. import solver_protocols
 from ..config import read_slots
 from ..memory import TrimFreedHeap, limit_malloc_arenas
 from .auth import api_keys, is_loopback, warn_if_open_to_the_network
+from .cors import allowed_origin
 
 
 class JsonErrorTask(ErrorTask):
-    """Answer a request that waitress refuses before the app sees it with ``{"detail": ...}``."""
+    """Answer a request that waitress refuses before the app sees it with ``{"detail": ...}``, readable by the pages
+    CORS_ORIGINS names, as the app's own answers are."""
 
     def execute(self):
         error = self.request.error
@@ -28,6 +30,9 @@ class JsonErrorTask(ErrorTask):
                 (content_type, body), self.status = answer, "200 OK"
         body = body.encode()
         self.response_headers.append(("Content-Type", content_type))
+        origin = allowed_origin(self.channel.server.flask_app.config, self.request.headers.get("ORIGIN"))
+        if origin is not None:
+            self.response_headers += [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
