@@ -37,6 +37,7 @@ class Config:
     UPSTREAM_SOLVER_KEY = ""
     UPSTREAM_CONCURRENCY = 8
     UPSTREAM_TIMEOUT_SECONDS = 60.0
+    CALLBACK_HOSTS = "127.0.0.1,localhost,::1"
     MODELS_DIR = "models"
     SITE_MODELS_LOADED = 8
     SAMPLES_DIR = ""

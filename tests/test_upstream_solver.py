@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from captcha_service import create_app
+from captcha_service.solver_protocols.callbacks import Callbacks
 from captcha_service.solver_protocols.tasks import TaskStore
 from captcha_service.solver_protocols.upstream import Upstream
 from deploy.local_server import free_port, running_server
@@ -261,7 +262,7 @@ def test_a_task_store_that_fails_gives_the_upstream_slot_back():
                 raise RuntimeError("the store is away")
             return super().add(owner, request_id)
 
-    upstream = Upstream("http://127.0.0.1:9", "key", 2, 1.0, FlakyStore(10, 60))
+    upstream = Upstream("http://127.0.0.1:9", "key", 2, 1.0, FlakyStore(10, 60), Callbacks(""))
     for _ in range(2):
         with pytest.raises(RuntimeError):
             upstream.forward(b"image", "owner", "request", {}, None)

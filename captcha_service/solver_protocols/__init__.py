@@ -12,6 +12,7 @@ import time
 from werkzeug.exceptions import HTTPException
 
 from . import createtask, twocaptcha
+from .callbacks import CALLBACKS_EXTENSION, Callbacks
 from .errors import SolverError
 from .redis_tasks import RedisTaskStore
 from .tasks import TASKS_EXTENSION, TaskStore
@@ -27,19 +28,22 @@ def init_app(app, shared=None):
     else:
         store = TaskStore(config["TASK_STORE_SIZE"], config["TASK_TTL_SECONDS"])
     app.extensions[TASKS_EXTENSION] = store
+    callbacks = app.extensions[CALLBACKS_EXTENSION] = Callbacks(config["CALLBACK_HOSTS"])
     if config["UPSTREAM_SOLVER"]:
         app.extensions[UPSTREAM_EXTENSION] = Upstream(
             config["UPSTREAM_SOLVER"], config["UPSTREAM_SOLVER_KEY"], config["UPSTREAM_CONCURRENCY"], config["UPSTREAM_TIMEOUT_SECONDS"], store,
+            callbacks,
         )
     app.register_blueprint(twocaptcha.bp)
     app.register_blueprint(createtask.bp)
 
 
 def shutdown(app):
-    """End the upstream exchanges under way (their tasks unsolvable), so that a stopping server is not held by them."""
+    """End the upstream exchanges under way and the callbacks waiting, so that a stopping server is not held by them."""
     upstream = app.extensions.get(UPSTREAM_EXTENSION)
     if upstream is not None:
         upstream.close()
+    app.extensions[CALLBACKS_EXTENSION].close()
 
 
 def too_big_answer(app, path, query):

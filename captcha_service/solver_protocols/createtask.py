@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
+from .callbacks import CALLBACK_URL, callbacks_of
 from .errors import SolverError, protocol_status, solver_error_of
 from .solving import BALANCE, client_of, image_of_base64, knobs_of, report_task, solve
 from .tasks import id_of_text, task_store
@@ -35,6 +36,7 @@ def create_task():
             type: object
             properties:
               clientKey: {type: string, description: "One of API_KEYS (any key when none are set)"}
+              callbackUrl: {type: string, description: "a URL (of a host CALLBACK_HOSTS allows) POSTed what getTaskResult answers, when answered"}
               task:
                 type: object
                 properties:
@@ -72,10 +74,12 @@ def create_task():
     if not isinstance(image, str) or not image.strip():
         note_refusal(Reason.EMPTY_IMAGE)
         raise SolverError("ERROR_ZERO_CAPTCHA_FILESIZE", "the task's 'body' (the base64 image) is missing or empty")
+    callback_url = body.get("callbackUrl")
+    callback = callbacks_of(current_app).callback(callback_url, CALLBACK_URL) if callback_url else None
     solved = solve(
         image_of_base64(image), owner,
         min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
-        least_confidence=_least_confidence(task), knobs=knobs_of(task),
+        least_confidence=_least_confidence(task), knobs=knobs_of(task), callback=callback,
     )
     # Always a status, as CapSolver answers: its SDK reads it unguarded (KeyError 'status' on a
     # refusal). "failed" sends a client to getTaskResult, whose error 12 says why.

@@ -10,6 +10,7 @@ from ..ocr.asks import LONGEST, SHORTEST
 from ..ocr.exceptions import UnreadableInput
 from ..ocr.payload import decode_image_payload
 from ..ocr.reasons import Reason
+from .callbacks import callbacks_of
 from .errors import BY_REASON, UNSOLVABLE, SolverError
 from .tasks import task_store
 from .upstream import LONGEST_TEXT, UPSTREAM_EXTENSION, Expected
@@ -49,13 +50,13 @@ def knobs_of(fields):
     }
 
 
-def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confidence=None, knobs=None):
+def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confidence=None, knobs=None, callback=None):
     """Read the image now: a task with the digits, or with UNSOLVABLE when we are not sure.
 
     ``least_confidence``: a floor the client asked for (CapMonster's ``recognizingThreshold``,
     CapSolver's ``score``); it may raise MIN_CONFIDENCE, never lower it: a client of a paid
     solver asks to pay only for answers this sure, not to be sent guesses. ``knobs``: ``knobs_of``
-    the task.
+    the task. ``callback``: a ``callbacks.Callback`` told the answer when there is one.
 
     An image refused before any reading (empty, too big, not an image) raises its SolverError:
     the services refuse those when they are sent, not when they are polled for.
@@ -64,7 +65,7 @@ def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confi
     task_fields = {"numeric": numeric, "minLength": min_length, "maxLength": max_length, **(knobs or {})}
     if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None or any(task_fields.get(name) for name in NOT_A_NUMBER):
         note_refusal(Reason.NOT_DIGITS_ONLY)
-        return _unsolvable(image_bytes, owner, task_fields)
+        return _unsolvable(image_bytes, owner, task_fields, callback)
     try:
         floor = current_app.config["MIN_CONFIDENCE"]
         reading = read_remembered(image_bytes, length, max(floor, least_confidence or floor), owner=owner)
@@ -72,19 +73,25 @@ def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confi
         if refusal.reason in BY_REASON:
             raise _answered(refusal) from None
         note_refusal(refusal.reason, refusal.extra.get("digits"), refusal.extra.get("confidence"))
-        return _unsolvable(image_bytes, owner, task_fields)
-    return task_store(current_app).add(owner, g.request_id, digits=reading.digits)
+        return _unsolvable(image_bytes, owner, task_fields, callback)
+    return _answered_now(task_store(current_app).add(owner, g.request_id, digits=reading.digits), callback)
 
 
-def _unsolvable(image_bytes, owner, task_fields):
-    """A task for the upstream solver to answer, if there is one with room; else an unsolvable task."""
+def _unsolvable(image_bytes, owner, task_fields, callback):
+    """A task for the upstream solver to answer, if there is one with room (it tells ``callback``); else an unsolvable task."""
     upstream = current_app.extensions.get(UPSTREAM_EXTENSION)
-    forwarded = None
     if upstream is not None:
-        forwarded = upstream.forward(
-            image_bytes, owner, g.request_id, {name: value for name, value in task_fields.items() if value}, _expected(task_fields)
-        )
-    return forwarded or task_store(current_app).add(owner, g.request_id, error=UNSOLVABLE)
+        fields = {name: value for name, value in task_fields.items() if value}
+        forwarded = upstream.forward(image_bytes, owner, g.request_id, fields, _expected(task_fields), callback)
+        if forwarded is not None:
+            return forwarded
+    return _answered_now(task_store(current_app).add(owner, g.request_id, error=UNSOLVABLE), callback)
+
+
+def _answered_now(task, callback):
+    if callback is not None:
+        callbacks_of(current_app).deliver(callback, task.id, task.digits, task.error)
+    return task
 
 
 def _expected(task_fields):

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
+from .callbacks import PINGBACK, callbacks_of
 from .errors import SolverError, protocol_status, solver_error_of
 from .solving import BALANCE, client_of, image_of_base64, knobs_of, report_task, solve
 from .tasks import id_of_text, task_store
@@ -53,6 +54,7 @@ def submit():
               regsense: {type: integer, enum: [0, 1], description: "passed on to the upstream solver (as case)"}
               textinstructions: {type: string, description: "passed on to the upstream solver (as comment)"}
               lang: {type: string, description: "passed on to the upstream solver (as languagePool)"}
+              pingback: {type: string, description: "a URL (of a host CALLBACK_HOSTS allows) sent id and code by POST when answered"}
               json: {type: integer, enum: [0, 1]}
         multipart/form-data:
           schema:
@@ -86,10 +88,11 @@ def submit():
             raise SolverError("ERROR_ZERO_CAPTCHA_FILESIZE", "no file, or an empty one, in the form field 'file'")
     else:
         raise SolverError("ERROR_BAD_PARAMETERS", "method must be 'base64' (with body) or 'post' (with a file)")
+    callback = callbacks_of(current_app).callback(values["pingback"], PINGBACK) if values.get("pingback") else None
     task = solve(
         image_bytes, owner,
         min_length=_number(values, "min_len"), max_length=_number(values, "max_len"), numeric=_number(values, "numeric"),
-        knobs=knobs_of(_knobs(values)),
+        knobs=knobs_of(_knobs(values)), callback=callback,
     )
     return _answer("OK", str(task.id))
 

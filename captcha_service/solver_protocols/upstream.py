@@ -20,6 +20,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 
+from .callbacks import Callback
 from .errors import UNSOLVABLE
 
 UPSTREAM_EXTENSION = "captcha_ocr_upstream_solver"
@@ -31,11 +32,11 @@ LONGEST_TEXT = 32  # characters of a solution to a captcha that is not digits on
 
 
 class Upstream:
-    def __init__(self, url, key, concurrency, timeout, store):
+    def __init__(self, url, key, concurrency, timeout, store, callbacks):
         parts = urllib.parse.urlsplit(url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"setting UPSTREAM_SOLVER={url!r} is not an http:// or https:// URL")
-        self._parts, self.key, self.timeout, self.store = parts, key, timeout, store
+        self._parts, self.key, self.timeout, self.store, self.callbacks = parts, key, timeout, store, callbacks
         self._free = threading.BoundedSemaphore(concurrency)
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="upstream-solver")
         self._stopping = threading.Event()
@@ -43,10 +44,10 @@ class Upstream:
         self._lock = threading.Lock()
         threading.Thread(target=self._reclaim, name="upstream-reclaimer", daemon=True).start()
 
-    def forward(self, image_bytes, owner, request_id, task_fields, expected):
+    def forward(self, image_bytes, owner, request_id, task_fields, expected, callback=None):
         """A pending task whose answer the upstream will give, or None when the upstream is busy.
 
-        ``expected``: the ``Expected`` text, else the answer is unsolvable.
+        ``expected``: the ``Expected`` text, else the answer is unsolvable; ``callback``: told the answer.
         """
         if self._stopping.is_set() or not self._free.acquire(blocking=False):
             return None
@@ -55,7 +56,7 @@ class Upstream:
         except BaseException:  # a task store that cannot take it (Redis lost): the slot is not held by nothing
             self._free.release()
             raise
-        self._threads.submit(self._solve, task.id, image_bytes, task_fields, expected)
+        self._threads.submit(self._solve, task.id, image_bytes, task_fields, Handover(time.time() + self.timeout, expected, callback=callback))
         return task
 
     def close(self):
@@ -67,21 +68,21 @@ class Upstream:
                 _cut(sock)
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _solve(self, task_id, image_bytes, task_fields, expected):
-        handover = Handover(time.time() + self.timeout, expected)
+    def _solve(self, task_id, image_bytes, task_fields, handover):
         self.store.lease(task_id, handover.text())
-        self._settle(task_id, lambda: self._ask(task_id, image_bytes, task_fields, handover))
+        self._settle(task_id, handover, lambda: self._ask(task_id, image_bytes, task_fields, handover))
 
     def _resume(self, task_id, handover_text):
         """Finish a task another process forwarded and stopped polling for (it died): ask for the upstream's answer."""
         handover = Handover.of_text(handover_text)
         if handover is None or handover.upstream_id is None:  # it never reached the upstream: nothing was paid for
-            self._settle(task_id, lambda: None)
+            self._settle(task_id, handover, lambda: None)
         else:
-            self._settle(task_id, lambda: self._poll(task_id, handover))
+            self._settle(task_id, handover, lambda: self._poll(task_id, handover))
 
-    def _settle(self, task_id, ask):
-        """Finish the task with what ``ask()`` gives (its text checked, or unsolvable); a stopping process hands it on."""
+    def _settle(self, task_id, handover, ask):
+        """Finish the task with what ``ask()`` gives (its text checked, or unsolvable), and tell its callback; a stopping
+        process hands it on instead."""
         try:
             text = ask()
         except (_Stopping, OSError, ValueError, KeyError, TypeError, AttributeError, http.client.HTTPException):  # unreachable, too slow, not the protocol
@@ -89,8 +90,10 @@ class Upstream:
         try:
             if self._stopping.is_set():  # cut short by close(): the task goes on elsewhere
                 self.store.release(task_id)
-            else:
-                self.store.finish(task_id, digits=text) if text else self.store.finish(task_id, error=UNSOLVABLE)
+                return
+            self.store.finish(task_id, digits=text) if text else self.store.finish(task_id, error=UNSOLVABLE)
+            if handover is not None and handover.callback is not None:
+                self.callbacks.deliver(handover.callback, task_id, text, None if text else UNSOLVABLE)
         finally:
             self._free.release()
 
@@ -191,6 +194,7 @@ class Handover:
     deadline: float  # Unix time
     expected: Expected
     upstream_id: int | str | None = None  # the upstream's id of the task (as it gave it), once it has given one
+    callback: Callback | None = None
 
     def text(self):
         return json.dumps(asdict(self))
@@ -200,7 +204,8 @@ class Handover:
         """The handover ``text`` holds, or None if it holds none (an older process's task, or damaged)."""
         try:
             found = json.loads(text)
-            handover = cls(float(found["deadline"]), Expected(**found["expected"]), found["upstream_id"])
+            callback = Callback(**found["callback"]) if found["callback"] else None
+            handover = cls(float(found["deadline"]), Expected(**found["expected"]), found["upstream_id"], callback)
         except (ValueError, KeyError, TypeError):
             return None
         return handover if isinstance(handover.upstream_id, int | str | None) else None
