@@ -12,6 +12,7 @@ import requests
 
 from captcha_service.shared import connect
 from captcha_service.solver_protocols.redis_tasks import LEASE_SECONDS, RedisTaskStore
+from captcha_service.solver_protocols.tasks import Receipt
 from captcha_service.solver_protocols.upstream import Expected, Handover
 from deploy.local_server import RedisServer, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of
@@ -56,6 +57,17 @@ def test_a_lease_not_renewed_is_claimed_once_with_its_handover_and_a_finished_ta
         assert Handover.of_text(handover) == Handover(clock.now - LEASE_SECONDS - 1 + 60, Expected(True, 4, 4), UPSTREAM_TASK_ID)
         store.lease(evicted.id, handover)  # a task gone is not brought back by its lease
         assert store.client.exists(f"{{captcha-ocr}}:task:{evicted.id}") == 0
+    finally:
+        store.client.close()
+
+
+def test_the_upstreams_receipt_is_kept_with_its_answer_for_any_process(redis_server):
+    store = RedisTaskStore(connect(redis_server.url), 10, 600, Clock())
+    try:
+        forwarded, read_here = store.add("owner", "request-1"), store.add("owner", "request-2", digits="1234")
+        store.finish(forwarded.id, digits="4321", receipt=Receipt(UPSTREAM_TASK_ID, "0.0007", 1_000_009, 2))
+        assert store.get(forwarded.id, "owner").receipt == Receipt(UPSTREAM_TASK_ID, "0.0007", 1_000_009, 2)
+        assert store.get(read_here.id, "owner").receipt is None
     finally:
         store.client.close()
 

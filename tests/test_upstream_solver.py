@@ -11,8 +11,10 @@ import urllib.request
 import pytest
 
 from captcha_service import create_app
+from captcha_service.solver_protocols import upstream as upstream_module
 from captcha_service.solver_protocols.callbacks import Callbacks
-from captcha_service.solver_protocols.tasks import TaskStore
+from captcha_service.solver_protocols.solving import BALANCE
+from captcha_service.solver_protocols.tasks import Receipt, TaskStore
 from captcha_service.solver_protocols.upstream import Upstream
 from deploy.local_server import free_port, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
@@ -68,11 +70,11 @@ def test_2captcha_clients_see_not_ready_then_the_upstreams_answer(forwarding):
     assert answers[0] == "CAPCHA_NOT_READY" and answers[-1] == f"OK|{label_of(CAPTCHA)}"
 
 
-def test_an_upstream_that_refuses_or_is_down_is_our_usual_unsolvable(upstream_url):
-    wrong_key = client_of(upstream_url, UPSTREAM_SOLVER_KEY="not-the-key")
-    assert poll(wrong_key, create(wrong_key)["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+def test_an_upstream_that_is_down_is_our_usual_unsolvable_and_one_refusing_our_key_says_so(upstream_url):
     down = client_of(f"http://127.0.0.1:{free_port()}")
     assert poll(down, create(down)["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+    wrong_key = client_of(upstream_url, UPSTREAM_SOLVER_KEY="not-the-key")  # the operator's key, not the bot's, is wrong
+    assert poll(wrong_key, create(wrong_key)["taskId"])["errorCode"] == "ERROR_KEY_DOES_NOT_EXIST"
 
 
 @contextlib.contextmanager
@@ -268,3 +270,171 @@ def test_a_task_store_that_fails_gives_the_upstream_slot_back():
             upstream.forward(b"image", "owner", "request", {}, None)
     assert upstream.forward(b"image", "owner", "request", {}, None) is not None  # both slots came back
     upstream.close()
+
+
+# ---------------------------------------------------------------- the upstream's accounting: balance, account errors, receipts, reports
+UPSTREAM_TASK_ID = 4242
+
+
+def answering(answers, calls):
+    """A hostile_upstream ``answer`` speaking the createTask API: ``answers[method]`` (a dict) as JSON, or HTTP 404 for a
+    method it has not; each call recorded in ``calls`` as (method, its JSON body)."""
+
+    def answer(handler):
+        method = handler.path.rsplit("/", 1)[-1]
+        calls.append((method, json.loads(handler.body)))
+        body = json.dumps(answers[method]).encode() if method in answers else b""
+        handler.send_response(200 if method in answers else 404)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return answer
+
+
+def methods_called(calls, method, seconds=5, at_least=1):
+    """The bodies of ``method``'s calls, once there are ``at_least`` of them (or ``seconds`` passed)."""
+    deadline = time.monotonic() + seconds
+    while len(bodies := [body for name, body in calls if name == method]) < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return bodies
+
+
+def in_php(client, **fields):
+    return client.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA), **fields}).get_data(as_text=True)
+
+
+def res_php(client, **query):
+    return client.get("/res.php", query_string={"key": "bot", **query}).get_data(as_text=True)
+
+
+def test_the_balance_is_the_upstream_accounts_asked_at_most_every_30_seconds():
+    calls = []
+    with hostile_upstream(answering({"getBalance": {"errorId": 0, "balance": 12.3456}}, calls)) as (url, _asked):
+        client = client_of(url)
+        assert client.post("/getBalance", json={"clientKey": "bot"}).json == {"errorId": 0, "balance": 12.3456}
+        assert res_php(client, action="getbalance") == "12.3456"
+        assert client.get("/res.php", query_string={"key": "bot", "action": "getbalance", "json": "1"}).json == {"status": 1, "request": "12.3456"}
+    assert [body for _method, body in calls] == [{"clientKey": UPSTREAM_KEY}]  # once for the three: anti-captcha asks for 30 s apart
+
+
+def test_without_an_upstream_the_balance_is_the_constant_it_was():
+    client = create_app(REFUSES_ALL).test_client()
+    assert client.post("/getBalance", json={"clientKey": "bot"}).json == {"errorId": 0, "balance": BALANCE}
+    assert res_php(client, action="getbalance") == "1000000.00"
+
+
+def test_an_upstream_that_gives_no_balance_is_asked_again_soon_and_its_last_balance_kept(monkeypatch):
+    calls, answers = [], {}
+    with hostile_upstream(answering(answers, calls)) as (url, _asked):
+        client = client_of(url)
+        assert client.post("/getBalance", json={"clientKey": "bot"}).json["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"  # HTTP 404: none
+        assert res_php(client, action="getbalance") == "ERROR_NO_SLOT_AVAILABLE"
+        assert len(calls) == 1  # a failure is not asked again at each poll either
+        monkeypatch.setattr(upstream_module, "BALANCE_RETRY_SECONDS", 0.0)
+        monkeypatch.setattr(upstream_module, "BALANCE_SECONDS", 0.0)
+        answers["getBalance"] = {"errorId": 0, "balance": 3}
+        assert client.post("/getBalance", json={"clientKey": "bot"}).json["balance"] == 3
+        answers["getBalance"] = {"errorId": 0, "balance": "lots"}
+        assert client.post("/getBalance", json={"clientKey": "bot"}).json["balance"] == 3  # not the protocol: the last one had
+
+
+@pytest.mark.parametrize(("upstream_code", "error_id", "legacy"), [
+    ("ERROR_ZERO_BALANCE", 10, "ERROR_ZERO_BALANCE"),
+    ("ERROR_KEY_DOES_NOT_EXIST", 1, "ERROR_KEY_DOES_NOT_EXIST"),
+    ("ERROR_IP_NOT_ALLOWED", 11, "ERROR_IP_NOT_ALLOWED"),
+    ("ERROR_IP_BLOCKED", 21, "IP_BANNED"),
+])
+def test_the_upstreams_account_errors_reach_the_client_as_they_are_and_are_logged_once(upstream_code, error_id, legacy, caplog):
+    refusal = {"errorId": error_id, "errorCode": upstream_code, "errorDescription": "see your account"}
+    with hostile_upstream(answering({"createTask": refusal, "getBalance": refusal}, [])) as (url, _asked):
+        client = client_of(url)
+        answer = poll(client, create(client)["taskId"])
+        assert (answer["errorId"], answer["errorCode"]) == (error_id, upstream_code)
+        task_id = in_php(client).split("|")[1]
+        deadline = time.monotonic() + 15
+        while (text := res_php(client, action="get", id=task_id)) == "CAPCHA_NOT_READY":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert text == legacy  # 2captcha's name for it
+        assert client.post("/getBalance", json={"clientKey": "bot"}).json["errorCode"] == upstream_code
+        assert res_php(client, action="getbalance") == legacy
+    told = [record for record in caplog.records if record.name == upstream_module.__name__ and record.levelname == "ERROR"]
+    assert len(told) == 1 and upstream_code in told[0].getMessage() and "UPSTREAM_SOLVER_KEY" in told[0].getMessage()
+
+
+def test_an_upstream_refusal_that_is_not_about_the_account_is_still_unsolvable():
+    answers = {"createTask": {"errorId": 2, "errorCode": "ERROR_NO_SLOT_AVAILABLE"}}
+    with hostile_upstream(answering(answers, [])) as (url, _asked):
+        client = client_of(url)
+        assert poll(client, create(client)["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+
+
+READY = {
+    "errorId": 0, "taskId": UPSTREAM_TASK_ID, "status": "ready", "solution": {"text": "4821"},
+    "cost": "0.000700", "createTime": 1_700_000_000, "endTime": 1_700_000_009, "solveCount": "2",
+}
+
+
+def test_the_upstreams_cost_end_and_solvers_are_passed_on_for_its_answers_only():
+    with hostile_upstream(answering({"createTask": READY}, [])) as (url, _asked):
+        client = client_of(url)
+        created = create(client)
+        answer = poll(client, created["taskId"])
+        assert answer["solution"]["text"] == "4821"
+        assert (answer["cost"], answer["endTime"], answer["solveCount"]) == ("0.000700", 1_700_000_009, 2)
+        assert abs(answer["createTime"] - time.time()) < 60  # when the bot created it here
+        task_id = in_php(client).split("|")[1]
+        poll(client, int(task_id))
+        assert res_php(client, action="get2", id=task_id) == "OK|4821|0.000700"
+        assert client.get("/res.php", query_string={"key": "bot", "action": "get2", "id": task_id, "json": "1"}).json["price"] == "0.000700"
+        read_here = client_of(url, MIN_CONFIDENCE=0.0)  # we read it: nothing paid
+        local = poll(read_here, create(read_here)["taskId"])
+        assert (local["cost"], local["endTime"], local["solveCount"]) == ("0", local["createTime"], 1)
+
+
+def test_a_report_on_an_upstreams_answer_is_forwarded_to_it_once_with_its_task_id():
+    calls = []
+    answers = {"createTask": READY, "reportIncorrectImageCaptcha": {"errorId": 0, "status": "success"}, "reportCorrect": {"errorId": 0, "status": "success"}}
+    with hostile_upstream(answering(answers, calls)) as (url, _asked):
+        client = client_of(url)
+        task_id = create(client)["taskId"]
+        poll(client, task_id)
+        for _ in range(2):  # the second is answered success too, and forwarded no more
+            assert client.post("/reportIncorrectImageCaptcha", json={"clientKey": "bot", "taskId": task_id}).json["status"] == "success"
+        assert methods_called(calls, "reportIncorrectImageCaptcha") == [{"clientKey": UPSTREAM_KEY, "taskId": UPSTREAM_TASK_ID}]
+        legacy_id = in_php(client).split("|")[1]
+        poll(client, int(legacy_id))
+        assert res_php(client, action="reportgood", id=legacy_id) == "OK_REPORT_RECORDED"
+        assert res_php(client, action="reportbad", id=legacy_id) == "ERROR_DUPLICATE_REPORT"
+        assert methods_called(calls, "reportCorrect") == [{"clientKey": UPSTREAM_KEY, "taskId": UPSTREAM_TASK_ID}]
+        time.sleep(0.5)  # nothing more comes
+        assert len(methods_called(calls, "reportIncorrectImageCaptcha", seconds=0)) == 1
+
+
+def test_a_report_goes_by_2captchas_name_to_an_upstream_without_anti_captchas_and_not_at_all_for_our_answers():
+    calls = []
+    with hostile_upstream(answering({"createTask": READY, "reportIncorrect": {"errorId": 0, "status": "success"}}, calls)) as (url, _asked):
+        client = client_of(url)
+        task_id = create(client)["taskId"]
+        poll(client, task_id)
+        client.post("/reportIncorrect", json={"clientKey": "bot", "taskId": task_id})
+        assert methods_called(calls, "reportIncorrect") == [{"clientKey": UPSTREAM_KEY, "taskId": UPSTREAM_TASK_ID}]
+        read_here = client_of(url, MIN_CONFIDENCE=0.0)
+        ours = create(read_here)["taskId"]
+        read_here.post("/reportIncorrectImageCaptcha", json={"clientKey": "bot", "taskId": ours})
+        time.sleep(0.5)
+    assert [method for method, _body in calls] == ["createTask", "reportIncorrectImageCaptcha", "reportIncorrect"]  # ours: none
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    ({"cost": "0.0007", "endTime": 5, "solveCount": 3}, Receipt(1, "0.0007", 5, 3)),
+    ({"cost": 0.0007, "solveCount": "0"}, Receipt(1, "0.0007", None, 0)),
+    ({"cost": "nan", "endTime": True, "solveCount": -1}, Receipt(1)),
+    ({"cost": "9" * 900, "endTime": "5", "solveCount": "x"}, Receipt(1)),
+    ({"cost": ["0"], "endTime": 2**60, "solveCount": 2.5}, Receipt(1)),
+])
+def test_a_receipt_keeps_only_what_the_api_says_and_reads_back_from_its_text(answer, expected):
+    receipt = Receipt.of_answer(1, answer)
+    assert receipt == expected and Receipt.of_text(receipt.text()) == receipt
+    assert Receipt.of_text("") is None and Receipt.of_text("{\"upstream_id\": [1]}") is None and Receipt.of_text("not json") is None

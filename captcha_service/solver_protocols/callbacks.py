@@ -18,7 +18,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .errors import ERROR_IDS, SolverError
+from .errors import ERROR_IDS, SolverError, legacy_code
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Callback:
     def request(self, task_id, digits, error):
         """(content type, body) telling the task's answer: its digits, or the protocol's error code."""
         if self.style == PINGBACK:
-            return "application/x-www-form-urlencoded", urllib.parse.urlencode({"id": task_id, "code": digits or error})
+            return "application/x-www-form-urlencoded", urllib.parse.urlencode({"id": task_id, "code": digits or legacy_code(error)})
         if digits:
             answer = {"errorId": 0, "status": "ready", "solution": {"text": digits}}
         else:

@@ -15,8 +15,8 @@ from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
 from .callbacks import CALLBACK_URL, callbacks_of
 from .errors import SolverError, protocol_status, solver_error_of
-from .solving import BALANCE, client_of, image_of_base64, knobs_of, report_task, solve
-from .tasks import id_of_text, task_store
+from .solving import balance, client_of, image_of_base64, knobs_of, report_task, solve
+from .tasks import Receipt, id_of_text, task_store
 
 bp = Blueprint("createtask", __name__)
 
@@ -121,10 +121,12 @@ def get_task_result():
         return {"errorId": 0, "status": "processing"}
     if task.error:
         raise SolverError(task.error, "no sure reading of this captcha: fall back to another solver")
-    created = round(task.created)
+    # anti-captcha's accounting fields (https://anti-captcha.com/apidoc/methods/getTaskResult): for an answer of ours
+    # nothing was paid, at once, by one reader; for the upstream's, what it said of it (its cost, end, solvers).
+    created, receipt = round(task.created), task.receipt or Receipt(None)
     return {
         "errorId": 0, "status": "ready", "solution": {"text": task.digits},
-        "cost": "0", "createTime": created, "endTime": created, "solveCount": 1,
+        "cost": receipt.cost, "createTime": created, "endTime": receipt.end_time or created, "solveCount": receipt.solve_count,
     }
 
 
@@ -140,11 +142,14 @@ REPORT = _operation('{"errorId": 0, "status": "success"}; a second report on a t
 
 
 @bp.post("/getBalance", strict_slashes=False)
-@swag_from(_operation('{"errorId": 0, "balance": ...}: reading here costs nothing'))
+@swag_from(_operation(
+    '{"errorId": 0, "balance": ...}: reading here costs nothing; with an upstream solver, its account\'s balance (or its account error: '
+    '10 ERROR_ZERO_BALANCE, 1 its key, 11 / 21 its IP)'
+))
 def get_balance():
-    """getBalance: a balance that never runs out."""
+    """getBalance: a balance that never runs out, or the upstream solver's."""
     _client(_body())
-    return {"errorId": 0, "balance": BALANCE}
+    return {"errorId": 0, "balance": balance()}
 
 
 @bp.post("/reportIncorrectImageCaptcha", strict_slashes=False)

@@ -3,7 +3,8 @@
 The same bounds and fairness as ``tasks.TaskStore`` (the newest TASK_STORE_SIZE tasks of the last
 TASK_TTL_SECONDS; when full, the client holding the most loses its oldest), kept by Lua scripts
 so that processes writing at once see one store. Keys, under ``{captcha-ocr}:``:
-  task:<id>      a hash: owner, request_id, digits, error, created, reported (expires with the TTL)
+  task:<id>      a hash: owner, request_id, digits, error, created, reported, and for a forwarded task its
+                 handover and, once the upstream answered, its receipt (expires with the TTL)
   tasks          a sorted set of "<id>|<owner>" by creation time: the count and the oldest
   owner:<owner>  a sorted set of that client's ids in the order they came (by ``sequence``)
   sequence       a counter: the order of tasks created at one instant
@@ -23,7 +24,7 @@ import redis
 
 from ..shared import PREFIX
 from .errors import SolverError
-from .tasks import FIRST_ID, ID_RANGE, Task
+from .tasks import FIRST_ID, ID_RANGE, Receipt, Task
 
 logger = logging.getLogger(__name__)
 # How long a process's hold on a forwarded task lasts unrenewed: it renews at each poll of the
@@ -66,7 +67,7 @@ redis.call('ZINCRBY', KEYS[4], 1, ARGV[2])
 return 1
 """
 _FINISH = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'digits', ARGV[1], 'error', ARGV[2]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'digits', ARGV[1], 'error', ARGV[2], 'receipt', ARGV[4]) end
 redis.call('ZREM', KEYS[2], ARGV[3])
 """
 # Claims forwarded tasks whose lease ran out by ARGV[2] (Unix time). KEYS: forwarded. ARGV: prefix, now, the new lease's end, most.
@@ -119,10 +120,11 @@ class RedisTaskStore:
             self._forget_old(keys=[PREFIX + "tasks", PREFIX + "owners"], args=[PREFIX, repr(created - self.ttl), self.size])
         return Task(task_id, owner, request_id, digits, error, created)
 
-    def finish(self, task_id, digits=None, error=None):
+    def finish(self, task_id, digits=None, error=None, receipt=None):
         """A pending task's answer, from an upstream's thread. A Redis lost meanwhile leaves the task pending and its
         lease to run out: a process claims it when Redis is back, asks the upstream again, and finishes it."""
-        self._quietly(self._finish, keys=[_task_key(task_id), PREFIX + "forwarded"], args=[digits or "", error or "", task_id])
+        receipt_text = receipt.text() if receipt is not None else ""
+        self._quietly(self._finish, keys=[_task_key(task_id), PREFIX + "forwarded"], args=[digits or "", error or "", task_id, receipt_text])
 
     def lease(self, task_id, handover=None):
         """Hold a forwarded task for LEASE_SECONDS more (``upstream.Upstream``), keeping ``handover`` (text) with it if
@@ -159,7 +161,7 @@ class RedisTaskStore:
         if not found or float(found["created"]) < self.clock() - self.ttl or not secrets.compare_digest(found["owner"], owner):
             return None
         return Task(task_id, found["owner"], found["request_id"], found["digits"] or None, found["error"] or None, float(found["created"]),
-                    found["reported"] == "1")
+                    found["reported"] == "1", Receipt.of_text(found.get("receipt")))
 
     def __len__(self):
         with _unavailable_as_no_slot():

@@ -15,7 +15,8 @@ from .errors import BY_REASON, UNSOLVABLE, SolverError
 from .tasks import task_store
 from .upstream import LONGEST_TEXT, UPSTREAM_EXTENSION, Expected
 
-# Reading costs nothing here; bots that check their balance before each captcha carry on.
+# Reading costs nothing here; bots that check their balance before each captcha carry on. With an upstream
+# solver, the balance is its account's: what the captchas we cannot read will cost.
 BALANCE = 1_000_000.0
 LETTERS_ONLY, LETTERS_AND_DIGITS = 2, 4  # the services' `numeric` values that digits alone never answer
 # What a task may say of its captcha beyond its length, in the createTask API's names (anti-captcha's
@@ -33,6 +34,13 @@ def client_of(key, missing="ERROR_KEY_DOES_NOT_EXIST"):
     if not accepts_key(current_app, key):
         raise SolverError(missing if not is_plausible_key(key) else "ERROR_KEY_DOES_NOT_EXIST", "send one of this service's API keys")
     return key_owner(key)
+
+
+def balance():
+    """The balance a client is told: the upstream solver's account's (``Upstream.balance``: cached, and its account
+    errors raised as they are), or without one BALANCE."""
+    upstream = current_app.extensions.get(UPSTREAM_EXTENSION)
+    return BALANCE if upstream is None else upstream.balance()
 
 
 def image_of_base64(text):
@@ -105,10 +113,14 @@ def _expected(task_fields):
 
 def report_task(task, correct):
     """A client's reportgood/reportbad: labels the task's image with its answer when right (see ``reports``); an
-    upstream's answer that is no digits (a captcha of letters) is counted, never made a label. False, and nothing
-    counted or kept, if the task was reported on before: a client's second word on one captcha is no second vote."""
+    upstream's answer that is no digits (a captcha of letters) is counted, never made a label, and the report is
+    forwarded to the upstream (``Upstream.report``). False, and nothing counted, kept or forwarded, if the task was
+    reported on before: a client's second word on one captcha is no second vote."""
     if not task_store(current_app).first_report(task.id):
         return False
+    upstream = current_app.extensions.get(UPSTREAM_EXTENSION)
+    if task.receipt is not None and upstream is not None:  # the upstream's answer: its refund is the operator's
+        upstream.report(task.receipt.upstream_id, correct)
     try:
         if correct and task.digits and task.digits.isdigit() and SHORTEST <= len(task.digits) <= LONGEST:
             report(task.request_id, digits=task.digits, owner=task.owner)

@@ -6,11 +6,13 @@ store is full the client holding the most tasks loses its oldest, so one client 
 captchas evicts its own tasks, not everyone's.
 """
 
+import json
+import math
 import secrets
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 TASKS_EXTENSION = "captcha_ocr_tasks"
 
@@ -25,6 +27,56 @@ def id_of_text(text):
     return int(text) if text.isascii() and text.isdigit() and len(text) <= LONGEST_ID else None
 
 
+LONGEST_COST = 32  # characters of an upstream's cost ("0.000700" as anti-captcha writes it)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an upstream solver said of the answer it gave: its task id (a client's report on the answer is forwarded
+    to it there) and its accounting, passed on to the client in getTaskResult (anti-captcha's fields,
+    https://anti-captcha.com/apidoc/methods/getTaskResult: ``cost`` in USD, ``endTime`` Unix time, ``solveCount``)
+    and in res.php's get2 (the price)."""
+
+    upstream_id: int | str
+    cost: str = "0"
+    end_time: int | None = None
+    solve_count: int = 1
+
+    @classmethod
+    def of_answer(cls, upstream_id, answer):
+        """The receipt of an upstream's ready getTaskResult ``answer``; a field that is not what the API says keeps our default."""
+        cost, end_time, solve_count = answer.get("cost"), answer.get("endTime"), answer.get("solveCount")
+        if isinstance(cost, int | float) and not isinstance(cost, bool):
+            cost = repr(cost)
+        if isinstance(solve_count, str) and solve_count.isascii() and solve_count.isdigit() and len(solve_count) < 10:
+            solve_count = int(solve_count)  # anti-captcha's own example writes "0"
+        return cls(
+            upstream_id,
+            cost if isinstance(cost, str) and len(cost) <= LONGEST_COST and _is_finite(cost) else "0",
+            end_time if isinstance(end_time, int) and not isinstance(end_time, bool) and 0 <= end_time < 2**53 else None,
+            solve_count if isinstance(solve_count, int) and not isinstance(solve_count, bool) and 0 <= solve_count < 2**31 else 1,
+        )
+
+    def text(self):
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def of_text(cls, text):
+        """The receipt ``text`` holds, or None (none kept: a task read here, or one kept by an older version)."""
+        try:
+            receipt = cls(**json.loads(text)) if text else None
+        except (ValueError, TypeError):
+            return None
+        return receipt if receipt is None or isinstance(receipt.upstream_id, int | str) else None
+
+
+def _is_finite(text):
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class Task:
     """What a poll answers: the digits, the protocol error code of a refusal, or neither yet (pending upstream)."""
@@ -36,6 +88,7 @@ class Task:
     error: str | None = None
     created: float = 0.0  # Unix time
     reported: bool = False  # a client has reported on its answer (each task's report counts once)
+    receipt: Receipt | None = None  # of the upstream solver, when it gave the answer
 
     @property
     def pending(self):
@@ -65,11 +118,11 @@ class TaskStore:
             self._forget_old()
             return task
 
-    def finish(self, task_id, digits=None, error=None):
+    def finish(self, task_id, digits=None, error=None, receipt=None):
         """A pending task's answer, when it comes (a task forgotten meanwhile stays forgotten)."""
         with self._lock:
             if task_id in self._tasks:
-                self._tasks[task_id] = replace(self._tasks[task_id], digits=digits, error=error)
+                self._tasks[task_id] = replace(self._tasks[task_id], digits=digits, error=error, receipt=receipt)
 
     # A process's forwarded tasks live and die with it here: there is no other process to hand them to.
     def lease(self, task_id, handover=None):

@@ -11,13 +11,15 @@ from werkzeug.exceptions import HTTPException
 from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
 from .callbacks import PINGBACK, callbacks_of
-from .errors import SolverError, protocol_status, solver_error_of
-from .solving import BALANCE, client_of, image_of_base64, knobs_of, report_task, solve
+from .errors import SolverError, legacy_code, protocol_status, solver_error_of
+from .solving import BALANCE, balance, client_of, image_of_base64, knobs_of, report_task, solve
 from .tasks import id_of_text, task_store
 
 bp = Blueprint("twocaptcha", __name__)
 
 NOT_READY = "CAPCHA_NOT_READY"  # their spelling
+# res.php's reportgood / reportbad (with the captcha's id: OK_REPORT_RECORDED) and getbalance (the balance as text,
+# "3.0781"), as 2captcha documents them (2captcha.com/2captcha-api, "Reporting answers", "Balance").
 REPORTS = {"reportgood": True, "reportbad": False}
 NO_KEY = "ERROR_WRONG_USER_KEY"  # 2captcha's answer to a missing or malformed key
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -124,7 +126,7 @@ def result():
     values = _values()
     owner, action = client_of(values.get("key", ""), missing=NO_KEY), values.get("action", "")
     if action == "getbalance":
-        return _answer(None, f"{BALANCE:.2f}")
+        return _answer(None, _balance_text(balance()))
     if action not in ("get", "get2", *REPORTS):
         raise SolverError("ERROR_BAD_PARAMETERS", "action must be get, get2, getbalance, reportgood or reportbad")
     if action == "get" and "ids" in values:
@@ -138,8 +140,8 @@ def result():
         return _answer(None, NOT_READY, ok=False)
     if task.error:
         raise SolverError(task.error, "no sure reading of this captcha")
-    if action == "get2":  # the answer and its price: OK|digits|price, or with json=1 a "price" field
-        return _answer("OK", task.digits, price=PRICE)
+    if action == "get2":  # the answer and its price (the upstream's cost for its answer): OK|digits|price, or with json=1 a "price" field
+        return _answer("OK", task.digits, price=task.receipt.cost if task.receipt else PRICE)
     return _answer("OK", task.digits)
 
 
@@ -166,12 +168,17 @@ def _bulk_answer(text, owner):
         task = _task(text.strip(), owner)
     except SolverError as error:
         return error.code
-    return NOT_READY if task.pending else task.error or task.digits
+    return NOT_READY if task.pending else legacy_code(task.error) if task.error else task.digits
 
 
 @bp.errorhandler(SolverError)
 def solver_error(error):
-    return _answer(None, error.code, ok=False)
+    return _answer(None, legacy_code(error.code), ok=False)
+
+
+def _balance_text(value):
+    """A balance as res.php writes it (2captcha: "3.0781"): BALANCE as ever, an upstream's to its last digit."""
+    return f"{value:.2f}" if value == BALANCE else f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 @bp.errorhandler(HTTPException)

@@ -5,14 +5,20 @@ A forwarded task is pending until the upstream answers; the bot polls as usual m
 at once (more are refused at once, as without an upstream); each gets ``timeout`` seconds in all,
 one deadline for the whole exchange however slowly the upstream trickles its bytes. Its answer is
 checked as our own would be (the asked kind and length of text), redirects are not followed,
-and any failure of the upstream is our usual "unsolvable". No Flask here: the forwarding runs on
-threads of its own, after the request that sent the captcha has been answered.
+and any failure of the upstream is our usual "unsolvable", but for its refusals of the operator's
+account (``errors.ACCOUNT_ERRORS``: no balance, a wrong key, an IP banned), which the client gets
+as they are, and the log tells once. Its accounting reaches the clients too: its balance (asked
+at most every BALANCE_SECONDS), the cost and times of each answer (``tasks.Receipt``), and a
+client's report on an answer is forwarded to it, for the refund. No Flask here: the forwarding
+runs on threads of its own, after the request that sent the captcha has been answered.
 """
 
 import base64
 import contextlib
 import http.client
 import json
+import logging
+import math
 import socket
 import threading
 import time
@@ -21,9 +27,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 
 from .callbacks import Callback
-from .errors import UNSOLVABLE
+from .errors import ACCOUNT_ERRORS, UNSOLVABLE, SolverError
+from .tasks import Receipt
+
+logger = logging.getLogger(__name__)
 
 UPSTREAM_EXTENSION = "captcha_ocr_upstream_solver"
+# anti-captcha asks that getBalance be called at most every 30 seconds, a cached value used meanwhile
+# (https://anti-captcha.com/apidoc/methods/getBalance); a balance that could not be had is asked again sooner.
+BALANCE_SECONDS, BALANCE_RETRY_SECONDS = 30.0, 5.0
+# A client's report on an upstream's answer, as the createTask APIs take it ({clientKey, taskId}), tried in this
+# order until one is a method the upstream has: anti-captcha's and CapMonster's reportIncorrectImageCaptcha
+# (https://anti-captcha.com/apidoc/methods/reportIncorrectImageCaptcha: checked by moderators, then refunded),
+# 2captcha's reportIncorrect and reportCorrect (https://2captcha.com/api-docs/report-incorrect; anti-captcha has no
+# report of a right image answer). Only one report is sent per task, as they accept only one.
+REPORT_METHODS = {False: ("reportIncorrectImageCaptcha", "reportIncorrect"), True: ("reportCorrect",)}
+REPORTS_WAITING = 256  # reports queued at most; beyond, one is dropped (and logged) rather than memory grown
 POLL_SECONDS = 1.0
 RECLAIM_SECONDS = 2.0  # how often a process looks for forwarded tasks another process stopped polling for
 REQUEST_SECONDS = 10.0
@@ -42,6 +61,11 @@ class Upstream:
         self._stopping = threading.Event()
         self._sockets = set()  # of the exchanges under way, for close() to cut
         self._lock = threading.Lock()
+        self._account_error = None  # the upstream's last refusal of our account, until it answers again
+        self._balance_lock = threading.Lock()
+        self._balance = (None, None, -math.inf)  # (the last balance had, the account error met asking, when asked: monotonic)
+        self._reports = ThreadPoolExecutor(1, thread_name_prefix="upstream-reports")
+        self._reports_room = threading.BoundedSemaphore(REPORTS_WAITING)
         threading.Thread(target=self._reclaim, name="upstream-reclaimer", daemon=True).start()
 
     def forward(self, image_bytes, owner, request_id, task_fields, expected, callback=None):
@@ -59,6 +83,62 @@ class Upstream:
         self._threads.submit(self._solve, task.id, image_bytes, task_fields, Handover(time.time() + self.timeout, expected, callback=callback))
         return task
 
+    def balance(self):
+        """The upstream account's balance (a number), asked at most every BALANCE_SECONDS with one bounded exchange.
+
+        Raises the SolverError of an account error the upstream answered (ERROR_ZERO_BALANCE, ...), or "no slot"
+        when it cannot be had (down, not the protocol) and no balance was had before.
+        """
+        with self._balance_lock:  # one exchange at a time: a crowd of bots polling the balance makes one call
+            balance, error, asked = self._balance
+            if time.monotonic() - asked >= (BALANCE_SECONDS if balance is not None or error else BALANCE_RETRY_SECONDS):
+                balance, error = self._ask_balance(balance)
+                self._balance = (balance, error, time.monotonic())
+        if error:
+            raise SolverError(error, "the upstream solver refuses this service's account")
+        if balance is None:
+            raise SolverError("ERROR_NO_SLOT_AVAILABLE", "the upstream solver's balance cannot be had now: try again")
+        return balance
+
+    def _ask_balance(self, last):
+        """(balance, None), (None, account error), or (``last``, None) when the upstream gave no balance."""
+        try:
+            answer = self._call("getBalance", {"clientKey": self.key}, time.time() + min(self.timeout, REQUEST_SECONDS))
+        except (OSError, ValueError, http.client.HTTPException) as failure:
+            logger.warning("the upstream solver's balance cannot be had: %s", failure)
+            return last, None
+        error = self._account_error_of(answer)
+        if error:
+            return None, error
+        balance = answer.get("balance")
+        if answer.get("errorId") or not isinstance(balance, int | float) or isinstance(balance, bool) or not math.isfinite(balance):
+            logger.warning("the upstream solver answered getBalance with no balance: error %r", answer.get("errorCode"))
+            return last, None
+        return balance, None
+
+    def report(self, upstream_id, correct):
+        """Tell the upstream a client's report on its answer to its task ``upstream_id`` (on a thread of its own)."""
+        if self._stopping.is_set() or not self._reports_room.acquire(blocking=False):
+            logger.warning("a report on the upstream's task %s was not forwarded: %d are waiting", upstream_id, REPORTS_WAITING)
+            return
+        self._reports.submit(self._report, upstream_id, correct)
+
+    def _report(self, upstream_id, correct):
+        try:
+            for method in REPORT_METHODS[correct]:
+                try:
+                    answer = self._call(method, {"clientKey": self.key, "taskId": upstream_id}, time.time() + REQUEST_SECONDS)
+                except HttpStatus as refused:
+                    answer = {"errorId": refused.status, "errorCode": f"HTTP {refused.status}"}
+                if answer.get("errorCode") not in ("ERROR_NO_SUCH_METHOD", "HTTP 404"):  # else the upstream has no such method
+                    break
+            if answer.get("errorId"):
+                logger.warning("the upstream solver did not take a report on its task %s: %s", upstream_id, answer.get("errorCode"))
+        except (OSError, ValueError, http.client.HTTPException) as failure:
+            logger.warning("a report on the upstream's task %s could not be forwarded: %s", upstream_id, failure)
+        finally:
+            self._reports_room.release()
+
     def close(self):
         """Stop forwarding: exchanges under way end at once, so a stopping server need not wait. Their tasks are handed
         to another process sharing the task store (Redis); in this process's memory they end with it."""
@@ -67,6 +147,7 @@ class Upstream:
             for sock in self._sockets:
                 _cut(sock)
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self._reports.shutdown(wait=False, cancel_futures=True)
 
     def _solve(self, task_id, image_bytes, task_fields, handover):
         self.store.lease(task_id, handover.text())
@@ -81,41 +162,71 @@ class Upstream:
             self._settle(task_id, handover, lambda: self._poll(task_id, handover))
 
     def _settle(self, task_id, handover, ask):
-        """Finish the task with what ``ask()`` gives (its text checked, or unsolvable), and tell its callback; a stopping
-        process hands it on instead."""
+        """Finish the task with the upstream's last answer that ``ask()`` gives (its text checked, an account error as it
+        is, else unsolvable), and tell its callback; a stopping process hands it on instead."""
         try:
-            text = ask()
+            text, error, receipt = self._outcome(ask(), handover)
         except (_Stopping, OSError, ValueError, KeyError, TypeError, AttributeError, http.client.HTTPException):  # unreachable, too slow, not the protocol
-            text = None
+            text, error, receipt = None, UNSOLVABLE, None
         try:
             if self._stopping.is_set():  # cut short by close(): the task goes on elsewhere
                 self.store.release(task_id)
                 return
-            self.store.finish(task_id, digits=text) if text else self.store.finish(task_id, error=UNSOLVABLE)
+            self.store.finish(task_id, digits=text, error=error, receipt=receipt)
             if handover is not None and handover.callback is not None:
-                self.callbacks.deliver(handover.callback, task_id, text, None if text else UNSOLVABLE)
+                self.callbacks.deliver(handover.callback, task_id, text, error)
         finally:
             self._free.release()
 
+    def _outcome(self, answered, handover):
+        """(text, None, its Receipt) of a ready answer whose text is what we expect, (None, the error code, None) else."""
+        if answered is None:
+            return None, UNSOLVABLE, None
+        answer, upstream_id = answered
+        error = self._account_error_of(answer)
+        if error:
+            return None, error, None
+        if answer.get("errorId") or answer.get("status") != "ready":
+            return None, UNSOLVABLE, None
+        text = handover.expected.checked(answer["solution"]["text"])
+        return (text, None, Receipt.of_answer(upstream_id, answer)) if text else (None, UNSOLVABLE, None)
+
     def _ask(self, task_id, image_bytes, task_fields, handover):
+        """(the upstream's last answer on the task, its task id), or None when it had no answer in time."""
         task = {"type": "ImageToTextTask", "body": base64.b64encode(image_bytes).decode(), **task_fields}
         answer = self._call("createTask", {"clientKey": self.key, "task": task}, handover.deadline)
         if answer.get("errorId") or answer.get("taskId") is None:
-            return None
+            return answer, None
         handover = replace(handover, upstream_id=answer["taskId"])
         self.store.lease(task_id, handover.text())  # from here on the answer is paid for: another process can fetch it
         return self._poll(task_id, handover, answer)
 
     def _poll(self, task_id, handover, answer=None):
-        """The upstream's checked answer to its task, polled until ready or the deadline."""
-        while answer is None or answer.get("status") != "ready":
-            if (answer is not None and answer.get("errorId")) or time.time() + POLL_SECONDS > handover.deadline:
+        """(the upstream's answer on its task once ready or an error, its task id), polled until then; None at the deadline."""
+        while answer is None or (answer.get("status") != "ready" and not answer.get("errorId")):
+            if time.time() + POLL_SECONDS > handover.deadline:
                 return None
             if self._stopping.wait(POLL_SECONDS):
                 raise _Stopping
             self.store.lease(task_id)
             answer = self._call("getTaskResult", {"clientKey": self.key, "taskId": handover.upstream_id}, handover.deadline)
-        return handover.expected.checked(answer["solution"]["text"])
+        return answer, handover.upstream_id
+
+    def _account_error_of(self, answer):
+        """The account error (``errors.ACCOUNT_ERRORS``) ``answer`` is, or None; logged once when it begins, and when the
+        upstream answers without one again."""
+        error = ACCOUNT_ERRORS.get(answer.get("errorCode")) if answer.get("errorId") else None
+        with self._lock:
+            before, self._account_error = self._account_error, error
+        if error and error != before:
+            logger.error(
+                "the upstream solver %s refuses UPSTREAM_SOLVER_KEY's account: %s (%s). Captchas forwarded to it are answered %s "
+                "until this is fixed there (top up the balance, check the key and the account's allowed IPs)",
+                self._parts.hostname, error, answer.get("errorDescription"), error,
+            )
+        elif before and not error:
+            logger.warning("the upstream solver %s takes UPSTREAM_SOLVER_KEY's account again", self._parts.hostname)
+        return error
 
     def _reclaim(self):
         """Take on, while there is room, the forwarded tasks whose process stopped renewing their lease."""
@@ -145,7 +256,7 @@ class Upstream:
             connection.request("POST", f"{self._parts.path}/{method}", json.dumps(body), {"Content-Type": "application/json"})
             response = connection.getresponse()
             if response.status != 200:  # a redirect (to another address, say) is not followed: not the protocol
-                raise ValueError(f"the upstream answered HTTP {response.status}")
+                raise HttpStatus(response.status)
             data = response.read(LARGEST_ANSWER + 1)
             if len(data) > LARGEST_ANSWER:
                 raise ValueError("the upstream's answer is too large")
@@ -209,6 +320,14 @@ class Handover:
         except (ValueError, KeyError, TypeError):
             return None
         return handover if isinstance(handover.upstream_id, int | str | None) else None
+
+
+class HttpStatus(ValueError):
+    """The upstream answered an HTTP status other than 200: not the protocol."""
+
+    def __init__(self, status):
+        super().__init__(f"the upstream answered HTTP {status}")
+        self.status = status
 
 
 class _Stopping(Exception):
