@@ -92,15 +92,34 @@ def running_nginx(directory, backend_ports, certificate=None, ca_file=None, shar
     """
     listen_port = free_port()
     (directory / "nginx.conf").write_text(nginx_config(listen_port, backend_ports, certificate, shared_tasks))
+    url = f"{'https' if certificate else 'http'}://127.0.0.1:{listen_port}"
+    with nginx_running(directory, lambda still_running: wait_until_healthy(url + "/", still_running=still_running, ca_file=ca_file)):
+        yield url, listen_port
+
+
+@contextlib.contextmanager
+def nginx_running(directory, wait_ready):
+    """Real nginx with ``directory``/nginx.conf (``directory`` its prefix: its pid file and log) until the block ends;
+    ``wait_ready(still_running)`` returns once it serves."""
     with open(directory / "nginx.log", "w") as log:
         nginx = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory), "-g", "daemon off;"], stderr=log)
-    url = f"{'https' if certificate else 'http'}://127.0.0.1:{listen_port}"
     try:
-        wait_until_healthy(url + "/", still_running=lambda: nginx.poll() is None, ca_file=ca_file)
-        yield url, listen_port
+        wait_ready(lambda: nginx.poll() is None)
+        yield nginx
     finally:
         nginx.terminate()
         nginx.wait(timeout=30)
+
+
+def wait_until_listening(port, still_running=lambda: True, timeout=30):
+    """Wait until something accepts TCP connections on loopback ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert still_running(), f"the process meant to listen on port {port} exited"
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"nothing listens on port {port} after {timeout} s")
 
 
 class RedisServer:
