@@ -92,8 +92,12 @@ $(VENV)/.train-installed: requirements-train.txt training/requirements-django-ca
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/django-simple-captcha -r training/requirements-django-captcha.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.train-installed
+# capmonstercloudclient goes into a folder of its own, with the old versions it pins exactly
+# (requirements-capmonstercloudclient.txt says more).
+$(VENV)/.dev-installed: requirements-dev.txt requirements-capmonstercloudclient.txt $(VENV)/.train-installed
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -rf $(VENV)/capmonstercloudclient
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --target $(VENV)/capmonstercloudclient -r requirements-capmonstercloudclient.txt
 	touch $@
 
 $(PM2): package.json package-lock.json

@@ -2,11 +2,11 @@
 
 python-anticaptcha and CapSolver's SDK speak the createTask API over plain HTTP; 2captcha-python
 speaks in.php/res.php and only over HTTPS, so it reaches the server through nginx with a
-certificate made here.
+certificate made here. Then the ten most used libraries, Python and node, each with its own default
+host, through deploy/vendor_tls.py's recipe (bench/solver_clients.py drives them).
 """
 
 import base64
-import subprocess
 
 import capsolver
 import pytest
@@ -14,7 +14,9 @@ from python_anticaptcha import AnticaptchaClient, AnticaptchaException, ImageToT
 from twocaptcha import TwoCaptcha
 from twocaptcha.api import ApiException
 
+from bench.solver_clients import CLIENTS, run, vendor_front
 from deploy.local_server import NGINX, running_nginx, running_server
+from deploy.vendor_tls import make_certificates
 from tests.captchas import CAPTCHA_FILES, label_of
 
 KEY = "bot-key-0123456789"
@@ -81,7 +83,7 @@ def https_host(server, tmp_path_factory):
     if NGINX is None:
         pytest.skip("nginx is not installed (make test installs it where it can)")
     directory = tmp_path_factory.mktemp("tls")
-    certificate = make_certificate(directory)
+    certificate = make_certificates(directory, ["127.0.0.1"], "server")
     with running_nginx(directory, [server], certificate=certificate, ca_file=directory / "ca.pem") as (_url, port):
         patch = pytest.MonkeyPatch()
         patch.setenv("REQUESTS_CA_BUNDLE", str(directory / "ca.pem"))
@@ -89,26 +91,10 @@ def https_host(server, tmp_path_factory):
         patch.undo()
 
 
-def make_certificate(directory):
-    """A CA and a certificate for 127.0.0.1 signed by it, with openssl: (certificate, key) paths."""
-    def openssl(*arguments):
-        subprocess.run(["openssl", *arguments], cwd=directory, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-            "-subj", "/CN=captcha-ocr test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
-    (directory / "extensions.cnf").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
-            "-days", "1", "-extfile", "extensions.cnf")
-    return directory / "server.pem", directory / "server.key"
-
-
 def test_2captcha_python_reads_a_captcha_file_and_base64(https_host):
     solver = TwoCaptcha(KEY, server=https_host, pollingInterval=1, defaultTimeout=10)
     result = solver.normal(str(CAPTCHA), numeric=1, minLen=4, maxLen=4)
     assert result["code"] == label_of(CAPTCHA)
-    import base64
-
     assert solver.normal(base64.b64encode(CAPTCHA.read_bytes()).decode())["code"] == label_of(CAPTCHA)
     assert solver.report(result["captchaId"], True) == "OK_REPORT_RECORDED"
     assert solver.balance() > 0
@@ -120,3 +106,32 @@ def test_2captcha_python_raises_its_own_exceptions(https_host, blank_png):
         solver.normal(str(blank_png))
     with pytest.raises(ApiException, match="ERROR_KEY_DOES_NOT_EXIST"):
         TwoCaptcha("not-our-key", server=https_host).normal(str(CAPTCHA))
+
+
+@pytest.fixture(scope="module")
+def front(server, tmp_path_factory):
+    """deploy/vendor_tls.py's front (nginx answering as the vendors' hosts) on a free port before the server."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (make test installs it where it can)")
+    with vendor_front(tmp_path_factory.mktemp("vendor-tls"), server) as front:
+        yield front
+
+
+@pytest.mark.parametrize("client", CLIENTS, ids=lambda client: client.name)
+def test_each_popular_library_reads_refuses_reports_and_sees_a_balance_through_the_vendor_hosts(client, front, blank_png):
+    """With its defaults, its vendor's host pinned to the front and its stack's trust variable: no other change."""
+    if reason := client.missing():
+        pytest.skip(reason)
+    outcome = run(client, front, KEY, CAPTCHA, blank_png)
+    assert outcome["read"] == label_of(CAPTCHA)
+    assert outcome["refused"] == "ERROR_CAPTCHA_UNSOLVABLE"  # the library's own error, never a crash
+    assert outcome["balance"] > 0
+    assert outcome["reported"] is (True if client.reports else None)
+
+
+@pytest.mark.parametrize("client", [client for client in CLIENTS if client.advice], ids=lambda client: client.name)
+def test_the_polling_advice_answers_at_the_first_poll(client, front, blank_png):
+    """docs/solver-protocols.md's advice for the libraries that wait seconds before their first poll."""
+    if reason := client.missing():
+        pytest.skip(reason)
+    assert run(client, front, KEY, CAPTCHA, blank_png, advice=True)["read"] == label_of(CAPTCHA)
