@@ -239,6 +239,7 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
         card = {
             "card_version": CARD_VERSION,
             "name": name,
+            "length": trained_length(digits for *_, digits in images),
             "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "images": len(images),
             "held_out": {"images": len(held_out), "min_confidence": Config.MIN_CONFIDENCE, **figures},
@@ -263,6 +264,13 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
         install(exported, card, pathlib.Path(models_dir) / name)
     log(f"wrote {pathlib.Path(models_dir) / name} in {card['seconds']} s")
     return card
+
+
+def trained_length(labels):
+    """The one length of ``labels`` (the card's ``length``: a request naming the model without one reads that many
+    digits), or None when they have several: then the request's length, or OCR_DIGITS, decides."""
+    lengths = {len(digits) for digits in labels}
+    return lengths.pop() if len(lengths) == 1 else None
 
 
 def install(model_file, card, folder):

@@ -82,11 +82,12 @@ class OcrExtension:
     def read(self, image_bytes, length=None, min_confidence=None, model=None):
         """Read an image in the read pool, with the app's defaults for what the request leaves out (``None``).
 
-        ``model``: a site model's name (None: the general model, OCR_MODEL).
+        ``model``: a site model's name (None: the general model, OCR_MODEL). Without a ``length``, a site model
+        reads as many digits as it was fine-tuned on (``SiteModels.trained_length``), else OCR_DIGITS are read.
         """
         config = current_app.config
         pipeline, outcome = self.pipeline, current_outcome()
-        length = config["OCR_DIGITS"] if length is None else length
+        length = default_length(pipeline, model, config) if length is None else length
         min_confidence = config["MIN_CONFIDENCE"] if min_confidence is None else min_confidence
 
         def timed_read():  # on a read thread: the time of the read itself, not of the wait for a slot
@@ -99,6 +100,11 @@ class OcrExtension:
         reading = self.state().pool.run(timed_read)
         outcome.digits, outcome.confidence, outcome.decided_by = reading.digits, reading.confidence, reading.decided_by
         return reading
+
+
+def default_length(pipeline, model, config):
+    """The digits a read asking for no length reads: the site model ``model``'s, if its card says it, else OCR_DIGITS."""
+    return pipeline.site_models.trained_length(model) or config["OCR_DIGITS"]
 
 
 def _load_or_exit(app, state):

@@ -1,7 +1,8 @@
 """Site models: our digit model fine-tuned on one site's captchas (``captcha-ocr finetune``), by name.
 
 Each lives in ``MODELS_DIR/<name>/`` as ``digits.onnx`` and ``card.json`` (which holds its
-calibration). A model is loaded on first use and reloaded when its files change, so a model
+calibration and the length of the captchas it learnt: a request naming the model without a length
+reads that many digits). A model is loaded on first use and reloaded when its files change, so a model
 written while the server runs is served without a restart. At most ``capacity`` stay loaded:
 the least recently used one is dropped first.
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from .asks import LONGEST, SHORTEST
 from .confidence import STEADY_SIGNALS, Calibration, steady_evidence
 from .digit_model import SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
@@ -33,7 +35,7 @@ MODEL_FILE_NAME, CARD_FILE_NAME = "digits.onnx", "card.json"
 SITE_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")  # \Z: re.match (marshmallow's) anchors the start only
 GENERAL = "general"  # no site model: the service's OCR_MODEL (also the samples folder of its answers)
 LARGEST_MODEL_FILE, LARGEST_CARD_FILE = 64 * 1024 * 1024, 1024 * 1024  # finetune writes far less of each
-CARD_FIGURES = ("trained", "images", "held_out", "seconds")
+CARD_FIGURES = ("trained", "images", "held_out", "seconds", "length")
 # The kind of card finetune writes: 2, a calibration of ``steady_evidence``'s STEADY_SIGNALS signals.
 # A card of another version was calibrated on other signals: its confidences would mean nothing.
 CARD_VERSION = 2
@@ -60,6 +62,7 @@ class SiteModel:
     digit_model: DigitModel
     calibration: Calibration
     stamp: tuple = ()  # its files' identity when it was loaded (see ``_stamp``)
+    length: int | None = None  # of the captchas it was fine-tuned on (``card_length``)
 
 
 class UnusableModel(Exception):
@@ -112,6 +115,21 @@ class SiteModels:
             while len(self._loaded) > self.capacity:
                 self._loaded.popitem(last=False)
         return model
+
+    def trained_length(self, name):
+        """How many digits the site model ``name`` was fine-tuned to read (``card_length``), or None: the general model, a
+        name that is no model's, a card that cannot be read, or one written before cards said it."""
+        stamp = self._stamp(name) if name is not None and is_site_model_name(name) else None
+        if not stamp:
+            return None
+        with self._lock:
+            model = self._loaded.get(name)
+        if model is not None and model.stamp == stamp:
+            return model.length
+        try:  # not loaded yet, or changed since: its card alone says it (the read loads the model, in a read slot)
+            return card_length(read_card(self.directory / name))
+        except UnusableModel:
+            return None
 
     def _stamp(self, name):
         """The identity of a model's two files (change, size, inode), or None if either is missing."""
@@ -171,6 +189,13 @@ def card_calibration(card):
     return Calibration(tuple(float(weight) for weight in weights), float(bias))
 
 
+def card_length(card):
+    """The card's ``length``: the digits of every captcha the model was fine-tuned on (finetune writes it when they all
+    have one length), or None (they had several, or the card was written before cards said it)."""
+    length = card.get("length")
+    return length if isinstance(length, int) and not isinstance(length, bool) and SHORTEST <= length <= LONGEST else None
+
+
 def card_version(card):
     """The card's ``card_version``. Cards written before it was (1.4.0 and older) say it by their calibration's
     length: STEADY_SIGNALS weights were version 2, fewer version 1."""
@@ -195,7 +220,8 @@ def _is_finite_number(value):
 def load_site_model(folder, name, options, stamp=()):
     """Load a model folder and read a blank picture with it, so that a model which loads but reads nothing
     sensible (another net's file, a truncated one) is refused here, not by a 500 on a client's read."""
-    calibration = card_calibration(read_card(folder))
+    card = read_card(folder)
+    calibration = card_calibration(card)
     model_path = folder / MODEL_FILE_NAME
     try:
         if model_path.stat().st_size > LARGEST_MODEL_FILE:
@@ -209,4 +235,4 @@ def load_site_model(folder, name, options, stamp=()):
         raise
     except Exception as error:  # noqa: BLE001 - onnxruntime's errors have no common base but Exception
         raise UnusableModel(f"its {MODEL_FILE_NAME} cannot be read by onnxruntime ({type(error).__name__})") from None
-    return SiteModel(name, digit_model, calibration, stamp)
+    return SiteModel(name, digit_model, calibration, stamp, card_length(card))

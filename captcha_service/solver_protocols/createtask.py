@@ -52,6 +52,7 @@ def create_task():
                   case: {type: boolean, description: "passed on to the upstream solver"}
                   comment: {type: string, description: "passed on to the upstream solver"}
                   languagePool: {type: string, description: "passed on to the upstream solver"}
+                  model: {type: string, description: "a site model to read with (GET /models); without minLength/maxLength, as many digits as it learnt"}
     responses:
       200:
         description: >-
@@ -79,7 +80,7 @@ def create_task():
     solved = solve(
         image_of_base64(image), owner,
         min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
-        least_confidence=_least_confidence(task), knobs=knobs_of(task), callback=callback,
+        least_confidence=_least_confidence(task), knobs=knobs_of(task), callback=callback, model=_text(task, "model"),
     )
     # Always a status, as CapSolver answers: its SDK reads it unguarded (KeyError 'status' on a
     # refusal). "failed" sends a client to getTaskResult, whose error 12 says why.
@@ -246,6 +247,11 @@ def _least_confidence(task):
         if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= scale:
             asked.append(value / scale)
     return max(asked, default=None)
+
+
+def _text(task, name):
+    value = task.get(name)
+    return value if isinstance(value, str) and value else None
 
 
 def _number(task, name):

@@ -70,7 +70,8 @@ BY_REASON = {
     Reason.NOT_AN_IMAGE: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
     Reason.DAMAGED_IMAGE: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
     Reason.BAD_BASE64: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
-}  # every other reason (no reading, low confidence, an odd shape) is UNSOLVABLE
+    Reason.UNKNOWN_MODEL: "ERROR_BAD_PARAMETERS",  # a task's ``model`` that names none: the bot's mistake, not worth an upstream's fee
+}  # every other reason (no reading, low confidence, an odd shape, a site model that cannot be used now) is UNSOLVABLE
 
 
 def legacy_code(code):

@@ -3,6 +3,7 @@
 from flask import current_app, g
 
 from ..api.auth import accepts_key, is_plausible_key, key_owner
+from ..api.extension import default_length, ocr
 from ..api.metrics import REFUSED, RIGHT, WRONG, count_report
 from ..api.outcome import note_refusal
 from ..api.reports import UnknownRequest, read_remembered, report
@@ -58,8 +59,11 @@ def knobs_of(fields):
     }
 
 
-def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confidence=None, knobs=None, callback=None):
+def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confidence=None, knobs=None, callback=None, model=None):
     """Read the image now: a task with the digits, or with UNSOLVABLE when we are not sure.
+
+    ``model``: a site model to read with (None: the general model); without lengths, it reads as many digits as
+    its card says it learnt (CapMonster's SDKs, for one, cannot send lengths).
 
     ``least_confidence``: a floor the client asked for (CapMonster's ``recognizingThreshold``,
     CapSolver's ``score``); it may raise MIN_CONFIDENCE, never lower it: a client of a paid
@@ -69,14 +73,14 @@ def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confi
     An image refused before any reading (empty, too big, not an image) raises its SolverError:
     the services refuse those when they are sent, not when they are polled for.
     """
-    length = _length(min_length, max_length)
+    length = _length(min_length, max_length, model)
     task_fields = {"numeric": numeric, "minLength": min_length, "maxLength": max_length, **(knobs or {})}
     if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None or any(task_fields.get(name) for name in NOT_A_NUMBER):
         note_refusal(Reason.NOT_DIGITS_ONLY)
         return _unsolvable(image_bytes, owner, task_fields, callback)
     try:
         floor = current_app.config["MIN_CONFIDENCE"]
-        reading = read_remembered(image_bytes, length, max(floor, least_confidence or floor), owner=owner)
+        reading = read_remembered(image_bytes, length, max(floor, least_confidence or floor), model=model, owner=owner)
     except UnreadableInput as refusal:
         if refusal.reason in BY_REASON:
             raise _answered(refusal) from None
@@ -136,9 +140,11 @@ def _answered(refusal):
     return SolverError(BY_REASON[refusal.reason], refusal.detail)
 
 
-def _length(min_length, max_length):
-    """Digits to read: the range's one length, else OCR_DIGITS or the range's bound nearest to it (None: no length we read)."""
+def _length(min_length, max_length, model=None):
+    """Digits to read: the range's one length, else the site model's (``default_length``: its card's, or OCR_DIGITS) or
+    the range's bound nearest to it (None: no length we read)."""
     lowest, highest = max(min_length or SHORTEST, SHORTEST), min(max_length or LONGEST, LONGEST)
     if lowest > highest:
         return None
-    return min(max(current_app.config["OCR_DIGITS"], lowest), highest)
+    length = default_length(ocr.pipeline, model, current_app.config) if model else current_app.config["OCR_DIGITS"]
+    return min(max(length, lowest), highest)

@@ -56,6 +56,7 @@ def submit():
               regsense: {type: integer, enum: [0, 1], description: "passed on to the upstream solver (as case)"}
               textinstructions: {type: string, description: "passed on to the upstream solver (as comment)"}
               lang: {type: string, description: "passed on to the upstream solver (as languagePool)"}
+              model: {type: string, description: "a site model to read with (GET /models); without min_len/max_len, as many digits as it learnt"}
               pingback: {type: string, description: "a URL (of a host CALLBACK_HOSTS allows) sent id and code by POST when answered"}
               json: {type: integer, enum: [0, 1]}
         multipart/form-data:
@@ -94,7 +95,7 @@ def submit():
     task = solve(
         image_bytes, owner,
         min_length=_number(values, "min_len"), max_length=_number(values, "max_len"), numeric=_number(values, "numeric"),
-        knobs=knobs_of(_knobs(values)), callback=callback,
+        knobs=knobs_of(_knobs(values)), callback=callback, model=values.get("model") or None,
     )
     return _answer("OK", str(task.id))
 
