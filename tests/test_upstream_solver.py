@@ -363,6 +363,19 @@ def test_the_upstreams_account_errors_reach_the_client_as_they_are_and_are_logge
     assert len(told) == 1 and upstream_code in told[0].getMessage() and "UPSTREAM_SOLVER_KEY" in told[0].getMessage()
 
 
+def test_an_account_error_said_with_capsolvers_http_status_and_name_is_read_too():
+    def capsolver(handler):  # CapSolver answers its errors with HTTP 400 / 401 and the JSON error
+        body = json.dumps({"errorId": 1, "errorCode": "ERROR_KEY_DENIED_ACCESS", "errorDescription": "key denied"}).encode()
+        handler.send_response(401)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    with hostile_upstream(capsolver) as (url, _asked):
+        client = client_of(url)
+        assert poll(client, create(client)["taskId"])["errorCode"] == "ERROR_KEY_DOES_NOT_EXIST"
+
+
 def test_an_upstream_refusal_that_is_not_about_the_account_is_still_unsolvable():
     answers = {"createTask": {"errorId": 2, "errorCode": "ERROR_NO_SLOT_AVAILABLE"}}
     with hostile_upstream(answering(answers, [])) as (url, _asked):

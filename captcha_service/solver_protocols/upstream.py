@@ -255,12 +255,17 @@ class Upstream:
         try:
             connection.request("POST", f"{self._parts.path}/{method}", json.dumps(body), {"Content-Type": "application/json"})
             response = connection.getresponse()
-            if response.status != 200:  # a redirect (to another address, say) is not followed: not the protocol
+            if response.status != 200 and not 400 <= response.status < 500:  # a redirect (to another address, say) is not followed
                 raise HttpStatus(response.status)
             data = response.read(LARGEST_ANSWER + 1)
             if len(data) > LARGEST_ANSWER:
                 raise ValueError("the upstream's answer is too large")
-            answer = json.loads(data)
+            try:
+                answer = json.loads(data)
+            except ValueError:
+                answer = None
+            if response.status != 200 and not (isinstance(answer, dict) and answer.get("errorId")):
+                raise HttpStatus(response.status)  # a 4xx of the protocol's is an error in its words (CapSolver's 400, 401, 429); others are not the protocol
             if not isinstance(answer, dict):
                 raise ValueError("the upstream's answer is not a JSON object")
             return answer
