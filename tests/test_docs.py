@@ -60,3 +60,25 @@ def test_every_route_of_both_solver_protocols_is_in_the_spec():
     paths = create_app().test_client().get("/apispec_1.json").json["paths"]
     methods = {"/createTask", "/getTaskResult", "/getBalance", "/reportCorrect", "/reportIncorrect", "/reportIncorrectImageCaptcha"}
     assert methods | {"/in.php", "/res.php"} <= set(paths)
+
+
+def schemas_with_a_pattern(node):
+    """Every schema object under ``node`` that has a ``pattern``."""
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            yield node
+        for value in node.values():
+            yield from schemas_with_a_pattern(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from schemas_with_a_pattern(value)
+
+
+def test_patterns_are_written_as_javascript_reads_them(client):
+    """swagger-ui checks a field against its pattern in JavaScript: Python's \\Z there is a plain "Z", and refused "general"."""
+    schemas = list(schemas_with_a_pattern(client.get("/apispec_1.json").json))
+    assert schemas  # the model name's, in the query, the forms and the JSON body
+    for schema in schemas:
+        pattern = schema["pattern"]
+        assert pattern.startswith("^") and pattern.endswith("$") and "\\Z" not in pattern and "\\A" not in pattern, pattern
+        assert re.search(pattern, str(schema["example"])), (pattern, schema["example"])
