@@ -8,12 +8,12 @@ PM2 := node_modules/.bin/pm2
 # pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
 NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
 
-.PHONY: serve test test-fast lint redis model second-model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx container-tools
+.PHONY: serve test test-fast lint redis model second-model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx container-tools chromium
 
 serve: $(VENV)/.runtime-installed
 	$(VENV_PYTHON) wsgi.py
 
-test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx redis container-tools training-packages lint
+test: $(VENV)/.dev-installed $(NODE_TOOLS) nginx redis container-tools chromium training-packages lint
 	$(VENV_PYTHON) -m pytest
 
 # The tests that start no process and train nothing: a minute or so, for the edit-test loop.
@@ -68,6 +68,13 @@ container-tools:
 	@{ command -v buildah && { command -v debootstrap || [ -x /usr/sbin/debootstrap ]; }; } >/dev/null 2>&1 || \
 	  (apt-get update -qq && apt-get install -y -qq buildah debootstrap) >/dev/null 2>&1 || \
 	  echo "buildah and debootstrap could not be installed: tests/test_container.py will be skipped"
+
+# Debian's chromium and its chromedriver, for the test of /apidocs in a real browser (selenium drives it); where
+# they cannot be installed that test is skipped.
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 || \
+	  echo "chromium and chromium-driver could not be installed: tests/test_apidocs_browser.py will be skipped"
 
 # Returns once every process answers GET / (deploy/wait_ready.py), not when PM2 has only spawned them.
 pm2-start: $(VENV)/.runtime-installed $(PM2)
