@@ -7,6 +7,7 @@ from captcha_service import create_app
 SLOW_MODULES = {
     "test_concurrency", "test_nginx", "test_packaging", "test_pm2", "test_schemathesis", "test_server",
     "test_solver_clients", "test_training", "test_upstream_solver", "test_upstream_handover", "test_site_models", "test_layers", "test_container",
+    "test_apidocs_browser",
 }
 
 
