@@ -318,6 +318,25 @@ def test_the_balance_is_the_upstream_accounts_asked_at_most_every_30_seconds():
     assert [body for _method, body in calls] == [{"clientKey": UPSTREAM_KEY}]  # once for the three: anti-captcha asks for 30 s apart
 
 
+def test_a_crowd_of_bots_asking_the_balance_at_once_makes_one_call_to_the_upstream():
+    calls = []
+    answer = answering({"getBalance": {"errorId": 0, "balance": 7.5}}, calls)
+
+    def slowly(handler):
+        time.sleep(0.5)
+        answer(handler)
+
+    with hostile_upstream(slowly) as (url, _asked):
+        app = client_of(url).application
+        balances = []
+        crowd = [threading.Thread(target=lambda: balances.append(app.test_client().post("/getBalance", json={"clientKey": "bot"}).json)) for _ in range(8)]
+        for bot in crowd:
+            bot.start()
+        for bot in crowd:
+            bot.join()
+    assert balances == [{"errorId": 0, "balance": 7.5}] * 8 and len(calls) == 1
+
+
 def test_without_an_upstream_the_balance_is_the_constant_it_was():
     client = create_app(REFUSES_ALL).test_client()
     assert client.post("/getBalance", json={"clientKey": "bot"}).json == {"errorId": 0, "balance": BALANCE}

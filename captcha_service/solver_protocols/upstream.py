@@ -89,11 +89,17 @@ class Upstream:
         Raises the SolverError of an account error the upstream answered (ERROR_ZERO_BALANCE, ...), or "no slot"
         when it cannot be had (down, not the protocol) and no balance was had before.
         """
-        with self._balance_lock:  # one exchange at a time: a crowd of bots polling the balance makes one call
-            balance, error, asked = self._balance
-            if time.monotonic() - asked >= (BALANCE_SECONDS if balance is not None or error else BALANCE_RETRY_SECONDS):
-                balance, error = self._ask_balance(balance)
-                self._balance = (balance, error, time.monotonic())
+        balance, error, asked = self._balance
+        # One exchange at a time: a crowd of bots polling the balance makes one call, and while it is under way they
+        # are told what was had before; only with nothing had yet do they wait for it (bounded, as every exchange).
+        if _is_stale(balance, error, asked) and self._balance_lock.acquire(blocking=balance is None and not error):
+            try:
+                balance, error, asked = self._balance  # another thread may have asked meanwhile
+                if _is_stale(balance, error, asked):
+                    balance, error = self._ask_balance(balance)
+                    self._balance = (balance, error, time.monotonic())
+            finally:
+                self._balance_lock.release()
         if error:
             raise SolverError(error, "the upstream solver refuses this service's account")
         if balance is None:
@@ -186,7 +192,7 @@ class Upstream:
         error = self._account_error_of(answer)
         if error:
             return None, error, None
-        if answer.get("errorId") or answer.get("status") != "ready":
+        if answer.get("errorId") or answer.get("status") != "ready" or not isinstance(upstream_id, int | str) or isinstance(upstream_id, bool):
             return None, UNSOLVABLE, None
         text = handover.expected.checked(answer["solution"]["text"])
         return (text, None, Receipt.of_answer(upstream_id, answer)) if text else (None, UNSOLVABLE, None)
@@ -275,6 +281,11 @@ class Upstream:
                 self._sockets.discard(sock)
             connection.close()
             sock.close()
+
+
+def _is_stale(balance, error, asked):
+    """Whether a balance (or the account error met) asked at ``asked`` (monotonic) is to be asked again."""
+    return time.monotonic() - asked >= (BALANCE_SECONDS if balance is not None or error else BALANCE_RETRY_SECONDS)
 
 
 def _cut(sock):
