@@ -7,8 +7,9 @@ Each driver in bench/solver_client_drivers/ uses one library as its README does,
 of a local CA for the vendors' names. In the driver's process only, those names resolve to loopback and their port
 443 is nginx's port (pinned/sitecustomize.py for Python, pin_vendor_hosts.js for node, beside the drivers), as the
 hosts line and nginx on :443 do on a bot's machine; the one trust variable its stack reads names the local CA. A
-driver prints one JSON line: the digits it read and the seconds that took, the error code of a captcha we refuse, the balance, and whether
-its report was accepted (null: the library has no report call). tests/test_solver_clients.py runs them all.
+driver prints one JSON line: the digits it read and the seconds that took, the error code of a captcha we refuse,
+the balance, and whether its report was accepted (null: the library has no report call).
+tests/test_solver_clients.py runs them all.
 
 This prints, per library, the seconds from its call to the answer of a captcha we read at once, with its defaults
 and with the polling advice of docs/solver-protocols.md (the median of --runs), beside a direct POST /ocr.
