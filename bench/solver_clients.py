@@ -54,13 +54,15 @@ class Client:
         return "node" if self.driver.endswith(".js") else "python"
 
     def missing(self):
-        """Why this client cannot run here, or None."""
-        if self.stack == "node" and NODE is None:
-            return "node is not installed"
+        """Why this client cannot run on this machine (no node), or None."""
+        return "node is not installed" if self.stack == "node" and NODE is None else None
+
+    def not_installed(self):
+        """What installs this client, when it is not installed, or None."""
         if self.stack == "node" and not (ROOT / "node_modules" / self.name / "package.json").exists():
-            return f"{self.name} is not installed (npm ci installs package.json's devDependencies)"
+            return f"{self.name} is not installed: npm ci installs package.json's devDependencies (make test does)"
         if any(not pathlib.Path(folder).is_dir() for folder in self.python_path):
-            return f"{self.name} is not installed (make .venv/.dev-installed puts it in {self.python_path[0]})"
+            return f"{self.name} is not installed: make .venv/.dev-installed puts it in {self.python_path[0]}"
         return None
 
 
@@ -98,6 +100,7 @@ def vendor_front(directory, backend_port):
 
 def run(client, front, key, captcha, unreadable, advice=False, timeout=90):
     """``client``'s driver through ``front``: its JSON line as a dict (an AssertionError with its output if it fails)."""
+    assert not client.not_installed(), client.not_installed()
     environment = {**os.environ, "PIN_HOSTS": ",".join(VENDOR_HOSTS), "PIN_PORT": str(front.port), client.trust: str(front.ca_file)}
     for variable in {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"} - {client.trust}:
         environment.pop(variable, None)  # only the variable the docs name for this stack
@@ -144,7 +147,7 @@ def main():
             direct = statistics.median(direct_read_seconds(port, key, captcha) for _ in range(max(arguments.runs, 5)))
             print(f"{'POST /ocr, direct':32s} {direct:6.2f} s")
             for client in CLIENTS:
-                if reason := client.missing():
+                if reason := client.missing() or client.not_installed():
                     print(f"{client.name:32s} skipped: {reason}")
                     continue
                 line = f"{client.name:32s} {median_seconds(client, front, key, captcha, unreadable, arguments.runs, False):6.2f} s"
