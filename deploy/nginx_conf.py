@@ -1,21 +1,27 @@
-"""Print deploy/nginx.conf.in filled in for N service processes on consecutive ports.
+"""Print deploy/nginx.conf.in filled in for N service processes on consecutive ports, on one machine or several.
 
-    python3 deploy/nginx_conf.py [--instances N] [--port 8000] [--listen 127.0.0.1:8080]
+    python3 deploy/nginx_conf.py [--instances N] [--port 8000] [--listen 127.0.0.1:8080] [--host ADDRESS ...]
                                  [--certificate CERT.pem --certificate-key KEY.pem] [--shared-tasks] > nginx.conf
 
-PM2 with CAPTCHA_OCR_INSTANCES=N runs the processes on PORT, PORT+1, ... (eco.config.js).
+PM2 with CAPTCHA_OCR_INSTANCES=N runs the processes on PORT, PORT+1, ... (eco.config.js). With
+several --host, each of those machines runs N processes so, and nginx balances over all of them:
+give them one REDIS_URL and --shared-tasks, so that any process answers a poll for any task.
 """
 
 import argparse
 import pathlib
 
 TEMPLATE = pathlib.Path(__file__).with_name("nginx.conf.in")
+ONE_MACHINE = ("127.0.0.1",)
 
 
-def nginx_conf(instances, port, listen, certificate=None, certificate_key=None, shared_tasks=False):
+def nginx_conf(instances, port, listen, certificate=None, certificate_key=None, shared_tasks=False, hosts=ONE_MACHINE):
     """The config; with a certificate and its key, nginx speaks HTTPS (2captcha's client always does). ``shared_tasks``:
-    the processes keep their tasks in one Redis (REDIS_URL), so the protocols' calls go round robin too."""
-    servers = "\n".join(f"        server 127.0.0.1:{port + index} max_fails=1 fail_timeout=10s;" for index in range(instances))
+    the processes keep their tasks in one Redis (REDIS_URL), so the protocols' calls go round robin too. ``hosts``:
+    the machines, each running ``instances`` processes from ``port`` on."""
+    servers = "\n".join(
+        f"        server {host}:{port + index} max_fails=1 fail_timeout=10s;" for host in hosts for index in range(instances)
+    )
     tls = ""
     if certificate:
         listen += " ssl"
@@ -33,7 +39,9 @@ if __name__ == "__main__":
     parser.add_argument("--certificate", help="a PEM certificate (chain): listen with TLS")
     parser.add_argument("--certificate-key", help="the certificate's PEM key")
     parser.add_argument("--shared-tasks", action="store_true", help="the processes share their tasks in Redis (REDIS_URL): no client pinning")
+    parser.add_argument("--host", action="append", dest="hosts", help="a machine running the processes (repeat for each; default 127.0.0.1)")
     arguments = parser.parse_args()
     if bool(arguments.certificate) != bool(arguments.certificate_key):
         parser.error("--certificate and --certificate-key go together")
-    print(nginx_conf(arguments.instances, arguments.port, arguments.listen, arguments.certificate, arguments.certificate_key, arguments.shared_tasks), end="")
+    print(nginx_conf(arguments.instances, arguments.port, arguments.listen, arguments.certificate, arguments.certificate_key,
+                     arguments.shared_tasks, tuple(arguments.hosts or ONE_MACHINE)), end="")

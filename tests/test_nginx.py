@@ -2,6 +2,7 @@
 
 import contextlib
 import socket
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,3 +80,13 @@ def test_with_shared_tasks_the_protocols_go_round_robin_too():
     pinned, shared = nginx_conf(3, 8000, "127.0.0.1:8080"), nginx_conf(3, 8000, "127.0.0.1:8080", shared_tasks=True)
     assert "hash $remote_addr consistent;" in pinned and "hash" not in shared
     assert shared.count("server 127.0.0.1:8002 ") == 2  # both upstreams list every process
+
+
+def test_a_front_for_several_machines_lists_each_machines_processes_and_nginx_accepts_it(tmp_path):
+    config = nginx_conf(2, 8000, "127.0.0.1:8080", shared_tasks=True, hosts=("10.0.0.2", "10.0.0.3"))
+    backends = [f"server {host}:{port} " for host in ("10.0.0.2", "10.0.0.3") for port in (8000, 8001)]
+    assert all(config.count(backend) == 2 for backend in backends)  # in both upstreams
+    assert "127.0.0.1:800" not in config and "hash" not in config
+    (tmp_path / "nginx.conf").write_text(config)
+    checked = subprocess.run([NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
