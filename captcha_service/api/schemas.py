@@ -21,7 +21,11 @@ def _length_field(strict):
         load_default=None,
         validate=validate.Range(SHORTEST, LONGEST, error=f"must be a whole number from {SHORTEST} to {LONGEST}"),
         error_messages={"invalid": f"must be a whole number from {SHORTEST} to {LONGEST}"},
-        metadata={"description": "How many digits the captcha has (default: the server's OCR_DIGITS, 4).", "example": 4},
+        metadata={
+            "description": "How many digits the captcha has (default: with model, the length the site model was fine-tuned on, "
+            "else the server's OCR_DIGITS, 4).",
+            "example": 4,
+        },
     )
 
 
