@@ -470,3 +470,42 @@ def test_a_receipt_keeps_only_what_the_api_says_and_reads_back_from_its_text(ans
     receipt = Receipt.of_answer(1, answer)
     assert receipt == expected and Receipt.of_text(receipt.text()) == receipt
     assert Receipt.of_text("") is None and Receipt.of_text("{\"upstream_id\": [1]}") is None and Receipt.of_text("not json") is None
+
+
+def raw(body):
+    """A hostile_upstream ``answer`` of these bytes, with HTTP 200, to every call."""
+
+    def answer(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return answer
+
+
+NESTED_TOO_DEEP = b"[" * 20_000 + b"]" * 20_000  # under LARGEST_ANSWER, deeper than json.loads can go (RecursionError)
+
+
+@pytest.mark.parametrize("body", [
+    json.dumps({"errorId": 0, "balance": 10**400}).encode(),  # an int no float holds: math.isfinite raised OverflowError
+    b'{"errorId": 0, "balance": ' + NESTED_TOO_DEEP + b"}",
+], ids=["huge", "nested"])
+def test_a_balance_answer_that_is_no_number_is_no_balance_never_a_500_nor_asked_again_at_each_poll(body):
+    with hostile_upstream(raw(body)) as (url, asked):
+        client = client_of(url)
+        for _ in range(3):
+            answer = client.post("/getBalance", json={"clientKey": "bot"})
+            assert (answer.status_code, answer.json["errorCode"]) == (200, "ERROR_NO_SLOT_AVAILABLE")
+        assert res_php(client, action="getbalance") == "ERROR_NO_SLOT_AVAILABLE"
+    assert asked == ["/getBalance"]  # once, then BALANCE_RETRY_SECONDS apart
+
+
+def test_an_upstream_answer_nested_too_deep_is_unsolvable_and_gives_its_slot_back():
+    with hostile_upstream(raw(NESTED_TOO_DEEP)) as (url, _asked):
+        client = client_of(url, UPSTREAM_CONCURRENCY=1)
+        for _ in range(2):  # the second finds the one slot free again
+            created = create(client)
+            assert created["status"] == "processing"
+            assert poll(client, created["taskId"], seconds=5)["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+

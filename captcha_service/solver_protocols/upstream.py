@@ -48,6 +48,7 @@ RECLAIM_SECONDS = 2.0  # how often a process looks for forwarded tasks another p
 REQUEST_SECONDS = 10.0
 LARGEST_ANSWER = 64 * 1024  # bytes of one upstream answer: a task's JSON is a few hundred
 LONGEST_TEXT = 32  # characters of a solution to a captcha that is not digits only (letters, forwarded as they are)
+LARGEST_BALANCE = 2**53  # beyond (or NaN, infinite), an upstream's balance is no number a client reads exactly: none given
 
 
 class Upstream:
@@ -117,7 +118,8 @@ class Upstream:
         if error:
             return None, error
         balance = answer.get("balance")
-        if answer.get("errorId") or not isinstance(balance, int | float) or isinstance(balance, bool) or not math.isfinite(balance):
+        # abs(...) < LARGEST_BALANCE, not math.isfinite: that raises OverflowError on an int no float holds (10**400)
+        if answer.get("errorId") or not isinstance(balance, int | float) or isinstance(balance, bool) or not abs(balance) < LARGEST_BALANCE:
             logger.warning("the upstream solver answered getBalance with no balance: error %r", answer.get("errorCode"))
             return last, None
         return balance, None
@@ -268,7 +270,7 @@ class Upstream:
                 raise ValueError("the upstream's answer is too large")
             try:
                 answer = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes, in 64 KB
                 answer = None
             if response.status != 200 and not (isinstance(answer, dict) and answer.get("errorId")):
                 raise HttpStatus(response.status)  # a 4xx of the protocol's is an error in its words (CapSolver's 400, 401, 429); others are not the protocol
