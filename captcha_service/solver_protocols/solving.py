@@ -91,10 +91,10 @@ def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confi
 
 def _unsolvable(image_bytes, owner, task_fields, callback):
     """A task for the upstream solver to answer, if there is one with room (it tells ``callback``); else an unsolvable task."""
-    upstream = current_app.extensions.get(UPSTREAM_EXTENSION)
-    if upstream is not None:
+    upstream, expected = current_app.extensions.get(UPSTREAM_EXTENSION), _expected(task_fields)
+    if upstream is not None and expected.can_be_met():  # lengths no answer meets (9 digits, min above max): not paid for
         fields = {name: value for name, value in task_fields.items() if value}
-        forwarded = upstream.forward(image_bytes, owner, g.request_id, fields, _expected(task_fields), callback)
+        forwarded = upstream.forward(image_bytes, owner, g.request_id, fields, expected, callback)
         if forwarded is not None:
             return forwarded
     return _answered_now(task_store(current_app).add(owner, g.request_id, error=UNSOLVABLE), callback)

@@ -315,6 +315,10 @@ class Expected:
             return None
         return text if self.shortest <= len(text) <= min(self.longest, LONGEST_TEXT) else None
 
+    def can_be_met(self):
+        """Whether any text is such a solution: else the upstream's answer, paid for, would be thrown away."""
+        return self.shortest <= min(self.longest, LONGEST_TEXT)
+
 
 @dataclass(frozen=True)
 class Handover:
