@@ -46,7 +46,11 @@ TRUST_VARIABLES = {
 
 def make_certificates(directory, names, certificate_name="vendors"):
     """A CA in ``directory`` (ca.pem, ca.key; an existing one is reused) and a server certificate for ``names``
-    (host names or IP addresses) signed by it; returns the (certificate, key) paths."""
+    (host names or IP addresses) signed by it; returns the (certificate, key) paths.
+
+    The bots trust the CA beside the public ones, so a new one may vouch only for ``names`` (and their subdomains:
+    name constraints, which OpenSSL and so Python and Node enforce) and signs no other CA (pathlen:0): its key, on
+    nginx's machine, cannot impersonate any other site to them."""
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
 
@@ -55,8 +59,9 @@ def make_certificates(directory, names, certificate_name="vendors"):
 
     if not (directory / "ca.pem").exists() or not (directory / "ca.key").exists():
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650",
-                "-subj", "/CN=captcha-ocr local CA", "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+                "-subj", "/CN=captcha-ocr local CA", "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                "-addext", f"nameConstraints=critical,{','.join(f'permitted;{permitted_subtree(name)}' for name in names)}")
         (directory / "ca.key").chmod(0o600)
     certificate, key = directory / f"{certificate_name}.pem", directory / f"{certificate_name}.key"
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key.name, "-out", f"{certificate_name}.csr", "-subj", f"/CN={names[0]}")
@@ -76,6 +81,15 @@ def subject_alternative_name(name):
         return f"IP:{ipaddress.ip_address(name)}"
     except ValueError:
         return f"DNS:{name}"
+
+
+def permitted_subtree(name):
+    """The CA's name constraint for ``name``: the name and its subdomains, or that one address."""
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return f"DNS:{name}"
+    return f"IP:{address}/{ipaddress.ip_network(address).netmask}"
 
 
 def hosts_line(address):

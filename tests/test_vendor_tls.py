@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from deploy.local_server import NGINX, ROOT
-from deploy.vendor_tls import VENDOR_HOSTS
+from deploy.vendor_tls import VENDOR_HOSTS, make_certificates
 
 
 def vendor_tls(directory, *arguments):
@@ -59,3 +59,26 @@ def test_its_nginx_config_listens_with_tls_before_the_service(tmp_path):
 def test_the_default_listens_on_443_for_the_libraries_that_call_it(tmp_path):
     vendor_tls(tmp_path)
     assert "listen 0.0.0.0:443 ssl;" in (tmp_path / "nginx.conf").read_text()
+
+
+def test_the_ca_can_vouch_for_the_vendors_names_only(tmp_path):
+    """Bots trust ca.pem beside the public CAs (NODE_EXTRA_CA_CERTS adds it): its key, on nginx's machine, must not be
+    able to vouch for their bank. Name constraints limit it to the names it was made for, and it signs no other CA."""
+    vendor_tls(tmp_path)
+    constraints = openssl("x509", "-in", str(tmp_path / "ca.pem"), "-noout", "-ext", "basicConstraints,nameConstraints")
+    assert "pathlen:0" in constraints and all(f"DNS:{host}" in constraints for host in VENDOR_HOSTS)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "other.key"), "-out", str(tmp_path / "other.csr"),
+            "-subj", "/CN=bank.example")
+    (tmp_path / "other.cnf").write_text("subjectAltName=DNS:bank.example\n")
+    openssl("x509", "-req", "-in", str(tmp_path / "other.csr"), "-CA", str(tmp_path / "ca.pem"), "-CAkey", str(tmp_path / "ca.key"),
+            "-CAcreateserial", "-out", str(tmp_path / "other.pem"), "-days", "1", "-extfile", str(tmp_path / "other.cnf"))
+    refused = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "other.pem")],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "permitted subtree violation" in refused.stdout + refused.stderr
+    assert "vendors.pem: OK" in openssl("verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "vendors.pem"))
+
+
+def test_a_certificate_for_an_address_still_verifies_under_its_constrained_ca(tmp_path):
+    """tests/test_solver_clients.py's https front: a CA made for 127.0.0.1 signs a certificate for it."""
+    certificate, _key = make_certificates(tmp_path, ["127.0.0.1"], "server")
+    assert "server.pem: OK" in openssl("verify", "-CAfile", str(tmp_path / "ca.pem"), "-verify_ip", "127.0.0.1", str(certificate))
