@@ -7,7 +7,9 @@ import pytest
 from PIL import Image
 
 from captcha_service import create_app
+from captcha_service.solver_protocols.errors import ERROR_IDS, error_text
 from captcha_service.solver_protocols.tasks import TaskStore
+from captcha_service.solver_protocols.twocaptcha import json_body
 from tests.captchas import CAPTCHA_FILES, UNFAMILIAR, base64_of, label_of
 
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
@@ -82,7 +84,7 @@ def test_header_acao_lets_a_page_of_any_origin_read_the_answer(client, where):
 
 def test_in_php_json_bodies_that_say_nothing_usable_are_its_errors(client):
     assert client.post("/in.php", json={"key": "any", "method": "base64", "body": {"nested": 1}, "json": 1}).json == {
-        "status": 0, "request": "ERROR_ZERO_CAPTCHA_FILESIZE"
+        "status": 0, "request": "ERROR_ZERO_CAPTCHA_FILESIZE", "error_text": error_text("ERROR_ZERO_CAPTCHA_FILESIZE")
     }
     assert client.post("/in.php", json=["key", "any"]).get_data(as_text=True) == "ERROR_WRONG_USER_KEY"
     nested = "[" * 100_000 + "]" * 100_000
@@ -112,12 +114,31 @@ def test_in_php_refuses_as_2captcha_does_with_http_200(client, fields, error):
     for json_flag in ("0", "1"):
         answer = submit(client, json=json_flag, **fields)
         assert answer.status_code == 200
-        assert (answer.json == {"status": 0, "request": error}) if json_flag == "1" else answer.get_data(as_text=True) == error
+        if json_flag == "1":
+            assert answer.json == {"status": 0, "request": error, "error_text": error_text(error)}
+        else:
+            assert answer.get_data(as_text=True) == error
 
 
 def test_a_body_over_the_request_limit_is_too_big_not_413(client):
     answer = client.post("/in.php?json=1", data={"key": "any", "method": "base64", "body": "A" * (3 * 1024 * 1024)})
-    assert answer.status_code == 200 and answer.json == {"status": 0, "request": "ERROR_TOO_BIG_CAPTCHA_FILESIZE"}
+    assert answer.status_code == 200 and answer.json["status"] == 0 and answer.json["request"] == "ERROR_TOO_BIG_CAPTCHA_FILESIZE"
+    assert answer.json["error_text"] == error_text("ERROR_TOO_BIG_CAPTCHA_FILESIZE")
+
+
+def test_json_errors_say_their_text_as_2captcha_does_which_rucaptcha_2captcha_makes_its_message(client):
+    """2captcha's json=1 errors carry ``error_text`` beside the code; rucaptcha-2captcha (npm) throws
+    ``new Error(data.error_text)`` named by the code: without it, its bots log an empty message."""
+    polled = client.get("/res.php", query_string={"key": "any", "action": "get", "id": "123", "json": "1"}).json
+    assert polled["status"] == 0 and polled["request"] == "ERROR_WRONG_CAPTCHA_ID"
+    assert isinstance(polled["error_text"], str) and 0 < len(polled["error_text"]) <= 120 and polled["error_text"].isascii()
+    no_key = client.get("/res.php", query_string={"action": "getbalance", "json": "1"}).json
+    assert no_key["request"] == "ERROR_WRONG_USER_KEY" and no_key["error_text"] == error_text("ERROR_WRONG_USER_KEY")
+    assert submit(client, body="").get_data(as_text=True) == "ERROR_ZERO_CAPTCHA_FILESIZE"  # plain text: the code alone, as ever
+    assert json_body("CAPCHA_NOT_READY", ok=False) == {"status": 0, "request": "CAPCHA_NOT_READY"}  # no error: no text
+    codes = [*ERROR_IDS, "ERROR_DUPLICATE_REPORT", "IP_BANNED"]
+    assert len({error_text(code) for code in codes}) > len(codes) // 2 and all(error_text(code) for code in codes)
+    assert error_text("ERROR_SOMETHING_NEW")  # a code without a text of its own still has one
 
 
 def test_an_image_we_cannot_read_surely_is_unsolvable_when_polled(client):

@@ -73,6 +73,35 @@ BY_REASON = {
     Reason.UNKNOWN_MODEL: "ERROR_BAD_PARAMETERS",  # a task's ``model`` that names none: the bot's mistake, not worth an upstream's fee
 }  # every other reason (no reading, low confidence, an odd shape, a site model that cannot be used now) is UNSOLVABLE
 
+# 2captcha's legacy API says each error in words too, with json=1: {"status": 0, "request": code, "error_text": ...};
+# rucaptcha-2captcha (npm) makes error_text its Error's message. Short, in our words, per code (as the legacy API says it).
+ERROR_TEXTS = {
+    "ERROR_WRONG_USER_KEY": "The key is missing or not in a valid format.",
+    "ERROR_KEY_DOES_NOT_EXIST": "The key you sent does not exist.",
+    "ERROR_NO_SLOT_AVAILABLE": "No slot is free to take the captcha now: try again shortly.",
+    "ERROR_ZERO_CAPTCHA_FILESIZE": "The image is missing or empty.",
+    "ERROR_TOO_BIG_CAPTCHA_FILESIZE": "The image or the request is too large.",
+    "ERROR_ZERO_BALANCE": "The account has no funds left.",
+    "ERROR_IP_NOT_ALLOWED": "Requests from this IP address are not allowed for this key.",
+    "ERROR_CAPTCHA_UNSOLVABLE": "The captcha could not be solved: try another solver.",
+    "ERROR_NO_SUCH_METHOD": "There is no such method.",
+    "ERROR_IMAGE_TYPE_NOT_SUPPORTED": "The image cannot be read: not a picture in a format we take.",
+    "ERROR_NO_SUCH_CAPCHA_ID": "No such captcha: unknown, expired, or sent with another key.",
+    "ERROR_WRONG_CAPTCHA_ID": "No such captcha: unknown, expired, or sent with another key.",
+    "ERROR_WRONG_ID_FORMAT": "The captcha id is not in a valid format.",
+    "ERROR_IP_BLOCKED": "This IP address is blocked.",
+    "IP_BANNED": "This IP address is blocked.",
+    "ERROR_TASK_ABSENT": "The task is missing.",
+    "ERROR_TASK_NOT_SUPPORTED": "This task type is not supported.",
+    "ERROR_BAD_PARAMETERS": "Some parameters are missing or wrong.",
+    "ERROR_DUPLICATE_REPORT": "This captcha was reported on already.",
+}
+
+
+def error_text(code):
+    """What 2captcha's JSON answers say of the error ``code`` in words (``error_text``)."""
+    return ERROR_TEXTS.get(code, "The request could not be served.")
+
 
 def legacy_code(code):
     """``code`` as 2captcha's in.php/res.php say it."""

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
 from .callbacks import PINGBACK, callbacks_of
-from .errors import SolverError, legacy_code, protocol_status, solver_error_of
+from .errors import SolverError, error_text, legacy_code, protocol_status, solver_error_of
 from .solving import BALANCE, balance, client_of, image_of_base64, knobs_of, report_task, solve
 from .tasks import id_of_text, task_store
 
@@ -206,7 +206,10 @@ def _answer(prefix, text, ok=True, price=None):
 
 
 def json_body(text, ok=True):
-    return {"status": 1 if ok else 0, "request": text}
+    """With json=1: an error says its text too, as 2captcha's do (not CAPCHA_NOT_READY, which is no error)."""
+    if ok or text == NOT_READY:
+        return {"status": 1 if ok else 0, "request": text}
+    return {"status": 0, "request": text, "error_text": error_text(text)}
 
 
 def _values():
