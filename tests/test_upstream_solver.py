@@ -529,3 +529,34 @@ def test_a_task_whose_answer_we_would_never_pass_on_is_not_paid_for_upstream(fie
             assert poll(client, int(task_id))["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
         time.sleep(0.3)
     assert calls == []
+
+
+def test_while_an_upstream_that_never_gave_a_balance_is_asked_again_bots_are_told_at_once_not_held(monkeypatch):
+    """Only the very first ask is waited for: an upstream down or hanging would otherwise hold every bot asking the balance
+    (and the server threads they are on) for a whole exchange at each renewal, every BALANCE_RETRY_SECONDS."""
+    release, asked = threading.Event(), []
+
+    def hanging(handler):
+        asked.append(handler.path)
+        if len(asked) > 1:
+            release.wait(10)
+        raw(b'{"errorId": 0}')(handler)  # no balance in it
+
+    with hostile_upstream(hanging) as (url, _asked):
+        app = client_of(url).application
+        assert app.test_client().post("/getBalance", json={"clientKey": "bot"}).json["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
+        monkeypatch.setattr(upstream_module, "BALANCE_RETRY_SECONDS", 0.0)
+        renewal = threading.Thread(target=lambda: app.test_client().post("/getBalance", json={"clientKey": "bot"}))
+        renewal.start()
+        deadline = time.monotonic() + 5
+        while len(asked) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        answered = []
+        bot = threading.Thread(target=lambda: answered.append(app.test_client().post("/getBalance", json={"clientKey": "bot"}).json))
+        bot.start()
+        bot.join(3)
+        held = not answered
+        release.set()
+        renewal.join()
+        bot.join()
+    assert not held and answered[0]["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"

@@ -92,8 +92,10 @@ class Upstream:
         """
         balance, error, asked = self._balance
         # One exchange at a time: a crowd of bots polling the balance makes one call, and while it is under way they
-        # are told what was had before; only with nothing had yet do they wait for it (bounded, as every exchange).
-        if _is_stale(balance, error, asked) and self._balance_lock.acquire(blocking=balance is None and not error):
+        # are told what was had before; only the very first ask is waited for (bounded, as every exchange): once one
+        # came to nothing, a renewal holds no bot (nor its server thread) for an upstream that hangs.
+        first = balance is None and not error and asked == -math.inf
+        if _is_stale(balance, error, asked) and self._balance_lock.acquire(blocking=first):
             try:
                 balance, error, asked = self._balance  # another thread may have asked meanwhile
                 if _is_stale(balance, error, asked):
