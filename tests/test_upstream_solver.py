@@ -465,6 +465,9 @@ def test_a_report_goes_by_2captchas_name_to_an_upstream_without_anti_captchas_an
     ({"cost": "nan", "endTime": True, "solveCount": -1}, Receipt(1)),
     ({"cost": "9" * 900, "endTime": "5", "solveCount": "x"}, Receipt(1)),
     ({"cost": ["0"], "endTime": 2**60, "solveCount": 2.5}, Receipt(1)),
+    ({"cost": "0.0007\n"}, Receipt(1)), ({"cost": "9e999"}, Receipt(1)),  # float() reads "0.0007\n": get2 would answer two lines
+    ({"cost": " 1"}, Receipt(1)), ({"cost": "-0.5"}, Receipt(1)), ({"cost": "1_000"}, Receipt(1)), ({"cost": "\u0661"}, Receipt(1)),
+    ({"cost": "1e-05"}, Receipt(1, "1e-05")), ({"cost": 1e-05}, Receipt(1, "1e-05")), ({"cost": 2}, Receipt(1, "2")),
 ])
 def test_a_receipt_keeps_only_what_the_api_says_and_reads_back_from_its_text(answer, expected):
     receipt = Receipt.of_answer(1, answer)

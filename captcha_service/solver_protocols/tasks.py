@@ -8,6 +8,7 @@ captchas evicts its own tasks, not everyone's.
 
 import json
 import math
+import re
 import secrets
 import threading
 import time
@@ -28,6 +29,7 @@ def id_of_text(text):
 
 
 LONGEST_COST = 32  # characters of an upstream's cost ("0.000700" as anti-captcha writes it)
+COST = re.compile(r"[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\Z")
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Receipt:
             solve_count = int(solve_count)  # anti-captcha's own example writes "0"
         return cls(
             upstream_id,
-            cost if isinstance(cost, str) and len(cost) <= LONGEST_COST and _is_finite(cost) else "0",
+            cost if isinstance(cost, str) and len(cost) <= LONGEST_COST and _is_cost(cost) else "0",
             end_time if isinstance(end_time, int) and not isinstance(end_time, bool) and 0 <= end_time < 2**53 else None,
             solve_count if isinstance(solve_count, int) and not isinstance(solve_count, bool) and 0 <= solve_count < 2**31 else 1,
         )
@@ -70,11 +72,12 @@ class Receipt:
         return receipt if receipt is None or isinstance(receipt.upstream_id, int | str) else None
 
 
-def _is_finite(text):
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
+def _is_cost(text):
+    """Whether ``text`` is a cost as the APIs write it: ASCII digits, a point, maybe an exponent (as repr writes a small float),
+    finite. float() alone also takes spaces and newlines (res.php's get2 would answer two lines), signs, "1_000", other scripts' digits."""
+    if not COST.match(text):
         return False
+    return math.isfinite(float(text))
 
 
 @dataclass(frozen=True)
