@@ -563,3 +563,15 @@ def test_while_an_upstream_that_never_gave_a_balance_is_asked_again_bots_are_tol
         renewal.join()
         bot.join()
     assert not held and answered[0]["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
+
+
+@pytest.mark.parametrize("task_id", [b"[" * 500 + b"]" * 500, b'{"a": 1}', b"true", b"1.5"], ids=["nested", "object", "bool", "float"])
+def test_an_upstream_task_id_that_is_no_id_is_unsolvable_and_gives_its_slot_back(task_id):
+    """Kept with the task (its handover, in JSON) it must be an id: a list 500 deep made that a RecursionError."""
+    with hostile_upstream(raw(b'{"errorId": 0, "taskId": ' + task_id + b"}")) as (url, asked):
+        client = client_of(url, UPSTREAM_CONCURRENCY=1)
+        for _ in range(2):  # the second finds the one slot free again
+            created = create(client)
+            assert created["status"] == "processing"
+            assert poll(client, created["taskId"], seconds=5)["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
+    assert asked == ["/createTask"] * 2  # never polled for with it

@@ -205,8 +205,9 @@ class Upstream:
         """(the upstream's last answer on the task, its task id), or None when it had no answer in time."""
         task = {"type": "ImageToTextTask", "body": base64.b64encode(image_bytes).decode(), **task_fields}
         answer = self._call("createTask", {"clientKey": self.key, "task": task}, handover.deadline)
-        if answer.get("errorId") or answer.get("taskId") is None:
-            return answer, None
+        upstream_id = answer.get("taskId")
+        if answer.get("errorId") or not isinstance(upstream_id, int | str) or isinstance(upstream_id, bool):  # no id to poll by, nor
+            return answer, None  # to keep in the handover (a list 500 deep made its JSON a RecursionError): unsolvable
         handover = replace(handover, upstream_id=answer["taskId"])
         self.store.lease(task_id, handover.text())  # from here on the answer is paid for: another process can fetch it
         return self._poll(task_id, handover, answer)
