@@ -493,7 +493,8 @@ NESTED_TOO_DEEP = b"[" * 20_000 + b"]" * 20_000  # under LARGEST_ANSWER, deeper 
 @pytest.mark.parametrize("body", [
     json.dumps({"errorId": 0, "balance": 10**400}).encode(),  # an int no float holds: math.isfinite raised OverflowError
     b'{"errorId": 0, "balance": ' + NESTED_TOO_DEEP + b"}",
-], ids=["huge", "nested"])
+    b'{"errorId": 1, "errorCode": ["ERROR_ZERO_BALANCE"]}',  # unhashable: ACCOUNT_ERRORS.get raised TypeError
+], ids=["huge", "nested", "unhashable-code"])
 def test_a_balance_answer_that_is_no_number_is_no_balance_never_a_500_nor_asked_again_at_each_poll(body):
     with hostile_upstream(raw(body)) as (url, asked):
         client = client_of(url)

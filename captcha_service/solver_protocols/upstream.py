@@ -226,7 +226,8 @@ class Upstream:
     def _account_error_of(self, answer):
         """The account error (``errors.ACCOUNT_ERRORS``) ``answer`` is, or None; logged once when it begins, and when the
         upstream answers without one again."""
-        error = ACCOUNT_ERRORS.get(answer.get("errorCode")) if answer.get("errorId") else None
+        code = answer.get("errorCode")
+        error = ACCOUNT_ERRORS.get(code) if answer.get("errorId") and isinstance(code, str) else None  # a list: unhashable
         with self._lock:
             before, self._account_error = self._account_error, error
         if error and error != before:
