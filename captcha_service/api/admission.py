@@ -26,7 +26,9 @@ class ReadPool:
     def run(self, function, *arguments):
         """``function(*arguments)`` on a read thread once a slot is free, or ServiceUnavailable."""
         if not self.slots.acquire(timeout=self.wait):
-            raise ServiceUnavailable(f"busy: no read slot freed up within {self.wait:g} s; retry shortly", retry_after=1)
+            raise ServiceUnavailable(
+                f"busy: no read slot freed up within {self.wait:g} s; retry shortly", retry_after=1
+            )
         try:
             return self._threads.submit(function, *arguments).result()
         finally:

@@ -23,9 +23,17 @@ def init_app(app):
     if origins != ["*"]:
         wrong = [origin for origin in origins if not ORIGIN.match(origin)]
         if wrong:
-            raise ValueError(f"CORS_ORIGINS holds {wrong}: give '*' or origins such as https://example.com, comma-separated")
-    CORS(app, origins=origins[0] if origins == ["*"] else origins, allow_headers=list(ALLOWED_HEADERS),
-         expose_headers=list(EXPOSED_HEADERS), max_age=600, send_wildcard=origins == ["*"])
+            raise ValueError(
+                f"CORS_ORIGINS holds {wrong}: give '*' or origins such as https://example.com, comma-separated"
+            )
+    CORS(
+        app,
+        origins=origins[0] if origins == ["*"] else origins,
+        allow_headers=list(ALLOWED_HEADERS),
+        expose_headers=list(EXPOSED_HEADERS),
+        max_age=600,
+        send_wildcard=origins == ["*"],
+    )
 
 
 def allowed_origin(config, origin):

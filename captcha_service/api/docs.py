@@ -14,7 +14,8 @@ OPENAPI_VERSION = "3.0.3"  # 2.0 cannot describe a JSON body and form fields on 
 
 
 def javascript_pattern(converter, field, ret, **kwargs):
-    """Write a field's pattern as the spec's readers run it: ECMA 262, anchored as marshmallow's ``re.match`` anchors it."""
+    """Write a field's pattern as the spec's readers run it: ECMA 262, anchored as marshmallow's ``re.match``
+    anchors it."""
     pattern = ret.get("pattern")
     if pattern is None:
         return {}
@@ -41,17 +42,25 @@ def read_captcha_openapi():
     bodies are derived here, so that their ranges and types have one source each.
     """
     plugin = _MarshmallowPlugin()
-    APISpec(title=TITLE, version=__version__, openapi_version=OPENAPI_VERSION, plugins=[plugin])  # gives the plugin its converter
+    # gives the plugin its converter
+    APISpec(title=TITLE, version=__version__, openapi_version=OPENAPI_VERSION, plugins=[plugin])
     binary = {"type": "string", "format": "binary"}
-    upload = {field: {**binary, "description": f"The captcha image file (form field '{field}')."} for field in UPLOAD_FIELDS}
-    base64_field = {"type": "string", "description": "The captcha image as base64 (ddddocr-fastapi's clients send it so)."}
+    upload = {
+        field: {**binary, "description": f"The captcha image file (form field '{field}')."} for field in UPLOAD_FIELDS
+    }
+    base64_field = {
+        "type": "string",
+        "description": "The captcha image as base64 (ddddocr-fastapi's clients send it so).",
+    }
     options = {name: plugin.converter.field2property(field) for name, field in ReadOptionsSchema().fields.items()}
     return {
         "parameters": plugin.converter.schema2parameters(ReadOptionsSchema, location="query"),
         "requestBody": {
             "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": upload | options}},
-                "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {BASE64_FORM_FIELD: base64_field} | options}},
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": {BASE64_FORM_FIELD: base64_field} | options}
+                },
                 **{media_type: {"schema": binary} for media_type in IMAGE_MEDIA_TYPES},
             }
         },

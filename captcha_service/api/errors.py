@@ -22,8 +22,8 @@ class JsonBodyRequest(Request):
     def on_json_loading_failed(self, error):
         if error is None:
             raise UnsupportedMediaType(
-                "send JSON (application/json), a form (multipart/form-data or application/x-www-form-urlencoded) or the image itself "
-                f"({', '.join(IMAGE_MEDIA_TYPES)})"
+                "send JSON (application/json), a form (multipart/form-data or application/x-www-form-urlencoded) "
+                f"or the image itself ({', '.join(IMAGE_MEDIA_TYPES)})"
             )
         raise UnprocessableEntity(f"malformed JSON: {error}")
 
@@ -58,9 +58,7 @@ def unreadable_input_response(error):
 def _flatten_messages(messages, field=None):
     """Turn marshmallow's nested messages into one sentence, naming the field at fault."""
     if isinstance(messages, dict):
-        return "; ".join(
-            _flatten_messages(value, None if key == "_schema" else key) for key, value in messages.items()
-        )
+        return "; ".join(_flatten_messages(value, None if key == "_schema" else key) for key, value in messages.items())
     if isinstance(messages, list):
         return "; ".join(_flatten_messages(message, field) for message in messages)
     return f"{field}: {messages}" if field else str(messages)

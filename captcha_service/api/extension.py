@@ -49,7 +49,9 @@ class OcrExtension:
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError("the OCR engine is already registered on this app")
         check_model_name(app.config["OCR_MODEL"])
-        state = app.extensions[EXTENSION_KEY] = OcrState(ReadPool(read_slots(app.config), app.config["READ_WAIT_SECONDS"]))
+        state = app.extensions[EXTENSION_KEY] = OcrState(
+            ReadPool(read_slots(app.config), app.config["READ_WAIT_SECONDS"])
+        )
         onnxruntime.set_default_logger_severity(app.config["ORT_LOGGING_LEVEL"])
         if in_background:
             threading.Thread(target=_load_or_exit, args=(app, state), name="load-ocr-model", daemon=True).start()
@@ -103,7 +105,8 @@ class OcrExtension:
 
 
 def default_length(pipeline, model, config):
-    """The digits a read asking for no length reads: the site model ``model``'s, if its card says it, else OCR_DIGITS."""
+    """The digits a read asking for no length reads: the site model ``model``'s, if its card says it, else
+    OCR_DIGITS."""
     return pipeline.site_models.trained_length(model) or config["OCR_DIGITS"]
 
 

@@ -1,4 +1,5 @@
-"""The ways a request may carry its image: JSON base64, a form (an upload, or base64 in a field), or the image itself."""
+"""The ways a request may carry its image: JSON base64, a form (an upload, or base64 in a field), or the image
+itself."""
 
 from ..ocr.exceptions import UnreadableInput
 from ..ocr.images import IMAGE_MEDIA_TYPES
@@ -46,12 +47,15 @@ def _form_image(files, form):
         # A client that did not percent-encode the text sent each '+' of it as a space; base64 has no spaces.
         given["base64 " + BASE64_FORM_FIELD] = decode_image_payload(form[BASE64_FORM_FIELD].replace(" ", "+"))
     if len(set(given.values())) > 1:
-        raise UnreadableInput(f"the form holds different images in {' and '.join(map(repr, given))}: send one", Reason.NO_IMAGE)
+        raise UnreadableInput(
+            f"the form holds different images in {' and '.join(map(repr, given))}: send one", Reason.NO_IMAGE
+        )
     for field, image_bytes in given.items():
         if not image_bytes:
             raise UnreadableInput(f"the uploaded '{field}' is empty", Reason.EMPTY_IMAGE)
         return image_bytes
     raise UnreadableInput(
-        f"no image: upload the file in the form field 'image' (or 'file'), or send its base64 in the field '{BASE64_FORM_FIELD}'",
+        f"no image: upload the file in the form field 'image' (or 'file'), "
+        f"or send its base64 in the field '{BASE64_FORM_FIELD}'",
         Reason.NO_IMAGE,
     )

@@ -32,21 +32,39 @@ class Metrics:
 
     def __init__(self, registry, model):
         self.registry = registry
-        self.requests = Counter("captcha_requests", "Requests by endpoint and status.", ["endpoint", "status"], registry=registry)
+        self.requests = Counter(
+            "captcha_requests", "Requests by endpoint and status.", ["endpoint", "status"], registry=registry
+        )
         self.refusals = Counter("captcha_refusals", "Refused requests by reason.", ["reason"], registry=registry)
         self.request_seconds = Histogram(
-            "captcha_request_seconds", "Request latency by endpoint.", ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry
+            "captcha_request_seconds",
+            "Request latency by endpoint.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.reading_seconds = Histogram(
-            "captcha_reading_seconds", "Time to read one image (decoding, models, CTC).", buckets=LATENCY_BUCKETS, registry=registry
+            "captcha_reading_seconds",
+            "Time to read one image (decoding, models, CTC).",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.readings = Counter(
-            "captcha_readings", "Sure readings by the models that decided them (the cascade's 'digits' alone, or both).",
-            ["decided_by"], registry=registry,
+            "captcha_readings",
+            "Sure readings by the models that decided them (the cascade's 'digits' alone, or both).",
+            ["decided_by"],
+            registry=registry,
         )
-        self.confidence = Histogram("captcha_confidence", "Confidence of readings, answered or refused.", buckets=CONFIDENCE_BUCKETS, registry=registry)
+        self.confidence = Histogram(
+            "captcha_confidence",
+            "Confidence of readings, answered or refused.",
+            buckets=CONFIDENCE_BUCKETS,
+            registry=registry,
+        )
         self.reports = Counter(
-            "captcha_reports", "Clients' first reports on earlier answers: right, wrong, or on a refusal (refused).", ["verdict"],
+            "captcha_reports",
+            "Clients' first reports on earlier answers: right, wrong, or on a refusal (refused).",
+            ["verdict"],
             registry=registry,
         )
         self.in_flight = Gauge("captcha_requests_in_flight", "Requests being handled.", registry=registry)
@@ -98,7 +116,9 @@ def _finish(response):
     metrics = current_app.extensions[METRICS_EXTENSION]
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     metrics.requests.labels(endpoint, str(response.status_code)).inc()
-    metrics.request_seconds.labels(endpoint).observe(time.perf_counter() - g.get("metrics_started", time.perf_counter()))
+    metrics.request_seconds.labels(endpoint).observe(
+        time.perf_counter() - g.get("metrics_started", time.perf_counter())
+    )
     outcome = current_outcome()
     if outcome.reason is not None:
         metrics.refusals.labels(outcome.reason).inc()

@@ -7,7 +7,8 @@ from flask import g
 
 @dataclass
 class Outcome:
-    """Request-scoped: the reading (or what was read before a refusal), which models decided it, the refusal's reason, the time reading."""
+    """Request-scoped: the reading (or what was read before a refusal), which models decided it, the refusal's
+    reason, the time reading."""
 
     digits: str | None = None
     decided_by: str | None = None

@@ -85,7 +85,9 @@ class Quotas:
             raise OverQuota(f"more than KEY_RATE={self.rate} reads a second with this key: retry after a second")
         if self.concurrency and reading > self.concurrency:
             undo()
-            raise OverQuota(f"more than KEY_CONCURRENCY={self.concurrency} reads at once with this key: retry when one ends")
+            raise OverQuota(
+                f"more than KEY_CONCURRENCY={self.concurrency} reads at once with this key: retry when one ends"
+            )
 
     def _end(self, owner):
         if self.client is None:

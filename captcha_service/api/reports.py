@@ -58,7 +58,13 @@ class RecentRequests:
     """Bounded by count, age and image bytes; the oldest go first. Shared by the server's threads."""
 
     def __init__(self, count, seconds, max_bytes, keep_images, clock=time.monotonic):
-        self.count, self.seconds, self.max_bytes, self.keep_images, self.clock = count, seconds, max_bytes, keep_images, clock
+        self.count, self.seconds, self.max_bytes, self.keep_images, self.clock = (
+            count,
+            seconds,
+            max_bytes,
+            keep_images,
+            clock,
+        )
         self._recent = OrderedDict()  # (owner, request id) -> Recent
         self._bytes = 0
         self._lock = threading.Lock()
@@ -92,7 +98,9 @@ class RecentRequests:
     def _forget_old(self):
         oldest = self.clock() - self.seconds
         while self._recent and (
-            len(self._recent) > self.count or self._bytes > self.max_bytes or next(iter(self._recent.values())).at < oldest
+            len(self._recent) > self.count
+            or self._bytes > self.max_bytes
+            or next(iter(self._recent.values())).at < oldest
         ):
             _, entry = self._recent.popitem(last=False)
             self._bytes -= len(entry.image or b"")
@@ -132,7 +140,8 @@ class SamplesFolder:
             self._used, self._looked = folder_bytes(self.directory), self.clock()
         if self._used + size > self.max_bytes:
             raise SamplesFull(
-                f"SAMPLES_DIR is full (SAMPLES_MAX_BYTES={self.max_bytes}): move its samples away (after finetune, say) to keep more"
+                f"SAMPLES_DIR is full (SAMPLES_MAX_BYTES={self.max_bytes}): "
+                "move its samples away (after finetune, say) to keep more"
             )
 
 
@@ -166,13 +175,20 @@ def _size(path):
 def file_name_part(request_id):
     """``request_id`` as part of a file name: its letters, digits, '_' and '-' as they are, any other character
     as ~ and its code in hex. One to one, so that two ids never share a file (``a.b`` and ``a-b`` did)."""
-    return "".join(character if character in SAFE_IN_FILE_NAMES else f"~{ord(character):02x}" for character in request_id)
+    return "".join(
+        character if character in SAFE_IN_FILE_NAMES else f"~{ord(character):02x}" for character in request_id
+    )
 
 
 def init_app(app):
     config = app.config
     app.extensions[REPORTS_EXTENSION] = (
-        RecentRequests(config["SAMPLES_KEPT"], config["SAMPLES_KEPT_SECONDS"], config["SAMPLES_KEPT_BYTES"], keep_images=bool(config["SAMPLES_DIR"])),
+        RecentRequests(
+            config["SAMPLES_KEPT"],
+            config["SAMPLES_KEPT_SECONDS"],
+            config["SAMPLES_KEPT_BYTES"],
+            keep_images=bool(config["SAMPLES_DIR"]),
+        ),
         SamplesFolder(config["SAMPLES_DIR"], config["SAMPLES_MAX_BYTES"]) if config["SAMPLES_DIR"] else None,
     )
 
@@ -210,7 +226,10 @@ def report(request_id, correct=None, digits=None, owner=None):
     if recent is None:
         raise UnknownRequest(request_id)
     if digits is None and correct and recent.digits is None:
-        raise UnreadableInput("that request was refused, so there is nothing to confirm: send the right 'digits'", Reason.NOTHING_TO_CONFIRM)
+        raise UnreadableInput(
+            "that request was refused, so there is nothing to confirm: send the right 'digits'",
+            Reason.NOTHING_TO_CONFIRM,
+        )
     right = digits == recent.digits if digits is not None else bool(correct)
     verdict = REFUSED if recent.digits is None else RIGHT if right else WRONG
     counted = _recent_requests().first_report(recent)

@@ -18,7 +18,7 @@ from .outcome import current_outcome
 LOGGER_NAME = "captcha_service.requests"
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-BARE_VALUE = re.compile(r'[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+')  # printable ASCII but '"', '=' and '\'
+BARE_VALUE = re.compile(r"[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+")  # printable ASCII but '"', '=' and '\'
 
 
 logger = logging.getLogger(LOGGER_NAME)

@@ -25,7 +25,9 @@ class JsonErrorTask(ErrorTask):
         content_type, body = "application/json", json.dumps({"detail": f"{error.reason}: {error.body}"})
         self.status = f"{error.code} {error.reason}"
         if error.code == 413:  # a solver protocol's clients read only its own words, with HTTP 200
-            answer = solver_protocols.too_big_answer(self.channel.server.flask_app, self.request.path, self.request.query)
+            answer = solver_protocols.too_big_answer(
+                self.channel.server.flask_app, self.request.path, self.request.query
+            )
             if answer is not None:
                 (content_type, body), self.status = answer, "200 OK"
         body = body.encode()
@@ -52,7 +54,8 @@ def warn_if_no_proxy_in_front(logger, config):
         logger.warning(
             "listening on %s with no proxy in front (TRUSTED_PROXY is unset): %d clients that send their "
             "requests slowly hold every connection (slowloris); put nginx in front (deploy/nginx_conf.py)",
-            config["HOST"], config["CONNECTION_LIMIT"],
+            config["HOST"],
+            config["CONNECTION_LIMIT"],
         )
 
 
@@ -97,15 +100,23 @@ def serve(app):
     try:
         server = JsonErrorServer(TrimFreedHeap(app), **waitress_settings(app.config))
     except OSError as error:  # the port is taken, or the host is not this machine's: one line, not a traceback
-        print(f"captcha-ocr: cannot listen on {app.config['HOST']}:{app.config['PORT']}: {error.strerror}", file=sys.stderr, flush=True)
+        print(
+            f"captcha-ocr: cannot listen on {app.config['HOST']}:{app.config['PORT']}: {error.strerror}",
+            file=sys.stderr,
+            flush=True,
+        )
         # At once: a normal exit tears onnxruntime down under the thread still loading the model,
         # and the process aborts (status 134). 2, as for any setting to fix (here HOST or PORT).
         os._exit(2)
     server.flask_app = app
     # Printed, not waitress's print_listen: that logs at INFO, which no handler shows. Flushed: under
     # PM2 stdout is a pipe, and the line should come now, not when the buffer fills.
-    print(f"captcha-ocr: listening on http://{server.effective_host}:{server.effective_port} ({read_slots(app.config)} read slots, "
-          f"OCR_MODEL {app.config['OCR_MODEL']}, MIN_CONFIDENCE {app.config['MIN_CONFIDENCE']})", flush=True)
+    print(
+        f"captcha-ocr: listening on http://{server.effective_host}:{server.effective_port} "
+        f"({read_slots(app.config)} read slots, "
+        f"OCR_MODEL {app.config['OCR_MODEL']}, MIN_CONFIDENCE {app.config['MIN_CONFIDENCE']})",
+        flush=True,
+    )
     try:
         server.run()
     finally:

@@ -117,7 +117,9 @@ def read_captcha():
             schema:
               $ref: '#/components/schemas/Refusal'
       503:
-        description: Overloaded (no read could start within READ_WAIT_SECONDS), or the model is still loading. Retry after Retry-After.
+        description: >-
+          Overloaded (no read could start within READ_WAIT_SECONDS), or the model is still loading.
+          Retry after Retry-After.
         content:
           application/json:
             schema:
@@ -152,8 +154,9 @@ def report_answer():
       200:
         description: >-
           Recorded: {"request_id", "verdict": "right"|"wrong"|"refused" (a refusal's report), "counted": false
-          for a second report on one request (it relabels the image, it is not counted again), "sample": path under SAMPLES_DIR, or null
-          when nothing was written (no SAMPLES_DIR, or a wrong answer without the right digits)}, and
+          for a second report on one request (it relabels the image, it is not counted again), "sample": path
+          under SAMPLES_DIR, or null when nothing was written (no SAMPLES_DIR, or a wrong answer without the
+          right digits)}, and
           "not_kept": why, when the image could not be kept (SAMPLES_MAX_BYTES reached, or the disk refused).
         content:
           application/json:
@@ -177,5 +180,8 @@ def report_answer():
     try:
         verdict, recorded = report(fields["request_id"], fields["correct"], fields["digits"])
     except UnknownRequest:
-        raise NotFound(f"no recent request {fields['request_id']!r} of yours: unknown, or no longer kept (SAMPLES_KEPT, SAMPLES_KEPT_SECONDS)") from None
+        raise NotFound(
+            f"no recent request {fields['request_id']!r} of yours: unknown, "
+            "or no longer kept (SAMPLES_KEPT, SAMPLES_KEPT_SECONDS)"
+        ) from None
     return {"request_id": fields["request_id"], "verdict": verdict, **recorded}
