@@ -31,7 +31,11 @@ def init_app(app, shared=None):
     callbacks = app.extensions[CALLBACKS_EXTENSION] = Callbacks(config["CALLBACK_HOSTS"])
     if config["UPSTREAM_SOLVER"]:
         app.extensions[UPSTREAM_EXTENSION] = Upstream(
-            config["UPSTREAM_SOLVER"], config["UPSTREAM_SOLVER_KEY"], config["UPSTREAM_CONCURRENCY"], config["UPSTREAM_TIMEOUT_SECONDS"], store,
+            config["UPSTREAM_SOLVER"],
+            config["UPSTREAM_SOLVER_KEY"],
+            config["UPSTREAM_CONCURRENCY"],
+            config["UPSTREAM_TIMEOUT_SECONDS"],
+            store,
             callbacks,
         )
     app.register_blueprint(twocaptcha.bp)
@@ -54,7 +58,9 @@ def too_big_answer(app, path, query):
         endpoint, _ = app.url_map.bind("").match(path, "POST")
     except HTTPException:  # not found, a redirect, or a 405: no protocol's route
         return None
-    error = SolverError("ERROR_TOO_BIG_CAPTCHA_FILESIZE", f"the request is larger than {app.config['MAX_CONTENT_LENGTH']} bytes")
+    error = SolverError(
+        "ERROR_TOO_BIG_CAPTCHA_FILESIZE", f"the request is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+    )
     if endpoint.startswith(f"{createtask.bp.name}."):
         return "application/json", json.dumps(createtask.error_body(error))
     if endpoint.startswith(f"{twocaptcha.bp.name}."):

@@ -37,11 +37,17 @@ class Callback:
     def request(self, task_id, digits, error):
         """(content type, body) telling the task's answer: its digits, or the protocol's error code."""
         if self.style == PINGBACK:
-            return "application/x-www-form-urlencoded", urllib.parse.urlencode({"id": task_id, "code": digits or legacy_code(error)})
+            return "application/x-www-form-urlencoded", urllib.parse.urlencode(
+                {"id": task_id, "code": digits or legacy_code(error)}
+            )
         if digits:
             answer = {"errorId": 0, "status": "ready", "solution": {"text": digits}}
         else:
-            answer = {"errorId": ERROR_IDS[error], "errorCode": error, "errorDescription": "no sure reading of this captcha"}
+            answer = {
+                "errorId": ERROR_IDS[error],
+                "errorCode": error,
+                "errorDescription": "no sure reading of this captcha",
+            }
         return "application/json", json.dumps({"taskId": task_id, **answer})
 
 
@@ -57,7 +63,9 @@ class Callbacks:
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise SolverError("ERROR_BAD_PARAMETERS", f"{style} must be an http:// or https:// URL")
         if "*" not in self.hosts and parts.hostname.lower() not in self.hosts:
-            raise SolverError("ERROR_BAD_PARAMETERS", f"{style} goes to {parts.hostname}, which CALLBACK_HOSTS does not allow")
+            raise SolverError(
+                "ERROR_BAD_PARAMETERS", f"{style} goes to {parts.hostname}, which CALLBACK_HOSTS does not allow"
+            )
         return Callback(url, style)
 
     def deliver(self, callback, task_id, digits=None, error=None):
@@ -77,7 +85,9 @@ class Callbacks:
             connection = kind(parts.hostname, parts.port, timeout=SECONDS)
             try:
                 path = parts.path or "/"
-                connection.request("POST", f"{path}?{parts.query}" if parts.query else path, body, {"Content-Type": content_type})
+                connection.request(
+                    "POST", f"{path}?{parts.query}" if parts.query else path, body, {"Content-Type": content_type}
+                )
                 connection.getresponse().read(1024)  # a redirect is not followed: the bot's server answers, or not
             finally:
                 connection.close()

@@ -36,23 +36,38 @@ def create_task():
             type: object
             properties:
               clientKey: {type: string, description: "One of API_KEYS (any key when none are set)"}
-              callbackUrl: {type: string, description: "a URL (of a host CALLBACK_HOSTS allows) POSTed what getTaskResult answers, when answered"}
+              callbackUrl:
+                type: string
+                description: >-
+                  a URL (of a host CALLBACK_HOSTS allows) POSTed what getTaskResult answers, when answered
               task:
                 type: object
                 properties:
                   type: {type: string, enum: [ImageToTextTask]}
                   body: {type: string, description: "The image in base64, or a data URL"}
-                  numeric: {type: integer, description: "2 (letters only) and 4 (letters and digits) are unsolvable here"}
+                  numeric:
+                    type: integer
+                    description: "2 (letters only) and 4 (letters and digits) are unsolvable here"
                   minLength: {type: integer}
                   maxLength: {type: integer}
-                  recognizingThreshold: {type: integer, description: "CapMonster: answer only readings at least this sure (0-100); raises MIN_CONFIDENCE"}
-                  score: {type: number, description: "CapSolver: answer only readings at least this sure (0.8-1); raises MIN_CONFIDENCE"}
-                  math: {type: boolean, description: "a sum to work out: left to the upstream solver (unsolvable without one)"}
+                  recognizingThreshold:
+                    type: integer
+                    description: "CapMonster: answer only readings at least this sure (0-100); raises MIN_CONFIDENCE"
+                  score:
+                    type: number
+                    description: "CapSolver: answer only readings at least this sure (0.8-1); raises MIN_CONFIDENCE"
+                  math:
+                    type: boolean
+                    description: "a sum to work out: left to the upstream solver (unsolvable without one)"
                   phrase: {type: boolean, description: "words: left to the upstream solver (unsolvable without one)"}
                   case: {type: boolean, description: "passed on to the upstream solver"}
                   comment: {type: string, description: "passed on to the upstream solver"}
                   languagePool: {type: string, description: "passed on to the upstream solver"}
-                  model: {type: string, description: "a site model to read with (GET /models); without minLength/maxLength, as many digits as it learnt"}
+                  model:
+                    type: string
+                    description: >-
+                      a site model to read with (GET /models); without minLength/maxLength, as many digits
+                      as it learnt
     responses:
       200:
         description: >-
@@ -70,7 +85,9 @@ def create_task():
     if not isinstance(task, dict):
         raise SolverError("ERROR_TASK_ABSENT", "'task' is missing or not an object")
     if task.get("type") not in TASK_TYPES:
-        raise SolverError("ERROR_TASK_NOT_SUPPORTED", f"task type {task.get('type')!r} is not supported: only ImageToTextTask")
+        raise SolverError(
+            "ERROR_TASK_NOT_SUPPORTED", f"task type {task.get('type')!r} is not supported: only ImageToTextTask"
+        )
     image = task.get("body")
     if not isinstance(image, str) or not image.strip():
         note_refusal(Reason.EMPTY_IMAGE)
@@ -78,9 +95,15 @@ def create_task():
     callback_url = body.get("callbackUrl")
     callback = callbacks_of(current_app).callback(callback_url, CALLBACK_URL) if callback_url else None
     solved = solve(
-        image_of_base64(image), owner,
-        min_length=_number(task, "minLength"), max_length=_number(task, "maxLength"), numeric=_number(task, "numeric"),
-        least_confidence=_least_confidence(task), knobs=knobs_of(task), callback=callback, model=_text(task, "model"),
+        image_of_base64(image),
+        owner,
+        min_length=_number(task, "minLength"),
+        max_length=_number(task, "maxLength"),
+        numeric=_number(task, "numeric"),
+        least_confidence=_least_confidence(task),
+        knobs=knobs_of(task),
+        callback=callback,
+        model=_text(task, "model"),
     )
     # Always a status, as CapSolver answers: its SDK reads it unguarded (KeyError 'status' on a
     # refusal). "failed" sends a client to getTaskResult, whose error 12 says why.
@@ -126,27 +149,43 @@ def get_task_result():
     # nothing was paid, at once, by one reader; for the upstream's, what it said of it (its cost, end, solvers).
     created, receipt = round(task.created), task.receipt or Receipt(None)
     return {
-        "errorId": 0, "status": "ready", "solution": {"text": task.digits},
-        "cost": receipt.cost, "createTime": created, "endTime": receipt.end_time or created, "solveCount": receipt.solve_count,
+        "errorId": 0,
+        "status": "ready",
+        "solution": {"text": task.digits},
+        "cost": receipt.cost,
+        "createTime": created,
+        "endTime": receipt.end_time or created,
+        "solveCount": receipt.solve_count,
     }
 
 
 def _operation(description, **fields):
     """The OpenAPI description of a method whose body is ``clientKey`` and ``fields``, answered with an ``errorId``."""
     body = {"type": "object", "properties": {"clientKey": {"type": "string"}, **fields}}
-    answer = {"description": description, "content": {"application/json": {"schema": {"type": "object", "required": ["errorId"]}}}}
-    return {"tags": ["solver protocols"], "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-            "responses": {"200": answer}}
+    answer = {
+        "description": description,
+        "content": {"application/json": {"schema": {"type": "object", "required": ["errorId"]}}},
+    }
+    return {
+        "tags": ["solver protocols"],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": answer},
+    }
 
 
-REPORT = _operation('{"errorId": 0, "status": "success"}; a second report on a task answers so too, uncounted', taskId={"type": "integer"})
+REPORT = _operation(
+    '{"errorId": 0, "status": "success"}; a second report on a task answers so too, uncounted',
+    taskId={"type": "integer"},
+)
 
 
 @bp.post("/getBalance", strict_slashes=False)
-@swag_from(_operation(
-    '{"errorId": 0, "balance": ...}: reading here costs nothing; with an upstream solver, its account\'s balance (or its account error: '
-    '10 ERROR_ZERO_BALANCE, 1 its key, 11 / 21 its IP)'
-))
+@swag_from(
+    _operation(
+        '{"errorId": 0, "balance": ...}: reading here costs nothing; with an upstream solver, '
+        "its account's balance (or its account error: 10 ERROR_ZERO_BALANCE, 1 its key, 11 / 21 its IP)"
+    )
+)
 def get_balance():
     """getBalance: a balance that never runs out, or the upstream solver's."""
     _client(_body())
@@ -174,13 +213,20 @@ def report_correct():
 # not keep (queue and spending statistics): their "no such method", not our 404. The ids are
 # anti-captcha's (https://anti-captcha.com/apidoc/errors).
 OTHER_METHODS = (
-    "getQueueStats", "getSpendingStats", "getAppStats", "reportIncorrectRecaptcha", "reportCorrectRecaptcha",
-    "reportIncorrectHcaptcha", "pushAntiGateVariable", "feedbackTask",
+    "getQueueStats",
+    "getSpendingStats",
+    "getAppStats",
+    "reportIncorrectRecaptcha",
+    "reportCorrectRecaptcha",
+    "reportIncorrectHcaptcha",
+    "pushAntiGateVariable",
+    "feedbackTask",
 )
 
 
 CAPSOLVER_HEADER = "X-capsolver-Client-User-Agent"
-CAPSOLVER_STATUSES = {"ERROR_KEY_DOES_NOT_EXIST": 401, "ERROR_WRONG_USER_KEY": 401, "ERROR_NO_SLOT_AVAILABLE": 429}  # any other: 400
+# any other: 400
+CAPSOLVER_STATUSES = {"ERROR_KEY_DOES_NOT_EXIST": 401, "ERROR_WRONG_USER_KEY": 401, "ERROR_NO_SLOT_AVAILABLE": 429}
 
 
 @bp.post(f"/<any({', '.join(OTHER_METHODS)}):method>", strict_slashes=False)
@@ -217,7 +263,7 @@ def _status_of(error):
 def _body():
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
-        raise SolverError("ERROR_TASK_ABSENT", "send a JSON object: {\"clientKey\": ..., ...}")
+        raise SolverError("ERROR_TASK_ABSENT", 'send a JSON object: {"clientKey": ..., ...}')
     return body
 
 
@@ -231,7 +277,11 @@ def _task(body):
     task_id = body.get("taskId")
     if isinstance(task_id, str):
         task_id = id_of_text(task_id)  # some clients send the id back as text
-    task = task_store(current_app).get(task_id, owner) if isinstance(task_id, int) and not isinstance(task_id, bool) else None
+    task = (
+        task_store(current_app).get(task_id, owner)
+        if isinstance(task_id, int) and not isinstance(task_id, bool)
+        else None
+    )
     if task is None:
         raise SolverError("ERROR_NO_SUCH_CAPCHA_ID", "no such task: unknown, expired, or another key's")
     return task

@@ -59,7 +59,12 @@ ACCOUNT_ERRORS = {
 LEGACY_CODES = {"ERROR_IP_BLOCKED": "IP_BANNED"}
 # An internal failure (a bug: nothing a client sends should cause one) is "no slot": clients retry
 # or fall back on that; its HTTP status stays 500, so that logs and /metrics count it as what it is.
-BY_HTTP_STATUS = {413: "ERROR_TOO_BIG_CAPTCHA_FILESIZE", 429: "ERROR_NO_SLOT_AVAILABLE", 500: "ERROR_NO_SLOT_AVAILABLE", 503: "ERROR_NO_SLOT_AVAILABLE"}
+BY_HTTP_STATUS = {
+    413: "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
+    429: "ERROR_NO_SLOT_AVAILABLE",
+    500: "ERROR_NO_SLOT_AVAILABLE",
+    503: "ERROR_NO_SLOT_AVAILABLE",
+}
 
 # Our refusal reasons (UnreadableInput.reason) as the services say them.
 BY_REASON = {
@@ -70,11 +75,13 @@ BY_REASON = {
     Reason.NOT_AN_IMAGE: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
     Reason.DAMAGED_IMAGE: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
     Reason.BAD_BASE64: "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
-    Reason.UNKNOWN_MODEL: "ERROR_BAD_PARAMETERS",  # a task's ``model`` that names none: the bot's mistake, not worth an upstream's fee
+    # a task's ``model`` that names none: the bot's mistake, not worth an upstream's fee
+    Reason.UNKNOWN_MODEL: "ERROR_BAD_PARAMETERS",
 }  # every other reason (no reading, low confidence, an odd shape, a site model that cannot be used now) is UNSOLVABLE
 
 # 2captcha's legacy API says each error in words too, with json=1: {"status": 0, "request": code, "error_text": ...};
-# rucaptcha-2captcha (npm) makes error_text its Error's message. Short, in our words, per code (as the legacy API says it).
+# rucaptcha-2captcha (npm) makes error_text its Error's message. Short, in our words, per code (as the legacy API
+# says it).
 ERROR_TEXTS = {
     "ERROR_WRONG_USER_KEY": "The key is missing or not in a valid format.",
     "ERROR_KEY_DOES_NOT_EXIST": "The key you sent does not exist.",

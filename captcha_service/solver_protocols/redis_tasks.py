@@ -58,7 +58,8 @@ end
 # ARGV: id, owner, request id, digits, error, created, ttl.
 _ADD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'request_id', ARGV[3], 'digits', ARGV[4], 'error', ARGV[5], 'created', ARGV[6], 'reported', '0')
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'request_id', ARGV[3], \
+'digits', ARGV[4], 'error', ARGV[5], 'created', ARGV[6], 'reported', '0')
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1] .. '|' .. ARGV[2])
 redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[5]), ARGV[1])
@@ -67,10 +68,12 @@ redis.call('ZINCRBY', KEYS[4], 1, ARGV[2])
 return 1
 """
 _FINISH = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'digits', ARGV[1], 'error', ARGV[2], 'receipt', ARGV[4]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then \
+redis.call('HSET', KEYS[1], 'digits', ARGV[1], 'error', ARGV[2], 'receipt', ARGV[4]) end
 redis.call('ZREM', KEYS[2], ARGV[3])
 """
-# Claims forwarded tasks whose lease ran out by ARGV[2] (Unix time). KEYS: forwarded. ARGV: prefix, now, the new lease's end, most.
+# Claims forwarded tasks whose lease ran out by ARGV[2] (Unix time). KEYS: forwarded.
+# ARGV: prefix, now, the new lease's end, most.
 # Returns [id, handover, ...] of the tasks claimed; a task gone meanwhile (expired, evicted) is dropped.
 _CLAIM = """
 local claimed = {}
@@ -85,7 +88,8 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT
 end
 return claimed
 """
-# Holds a forwarded task unless it is gone. KEYS: task, forwarded. ARGV: handover (or '' to keep it), id, the lease's end.
+# Holds a forwarded task unless it is gone. KEYS: task, forwarded.
+# ARGV: handover (or '' to keep it), id, the lease's end.
 _LEASE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'handover', ARGV[1]) end
@@ -114,17 +118,32 @@ class RedisTaskStore:
         with _unavailable_as_no_slot():
             while True:
                 task_id = FIRST_ID + secrets.randbelow(ID_RANGE)
-                keys = [_task_key(task_id), PREFIX + "tasks", PREFIX + f"owner:{owner}", PREFIX + "owners", PREFIX + "sequence"]
-                if self._add(keys=keys, args=[task_id, owner, request_id, digits or "", error or "", repr(created), int(self.ttl) + 1]):
+                keys = [
+                    _task_key(task_id),
+                    PREFIX + "tasks",
+                    PREFIX + f"owner:{owner}",
+                    PREFIX + "owners",
+                    PREFIX + "sequence",
+                ]
+                if self._add(
+                    keys=keys,
+                    args=[task_id, owner, request_id, digits or "", error or "", repr(created), int(self.ttl) + 1],
+                ):
                     break
-            self._forget_old(keys=[PREFIX + "tasks", PREFIX + "owners"], args=[PREFIX, repr(created - self.ttl), self.size])
+            self._forget_old(
+                keys=[PREFIX + "tasks", PREFIX + "owners"], args=[PREFIX, repr(created - self.ttl), self.size]
+            )
         return Task(task_id, owner, request_id, digits, error, created)
 
     def finish(self, task_id, digits=None, error=None, receipt=None):
         """A pending task's answer, from an upstream's thread. A Redis lost meanwhile leaves the task pending and its
         lease to run out: a process claims it when Redis is back, asks the upstream again, and finishes it."""
         receipt_text = receipt.text() if receipt is not None else ""
-        self._quietly(self._finish, keys=[_task_key(task_id), PREFIX + "forwarded"], args=[digits or "", error or "", task_id, receipt_text])
+        self._quietly(
+            self._finish,
+            keys=[_task_key(task_id), PREFIX + "forwarded"],
+            args=[digits or "", error or "", task_id, receipt_text],
+        )
 
     def lease(self, task_id, handover=None):
         """Hold a forwarded task for LEASE_SECONDS more (``upstream.Upstream``), keeping ``handover`` (text) with it if
@@ -139,7 +158,12 @@ class RedisTaskStore:
     def claim_abandoned(self, most):
         """[(task id, its handover text)] of up to ``most`` forwarded tasks whose lease ran out, now held here."""
         now = self.clock()
-        found = self._quietly(self._claim, keys=[PREFIX + "forwarded"], args=[PREFIX, repr(now), repr(now + LEASE_SECONDS), most]) or []
+        found = (
+            self._quietly(
+                self._claim, keys=[PREFIX + "forwarded"], args=[PREFIX, repr(now), repr(now + LEASE_SECONDS), most]
+            )
+            or []
+        )
         return [(int(found[at]), found[at + 1]) for at in range(0, len(found), 2)]
 
     def _quietly(self, call, *arguments, **keywords):
@@ -158,10 +182,22 @@ class RedisTaskStore:
     def get(self, task_id, owner):
         with _unavailable_as_no_slot():
             found = self.client.hgetall(_task_key(task_id))
-        if not found or float(found["created"]) < self.clock() - self.ttl or not secrets.compare_digest(found["owner"], owner):
+        if (
+            not found
+            or float(found["created"]) < self.clock() - self.ttl
+            or not secrets.compare_digest(found["owner"], owner)
+        ):
             return None
-        return Task(task_id, found["owner"], found["request_id"], found["digits"] or None, found["error"] or None, float(found["created"]),
-                    found["reported"] == "1", Receipt.of_text(found.get("receipt")))
+        return Task(
+            task_id,
+            found["owner"],
+            found["request_id"],
+            found["digits"] or None,
+            found["error"] or None,
+            float(found["created"]),
+            found["reported"] == "1",
+            Receipt.of_text(found.get("receipt")),
+        )
 
     def __len__(self):
         with _unavailable_as_no_slot():
@@ -173,7 +209,8 @@ def _task_key(task_id):
 
 
 class _unavailable_as_no_slot:
-    """Redis errors as the protocols' "try again later": clients back off and retry, as they do when a service is busy."""
+    """Redis errors as the protocols' "try again later": clients back off and retry, as they do when a service is
+    busy."""
 
     def __enter__(self):
         return self
@@ -181,5 +218,7 @@ class _unavailable_as_no_slot:
     def __exit__(self, kind, error, traceback):
         if isinstance(error, redis.RedisError | OSError):
             logger.warning("the task store (Redis) is unavailable: %s", error)
-            raise SolverError("ERROR_NO_SLOT_AVAILABLE", "the task store is unavailable for a moment: try again") from None
+            raise SolverError(
+                "ERROR_NO_SLOT_AVAILABLE", "the task store is unavailable for a moment: try again"
+            ) from None
         return False

@@ -31,9 +31,12 @@ LONGEST_KNOB = 512  # characters of a knob's text (a comment for the human solve
 
 def client_of(key, missing="ERROR_KEY_DOES_NOT_EXIST"):
     """The owner (``auth.key_owner``) of a key that opens the service; ``missing`` is the code for no key, or one
-    that is no key at all (empty, too long, not printable ASCII), as the services refuse those even when any key works."""
+    that is no key at all (empty, too long, not printable ASCII), as the services refuse those even when any key
+    works."""
     if not accepts_key(current_app, key):
-        raise SolverError(missing if not is_plausible_key(key) else "ERROR_KEY_DOES_NOT_EXIST", "send one of this service's API keys")
+        raise SolverError(
+            missing if not is_plausible_key(key) else "ERROR_KEY_DOES_NOT_EXIST", "send one of this service's API keys"
+        )
     return key_owner(key)
 
 
@@ -54,12 +57,23 @@ def image_of_base64(text):
 def knobs_of(fields):
     """The KNOBS among a task's ``fields`` whose values are a flag, a number or a short text."""
     return {
-        name: value for name, value in fields.items()
+        name: value
+        for name, value in fields.items()
         if name in KNOBS and (isinstance(value, bool | int) or (isinstance(value, str) and len(value) <= LONGEST_KNOB))
     }
 
 
-def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confidence=None, knobs=None, callback=None, model=None):
+def solve(
+    image_bytes,
+    owner,
+    min_length=0,
+    max_length=0,
+    numeric=0,
+    least_confidence=None,
+    knobs=None,
+    callback=None,
+    model=None,
+):
     """Read the image now: a task with the digits, or with UNSOLVABLE when we are not sure.
 
     ``model``: a site model to read with (None: the general model); without lengths, it reads as many digits as
@@ -75,7 +89,11 @@ def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confi
     """
     length = _length(min_length, max_length, model)
     task_fields = {"numeric": numeric, "minLength": min_length, "maxLength": max_length, **(knobs or {})}
-    if numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS) or length is None or any(task_fields.get(name) for name in NOT_A_NUMBER):
+    if (
+        numeric in (LETTERS_ONLY, LETTERS_AND_DIGITS)
+        or length is None
+        or any(task_fields.get(name) for name in NOT_A_NUMBER)
+    ):
         note_refusal(Reason.NOT_DIGITS_ONLY)
         return _unsolvable(image_bytes, owner, task_fields, callback)
     try:
@@ -90,9 +108,11 @@ def solve(image_bytes, owner, min_length=0, max_length=0, numeric=0, least_confi
 
 
 def _unsolvable(image_bytes, owner, task_fields, callback):
-    """A task for the upstream solver to answer, if there is one with room (it tells ``callback``); else an unsolvable task."""
+    """A task for the upstream solver to answer, if there is one with room (it tells ``callback``); else an
+    unsolvable task."""
     upstream, expected = current_app.extensions.get(UPSTREAM_EXTENSION), _expected(task_fields)
-    if upstream is not None and expected.can_be_met():  # lengths no answer meets (9 digits, min above max): not paid for
+    # lengths no answer meets (9 digits, min above max): not paid for
+    if upstream is not None and expected.can_be_met():
         fields = {name: value for name, value in task_fields.items() if value}
         forwarded = upstream.forward(image_bytes, owner, g.request_id, fields, expected, callback)
         if forwarded is not None:
@@ -110,7 +130,9 @@ def _expected(task_fields):
     """What an upstream's solution to such a task must be: digits within our lengths, or for a captcha that is not
     digits only (or a sum, or a phrase), letters and digits (and spaces, for a phrase) within the task's."""
     shortest, longest = task_fields["minLength"], task_fields["maxLength"]
-    if task_fields["numeric"] in (LETTERS_ONLY, LETTERS_AND_DIGITS) or any(task_fields.get(name) for name in NOT_A_NUMBER):
+    if task_fields["numeric"] in (LETTERS_ONLY, LETTERS_AND_DIGITS) or any(
+        task_fields.get(name) for name in NOT_A_NUMBER
+    ):
         return Expected(False, shortest or 1, longest or LONGEST_TEXT, phrase=bool(task_fields.get("phrase")))
     return Expected(True, max(shortest or SHORTEST, SHORTEST), min(longest or LONGEST, LONGEST))
 

@@ -46,7 +46,8 @@ class Receipt:
 
     @classmethod
     def of_answer(cls, upstream_id, answer):
-        """The receipt of an upstream's ready getTaskResult ``answer``; a field that is not what the API says keeps our default."""
+        """The receipt of an upstream's ready getTaskResult ``answer``; a field that is not what the API says keeps
+        our default."""
         cost, end_time, solve_count = answer.get("cost"), answer.get("endTime"), answer.get("solveCount")
         if isinstance(cost, int | float) and not isinstance(cost, bool):
             cost = repr(cost)
@@ -55,8 +56,12 @@ class Receipt:
         return cls(
             upstream_id,
             cost if isinstance(cost, str) and len(cost) <= LONGEST_COST and _is_cost(cost) else "0",
-            end_time if isinstance(end_time, int) and not isinstance(end_time, bool) and 0 <= end_time < 2**53 else None,
-            solve_count if isinstance(solve_count, int) and not isinstance(solve_count, bool) and 0 <= solve_count < 2**31 else 1,
+            end_time
+            if isinstance(end_time, int) and not isinstance(end_time, bool) and 0 <= end_time < 2**53
+            else None,
+            solve_count
+            if isinstance(solve_count, int) and not isinstance(solve_count, bool) and 0 <= solve_count < 2**31
+            else 1,
         )
 
     def text(self):
@@ -73,8 +78,9 @@ class Receipt:
 
 
 def _is_cost(text):
-    """Whether ``text`` is a cost as the APIs write it: ASCII digits, a point, maybe an exponent (as repr writes a small float),
-    finite. float() alone also takes spaces and newlines (res.php's get2 would answer two lines), signs, "1_000", other scripts' digits."""
+    """Whether ``text`` is a cost as the APIs write it: ASCII digits, a point, maybe an exponent (as repr writes a
+    small float), finite. float() alone also takes spaces and newlines (res.php's get2 would answer two lines),
+    signs, "1_000", other scripts' digits."""
     if not COST.match(text):
         return False
     return math.isfinite(float(text))

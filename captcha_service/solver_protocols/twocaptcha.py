@@ -56,8 +56,13 @@ def submit():
               regsense: {type: integer, enum: [0, 1], description: "passed on to the upstream solver (as case)"}
               textinstructions: {type: string, description: "passed on to the upstream solver (as comment)"}
               lang: {type: string, description: "passed on to the upstream solver (as languagePool)"}
-              model: {type: string, description: "a site model to read with (GET /models); without min_len/max_len, as many digits as it learnt"}
-              pingback: {type: string, description: "a URL (of a host CALLBACK_HOSTS allows) sent id and code by POST when answered"}
+              model:
+                type: string
+                description: >-
+                  a site model to read with (GET /models); without min_len/max_len, as many digits as it learnt
+              pingback:
+                type: string
+                description: "a URL (of a host CALLBACK_HOSTS allows) sent id and code by POST when answered"
               json: {type: integer, enum: [0, 1]}
         multipart/form-data:
           schema:
@@ -69,9 +74,9 @@ def submit():
     responses:
       200:
         description: >-
-          OK|<id>, or an error code as text (ERROR_WRONG_USER_KEY, ERROR_KEY_DOES_NOT_EXIST, ERROR_ZERO_CAPTCHA_FILESIZE,
-          ERROR_TOO_BIG_CAPTCHA_FILESIZE, ERROR_IMAGE_TYPE_NOT_SUPPORTED, ERROR_NO_SLOT_AVAILABLE,
-          ERROR_BAD_PARAMETERS); with json=1, {"status": 0|1, "request": ...}.
+          OK|<id>, or an error code as text (ERROR_WRONG_USER_KEY, ERROR_KEY_DOES_NOT_EXIST,
+          ERROR_ZERO_CAPTCHA_FILESIZE, ERROR_TOO_BIG_CAPTCHA_FILESIZE, ERROR_IMAGE_TYPE_NOT_SUPPORTED,
+          ERROR_NO_SLOT_AVAILABLE, ERROR_BAD_PARAMETERS); with json=1, {"status": 0|1, "request": ...}.
         content:
           text/plain:
             schema: {type: string}
@@ -93,9 +98,14 @@ def submit():
         raise SolverError("ERROR_BAD_PARAMETERS", "method must be 'base64' (with body) or 'post' (with a file)")
     callback = callbacks_of(current_app).callback(values["pingback"], PINGBACK) if values.get("pingback") else None
     task = solve(
-        image_bytes, owner,
-        min_length=_number(values, "min_len"), max_length=_number(values, "max_len"), numeric=_number(values, "numeric"),
-        knobs=knobs_of(_knobs(values)), callback=callback, model=values.get("model") or None,
+        image_bytes,
+        owner,
+        min_length=_number(values, "min_len"),
+        max_length=_number(values, "max_len"),
+        numeric=_number(values, "numeric"),
+        knobs=knobs_of(_knobs(values)),
+        callback=callback,
+        model=values.get("model") or None,
     )
     return _answer("OK", str(task.id))
 
@@ -108,7 +118,10 @@ def result():
     tags: [solver protocols]
     parameters:
       - {name: key, in: query, schema: {type: string}}
-      - {name: action, in: query, required: true, schema: {type: string, enum: [get, get2, getbalance, reportgood, reportbad]}}
+      - name: action
+        in: query
+        required: true
+        schema: {type: string, enum: [get, get2, getbalance, reportgood, reportbad]}
       - {name: id, in: query, schema: {type: string}}
       - {name: ids, in: query, description: "action=get: up to 100 ids, comma-separated", schema: {type: string}}
       - {name: json, in: query, schema: {type: integer, enum: [0, 1]}}
@@ -141,7 +154,8 @@ def result():
         return _answer(None, NOT_READY, ok=False)
     if task.error:
         raise SolverError(task.error, "no sure reading of this captcha")
-    if action == "get2":  # the answer and its price (the upstream's cost for its answer): OK|digits|price, or with json=1 a "price" field
+    # the answer and its price (the upstream's cost for its answer): OK|digits|price, or with json=1 a "price" field
+    if action == "get2":
         return _answer("OK", task.digits, price=task.receipt.cost if task.receipt else PRICE)
     return _answer("OK", task.digits)
 

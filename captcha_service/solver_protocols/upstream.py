@@ -48,7 +48,8 @@ RECLAIM_SECONDS = 2.0  # how often a process looks for forwarded tasks another p
 REQUEST_SECONDS = 10.0
 LARGEST_ANSWER = 64 * 1024  # bytes of one upstream answer: a task's JSON is a few hundred
 LONGEST_TEXT = 32  # characters of a solution to a captcha that is not digits only (letters, forwarded as they are)
-LARGEST_BALANCE = 2**53  # beyond (or NaN, infinite), an upstream's balance is no number a client reads exactly: none given
+# beyond (or NaN, infinite), an upstream's balance is no number a client reads exactly: none given
+LARGEST_BALANCE = 2**53
 
 
 class Upstream:
@@ -64,7 +65,8 @@ class Upstream:
         self._lock = threading.Lock()
         self._account_error = None  # the upstream's last refusal of our account, until it answers again
         self._balance_lock = threading.Lock()
-        self._balance = (None, None, -math.inf)  # (the last balance had, the account error met asking, when asked: monotonic)
+        # (the last balance had, the account error met asking, when asked: monotonic)
+        self._balance = (None, None, -math.inf)
         self._reports = ThreadPoolExecutor(1, thread_name_prefix="upstream-reports")
         self._reports_room = threading.BoundedSemaphore(REPORTS_WAITING)
         threading.Thread(target=self._reclaim, name="upstream-reclaimer", daemon=True).start()
@@ -81,7 +83,13 @@ class Upstream:
         except BaseException:  # a task store that cannot take it (Redis lost): the slot is not held by nothing
             self._free.release()
             raise
-        self._threads.submit(self._solve, task.id, image_bytes, task_fields, Handover(time.time() + self.timeout, expected, callback=callback))
+        self._threads.submit(
+            self._solve,
+            task.id,
+            image_bytes,
+            task_fields,
+            Handover(time.time() + self.timeout, expected, callback=callback),
+        )
         return task
 
     def balance(self):
@@ -121,7 +129,12 @@ class Upstream:
             return None, error
         balance = answer.get("balance")
         # abs(...) < LARGEST_BALANCE, not math.isfinite: that raises OverflowError on an int no float holds (10**400)
-        if answer.get("errorId") or not isinstance(balance, int | float) or isinstance(balance, bool) or not abs(balance) < LARGEST_BALANCE:
+        if (
+            answer.get("errorId")
+            or not isinstance(balance, int | float)
+            or isinstance(balance, bool)
+            or not abs(balance) < LARGEST_BALANCE
+        ):
             logger.warning("the upstream solver answered getBalance with no balance: error %r", answer.get("errorCode"))
             return last, None
         return balance, None
@@ -129,7 +142,9 @@ class Upstream:
     def report(self, upstream_id, correct):
         """Tell the upstream a client's report on its answer to its task ``upstream_id`` (on a thread of its own)."""
         if self._stopping.is_set() or not self._reports_room.acquire(blocking=False):
-            logger.warning("a report on the upstream's task %s was not forwarded: %d are waiting", upstream_id, REPORTS_WAITING)
+            logger.warning(
+                "a report on the upstream's task %s was not forwarded: %d are waiting", upstream_id, REPORTS_WAITING
+            )
             return
         self._reports.submit(self._report, upstream_id, correct)
 
@@ -137,13 +152,18 @@ class Upstream:
         try:
             for method in REPORT_METHODS[correct]:
                 try:
-                    answer = self._call(method, {"clientKey": self.key, "taskId": upstream_id}, time.time() + REQUEST_SECONDS)
+                    answer = self._call(
+                        method, {"clientKey": self.key, "taskId": upstream_id}, time.time() + REQUEST_SECONDS
+                    )
                 except HttpStatus as refused:
                     answer = {"errorId": refused.status, "errorCode": f"HTTP {refused.status}"}
-                if answer.get("errorCode") not in ("ERROR_NO_SUCH_METHOD", "HTTP 404"):  # else the upstream has no such method
+                # else the upstream has no such method
+                if answer.get("errorCode") not in ("ERROR_NO_SUCH_METHOD", "HTTP 404"):
                     break
             if answer.get("errorId"):
-                logger.warning("the upstream solver did not take a report on its task %s: %s", upstream_id, answer.get("errorCode"))
+                logger.warning(
+                    "the upstream solver did not take a report on its task %s: %s", upstream_id, answer.get("errorCode")
+                )
         except (OSError, ValueError, http.client.HTTPException) as failure:
             logger.warning("a report on the upstream's task %s could not be forwarded: %s", upstream_id, failure)
         finally:
@@ -172,11 +192,12 @@ class Upstream:
             self._settle(task_id, handover, lambda: self._poll(task_id, handover))
 
     def _settle(self, task_id, handover, ask):
-        """Finish the task with the upstream's last answer that ``ask()`` gives (its text checked, an account error as it
-        is, else unsolvable), and tell its callback; a stopping process hands it on instead."""
+        """Finish the task with the upstream's last answer that ``ask()`` gives (its text checked, an account error as
+        it is, else unsolvable), and tell its callback; a stopping process hands it on instead."""
         try:
             text, error, receipt = self._outcome(ask(), handover)
-        except (_Stopping, OSError, ValueError, KeyError, TypeError, AttributeError, http.client.HTTPException):  # unreachable, too slow, not the protocol
+        # unreachable, too slow, not the protocol
+        except (_Stopping, OSError, ValueError, KeyError, TypeError, AttributeError, http.client.HTTPException):
             text, error, receipt = None, UNSOLVABLE, None
         try:
             if self._stopping.is_set():  # cut short by close(): the task goes on elsewhere
@@ -189,14 +210,20 @@ class Upstream:
             self._free.release()
 
     def _outcome(self, answered, handover):
-        """(text, None, its Receipt) of a ready answer whose text is what we expect, (None, the error code, None) else."""
+        """(text, None, its Receipt) of a ready answer whose text is what we expect, (None, the error code, None)
+        else."""
         if answered is None:
             return None, UNSOLVABLE, None
         answer, upstream_id = answered
         error = self._account_error_of(answer)
         if error:
             return None, error, None
-        if answer.get("errorId") or answer.get("status") != "ready" or not isinstance(upstream_id, int | str) or isinstance(upstream_id, bool):
+        if (
+            answer.get("errorId")
+            or answer.get("status") != "ready"
+            or not isinstance(upstream_id, int | str)
+            or isinstance(upstream_id, bool)
+        ):
             return None, UNSOLVABLE, None
         text = handover.expected.checked(answer["solution"]["text"])
         return (text, None, Receipt.of_answer(upstream_id, answer)) if text else (None, UNSOLVABLE, None)
@@ -206,35 +233,44 @@ class Upstream:
         task = {"type": "ImageToTextTask", "body": base64.b64encode(image_bytes).decode(), **task_fields}
         answer = self._call("createTask", {"clientKey": self.key, "task": task}, handover.deadline)
         upstream_id = answer.get("taskId")
-        if answer.get("errorId") or not isinstance(upstream_id, int | str) or isinstance(upstream_id, bool):  # no id to poll by, nor
-            return answer, None  # to keep in the handover (a list 500 deep made its JSON a RecursionError): unsolvable
+        # no id to poll by, nor to keep in the handover (a list 500 deep made its JSON a RecursionError): unsolvable
+        if answer.get("errorId") or not isinstance(upstream_id, int | str) or isinstance(upstream_id, bool):
+            return answer, None
         handover = replace(handover, upstream_id=answer["taskId"])
         self.store.lease(task_id, handover.text())  # from here on the answer is paid for: another process can fetch it
         return self._poll(task_id, handover, answer)
 
     def _poll(self, task_id, handover, answer=None):
-        """(the upstream's answer on its task once ready or an error, its task id), polled until then; None at the deadline."""
+        """(the upstream's answer on its task once ready or an error, its task id), polled until then; None at the
+        deadline."""
         while answer is None or (answer.get("status") != "ready" and not answer.get("errorId")):
             if time.time() + POLL_SECONDS > handover.deadline:
                 return None
             if self._stopping.wait(POLL_SECONDS):
                 raise _Stopping
             self.store.lease(task_id)
-            answer = self._call("getTaskResult", {"clientKey": self.key, "taskId": handover.upstream_id}, handover.deadline)
+            answer = self._call(
+                "getTaskResult", {"clientKey": self.key, "taskId": handover.upstream_id}, handover.deadline
+            )
         return answer, handover.upstream_id
 
     def _account_error_of(self, answer):
-        """The account error (``errors.ACCOUNT_ERRORS``) ``answer`` is, or None; logged once when it begins, and when the
-        upstream answers without one again."""
+        """The account error (``errors.ACCOUNT_ERRORS``) ``answer`` is, or None; logged once when it begins, and when
+        the upstream answers without one again."""
         code = answer.get("errorCode")
-        error = ACCOUNT_ERRORS.get(code) if answer.get("errorId") and isinstance(code, str) else None  # a list: unhashable
+        # a list: unhashable
+        error = ACCOUNT_ERRORS.get(code) if answer.get("errorId") and isinstance(code, str) else None
         with self._lock:
             before, self._account_error = self._account_error, error
         if error and error != before:
             logger.error(
-                "the upstream solver %s refuses UPSTREAM_SOLVER_KEY's account: %s (%s). Captchas forwarded to it are answered %s "
+                "the upstream solver %s refuses UPSTREAM_SOLVER_KEY's account: %s (%s). "
+                "Captchas forwarded to it are answered %s "
                 "until this is fixed there (top up the balance, check the key and the account's allowed IPs)",
-                self._parts.hostname, error, answer.get("errorDescription"), error,
+                self._parts.hostname,
+                error,
+                answer.get("errorDescription"),
+                error,
             )
         elif before and not error:
             logger.warning("the upstream solver %s takes UPSTREAM_SOLVER_KEY's account again", self._parts.hostname)
@@ -251,7 +287,8 @@ class Upstream:
                 self._threads.submit(self._resume, *claimed[0])
 
     def _call(self, method, body, deadline):
-        """POST one JSON call and return its JSON answer, all of it before ``deadline`` (Unix time): a watchdog shuts the socket then."""
+        """POST one JSON call and return its JSON answer, all of it before ``deadline`` (Unix time): a watchdog shuts
+        the socket then."""
         remaining = min(deadline - time.time(), REQUEST_SECONDS)
         if remaining <= 0 or self._stopping.is_set():
             raise TimeoutError("the upstream solver took too long")
@@ -265,9 +302,12 @@ class Upstream:
         with self._lock:
             self._sockets.add(sock)
         try:
-            connection.request("POST", f"{self._parts.path}/{method}", json.dumps(body), {"Content-Type": "application/json"})
+            connection.request(
+                "POST", f"{self._parts.path}/{method}", json.dumps(body), {"Content-Type": "application/json"}
+            )
             response = connection.getresponse()
-            if response.status != 200 and not 400 <= response.status < 500:  # a redirect (to another address, say) is not followed
+            # a redirect (to another address, say) is not followed
+            if response.status != 200 and not 400 <= response.status < 500:
                 raise HttpStatus(response.status)
             data = response.read(LARGEST_ANSWER + 1)
             if len(data) > LARGEST_ANSWER:
@@ -277,7 +317,9 @@ class Upstream:
             except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes, in 64 KB
                 answer = None
             if response.status != 200 and not (isinstance(answer, dict) and answer.get("errorId")):
-                raise HttpStatus(response.status)  # a 4xx of the protocol's is an error in its words (CapSolver's 400, 401, 429); others are not the protocol
+                # a 4xx of the protocol's is an error in its words (CapSolver's 400, 401, 429); others are not the
+                # protocol
+                raise HttpStatus(response.status)
             if not isinstance(answer, dict):
                 raise ValueError("the upstream's answer is not a JSON object")
             return answer
@@ -303,7 +345,8 @@ def _cut(sock):
 @dataclass(frozen=True)
 class Expected:
     """What a solution must be for us to pass it on, as our own would: ASCII digits (or, for a captcha that is not
-    digits only, letters and digits, and for a phrase words between single spaces), ``shortest`` to ``longest`` of them."""
+    digits only, letters and digits, and for a phrase words between single spaces), ``shortest`` to ``longest`` of
+    them."""
 
     digits_only: bool
     shortest: int
