@@ -33,19 +33,29 @@ STANDARD_INPUT = "-"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m captcha_service", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m captcha_service", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the HTTP API (settings from the environment: HOST, PORT, ...)")
     read = commands.add_parser("read", help="read captcha image files ('-' reads standard input)")
     read.add_argument("images", nargs="+", metavar="IMAGE")
-    read.add_argument("--length", type=int, choices=range(SHORTEST, LONGEST + 1), help="digits per captcha (default OCR_DIGITS)")
-    read.add_argument("--min-confidence", type=float, help="refuse readings less sure than this (default MIN_CONFIDENCE)")
+    read.add_argument(
+        "--length", type=int, choices=range(SHORTEST, LONGEST + 1), help="digits per captcha (default OCR_DIGITS)"
+    )
+    read.add_argument(
+        "--min-confidence", type=float, help="refuse readings less sure than this (default MIN_CONFIDENCE)"
+    )
     read.add_argument("--model", help="a site model of MODELS_DIR to read with (default: the general model)")
-    finetune = commands.add_parser("finetune", help="fine-tune a site model on a folder of labelled captchas (<anything>_<digits>.<ext>)")
+    finetune = commands.add_parser(
+        "finetune", help="fine-tune a site model on a folder of labelled captchas (<anything>_<digits>.<ext>)"
+    )
     finetune.add_argument("directory", metavar="DIR")
     finetune.add_argument("--name", required=True, help="the site model's name: letters, digits, '_' or '-'")
     finetune.add_argument("--steps", type=int, help="training steps of 32 images (default: training/finetune.py's)")
-    finetune.add_argument("--force", action="store_true", help="install the model even if its held-out figures fall short of the bar")
+    finetune.add_argument(
+        "--force", action="store_true", help="install the model even if its held-out figures fall short of the bar"
+    )
     arguments = parser.parse_args(argv)
     if arguments.command == "serve":
         return serving.main()
@@ -75,8 +85,12 @@ def _finetune(arguments, config):
     try:
         from training.finetune import FinetuneError, finetune
     except ImportError as missing:
-        print(f"finetune needs the training requirements ({missing.name} is missing): pip install 'captcha-service[train]' "
-              "(or, in a clone, pip install -r requirements-train.txt)", file=sys.stderr)
+        print(
+            f"finetune needs the training requirements ({missing.name} is missing): "
+            "pip install 'captcha-service[train]' "
+            "(or, in a clone, pip install -r requirements-train.txt)",
+            file=sys.stderr,
+        )
         return 2
     try:
         steps = {"steps": arguments.steps} if arguments.steps else {}
@@ -85,7 +99,10 @@ def _finetune(arguments, config):
         print(f"finetune: {error}", file=sys.stderr)
         return 2
     except BrokenExecutor as error:  # a render worker died (killed, out of memory): stop, never wait for it
-        print(f"finetune: a worker rendering captchas stopped ({error or type(error).__name__}); nothing was installed", file=sys.stderr)
+        print(
+            f"finetune: a worker rendering captchas stopped ({error or type(error).__name__}); nothing was installed",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -142,7 +142,5 @@ def settings_from_environment(environ):
         try:
             settings[name] = _boolean(value) if type(default) is bool else type(default)(value)
         except ValueError:
-            raise ValueError(
-                f"environment variable {name}={value!r} is not a valid {type(default).__name__}"
-            ) from None
+            raise ValueError(f"environment variable {name}={value!r} is not a valid {type(default).__name__}") from None
     return settings

@@ -45,7 +45,9 @@ class TrimFreedHeap:
         self._served = False
         libc = glibc()
         if libc is not None and hasattr(libc, "malloc_trim"):
-            threading.Thread(target=self._trim_after_requests, args=(libc,), name="trim-freed-heap", daemon=True).start()
+            threading.Thread(
+                target=self._trim_after_requests, args=(libc,), name="trim-freed-heap", daemon=True
+            ).start()
 
     def __call__(self, environ, start_response):
         self._served = True

@@ -9,7 +9,9 @@ CONNECT_TIMEOUT_SECONDS, TIMEOUT_SECONDS = 0.1, 0.5  # short: a Redis lost is an
 
 def connect(url):
     """A client of the Redis at ``url``, checked now: a Redis that cannot be reached stops the start-up (ValueError)."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS, decode_responses=True)
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=TIMEOUT_SECONDS, decode_responses=True
+    )
     try:
         client.ping()
     except (redis.RedisError, OSError) as error:

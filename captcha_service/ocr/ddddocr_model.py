@@ -24,7 +24,9 @@ class OnnxModel:
 
     def load(self, session_options):
         """Return (session, charset). Fails loudly if a ddddocr release has moved them."""
-        session = onnxruntime.InferenceSession(str(self.path), sess_options=session_options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            str(self.path), sess_options=session_options, providers=["CPUExecutionProvider"]
+        )
         return session, getattr(ddddocr_charsets(), self.charset_name)
 
 
@@ -77,11 +79,18 @@ class DdddocrModels:
         model's classes, so the mass it puts on letters counts against the digits.
         """
         inputs = [model_input(view) for view in renderings(picture, stretches)]
-        return [softmax(scores, columns) for scores, columns in zip(self.model_scores(inputs), self._columns_per_run(len(inputs)))]
+        return [
+            softmax(scores, columns)
+            for scores, columns in zip(self.model_scores(inputs), self._columns_per_run(len(inputs)))
+        ]
 
     def model_scores(self, inputs):
         """The models' own work: raw scores (time steps, classes) for each view and model."""
-        return [session.run(None, {input_name: batch})[0][:, 0, :] for batch in inputs for session, input_name, _ in self._models]
+        return [
+            session.run(None, {input_name: batch})[0][:, 0, :]
+            for batch in inputs
+            for session, input_name, _ in self._models
+        ]
 
     def _columns_per_run(self, views):
         return [columns for _ in range(views) for _, _, columns in self._models]

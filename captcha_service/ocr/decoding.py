@@ -78,7 +78,10 @@ def _complete_prefixes(probabilities, length):
         for prefix, (ends_blank, ends_digit) in beam.items():
             total = ends_blank + ends_digit
             stay_blank, stay_digit = extended.get(prefix, (0.0, 0.0))
-            extended[prefix] = (stay_blank + total * blank, stay_digit + (ends_digit * row[prefix[-1] + 1] if prefix else 0.0))
+            extended[prefix] = (
+                stay_blank + total * blank,
+                stay_digit + (ends_digit * row[prefix[-1] + 1] if prefix else 0.0),
+            )
             if len(prefix) == length:
                 continue
             for digit, p_digit in likely_digits:
@@ -99,7 +102,11 @@ def _prune(extended, length, steps_left):
         total = scores[0] + scores[1]
         if length - len(prefix) <= steps_left and total > 0.0:
             by_length.setdefault(len(prefix), []).append((total, prefix, scores))
-    kept = [entry for group in by_length.values() for entry in (sorted(group, reverse=True)[:BEAM_WIDTH] if len(group) > BEAM_WIDTH else group)]
+    kept = [
+        entry
+        for group in by_length.values()
+        for entry in (sorted(group, reverse=True)[:BEAM_WIDTH] if len(group) > BEAM_WIDTH else group)
+    ]
     return _rescale({prefix: scores for _, prefix, scores in kept})
 
 
@@ -119,7 +126,9 @@ def ctc_log_probability(probabilities, digits):
     for digit in digits:
         labels += [digit + 1, CTC_BLANK]
     # A digit may also be reached from two states back, over a blank, unless it repeats the one before.
-    skips = [index >= 2 and labels[index] != CTC_BLANK and labels[index] != labels[index - 2] for index in range(len(labels))]
+    skips = [
+        index >= 2 and labels[index] != CTC_BLANK and labels[index] != labels[index - 2] for index in range(len(labels))
+    ]
     rows = probabilities.tolist()
     alpha = [0.0] * len(labels)
     alpha[0], alpha[1] = rows[0][labels[0]], rows[0][labels[1]]
@@ -127,7 +136,8 @@ def ctc_log_probability(probabilities, digits):
     for row in rows[1:]:
         previous = alpha
         alpha = [
-            (previous[index] + (previous[index - 1] if index else 0.0) + (previous[index - 2] if skips[index] else 0.0)) * row[label]
+            (previous[index] + (previous[index - 1] if index else 0.0) + (previous[index - 2] if skips[index] else 0.0))
+            * row[label]
             for index, label in enumerate(labels)
         ]
         total = sum(alpha)

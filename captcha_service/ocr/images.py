@@ -12,7 +12,8 @@ from .reasons import Reason
 from .rendering import flatten
 
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
-IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")  # IMAGE_FORMATS, as HTTP names them
+# IMAGE_FORMATS, as HTTP names them
+IMAGE_MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
 FILE_SIGNATURES = ((b"\x89PNG", "png"), (b"\xff\xd8", "jpg"), (b"GIF8", "gif"), (b"BM", "bmp"), (b"RIFF", "webp"))
 DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 JPEG_START_OF_SCAN = b"\xff\xda"  # in entropy-coded data 0xFF is always followed by 0x00 or a restart marker
@@ -48,10 +49,10 @@ class ImageLimits:
         )
 
 
-
 def image_extension(data):
     """The file name extension of an image's bytes, from its signature ("bin" for none of ours)."""
     return next((extension for signature, extension in FILE_SIGNATURES if data.startswith(signature)), "bin")
+
 
 def guard_pillow(limits):
     """Make Pillow itself refuse what the limits refuse, wherever it checks (it does on every seek).
@@ -77,7 +78,9 @@ def decode_picture(data, limits=None):
     """
     limits = limits or ImageLimits()
     if len(data) > limits.max_bytes:
-        raise UnreadableInput(f"the image is {len(data)} bytes; at most {limits.max_bytes} are read", Reason.IMAGE_TOO_LARGE)
+        raise UnreadableInput(
+            f"the image is {len(data)} bytes; at most {limits.max_bytes} are read", Reason.IMAGE_TOO_LARGE
+        )
     try:
         image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
         _check_header(image, data, limits)
@@ -85,9 +88,13 @@ def decode_picture(data, limits=None):
     except UnreadableInput:
         raise
     except UnidentifiedImageError:
-        raise UnreadableInput("not a decodable image: send a PNG, JPEG, GIF, BMP or WebP", Reason.NOT_AN_IMAGE) from None
+        raise UnreadableInput(
+            "not a decodable image: send a PNG, JPEG, GIF, BMP or WebP", Reason.NOT_AN_IMAGE
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise UnreadableInput(f"the image claims more pixels than are ever read ({error})", Reason.IMAGE_TOO_LARGE) from None
+        raise UnreadableInput(
+            f"the image claims more pixels than are ever read ({error})", Reason.IMAGE_TOO_LARGE
+        ) from None
     except Exception as error:  # noqa: BLE001 - see the docstring
         raise UnreadableInput(f"the image is damaged: {error}", Reason.DAMAGED_IMAGE) from None
 
@@ -97,7 +104,9 @@ def _check_header(image, data, limits):
     _check_frame_size(image.size, limits)
     frames = getattr(image, "n_frames", 1)
     if frames > limits.max_frames:
-        raise UnreadableInput(f"the image has {frames} frames; at most {limits.max_frames} are read", Reason.TOO_MANY_FRAMES)
+        raise UnreadableInput(
+            f"the image has {frames} frames; at most {limits.max_frames} are read", Reason.TOO_MANY_FRAMES
+        )
     width, height = image.size
     if frames * width * height > limits.max_decoded_pixels:
         raise UnreadableInput(

@@ -30,7 +30,8 @@ def flatten(frames):
             inkiest = ImageChops.darker if _background_level(np.asarray(grey)) >= 128 else ImageChops.lighter
         elif grey.size != picture.size:
             raise UnreadableInput(
-                f"the image's frames differ in size ({picture.width}x{picture.height}, then {grey.width}x{grey.height})",
+                f"the image's frames differ in size ({picture.width}x{picture.height}, "
+                f"then {grey.width}x{grey.height})",
                 Reason.BAD_SHAPE,
             )
         else:
@@ -67,7 +68,9 @@ def renderings(grey, stretches=STRETCHES):
     on those steps, so the views err differently and their agreement says how sure we are.
     """
     return [
-        grey if stretch == 1.0 else grey.resize((max(1, round(grey.width * stretch)), grey.height), Image.Resampling.LANCZOS)
+        grey
+        if stretch == 1.0
+        else grey.resize((max(1, round(grey.width * stretch)), grey.height), Image.Resampling.LANCZOS)
         for stretch in stretches
     ]
 

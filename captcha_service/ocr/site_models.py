@@ -47,7 +47,10 @@ logger = logging.getLogger(__name__)
 def check_site_model_name(name):
     """Refuse a name that is not a plain folder name (no path can be smuggled in), or the reserved one."""
     if not is_site_model_name(name):
-        raise ValueError(f"a model name is 1-64 letters, digits, '_' or '-' (not starting with '_' or '-', not {GENERAL!r}): {name!r}")
+        raise ValueError(
+            f"a model name is 1-64 letters, digits, '_' or '-' "
+            f"(not starting with '_' or '-', not {GENERAL!r}): {name!r}"
+        )
 
 
 def is_site_model_name(name):
@@ -81,16 +84,23 @@ class SiteModels:
     def names(self):
         if not self.directory.is_dir():
             return []
-        return sorted(folder.name for folder in self.directory.iterdir() if is_site_model_name(folder.name) and self._stamp(folder.name))
+        return sorted(
+            folder.name
+            for folder in self.directory.iterdir()
+            if is_site_model_name(folder.name) and self._stamp(folder.name)
+        )
 
     def listing(self):
-        """Each model's name and its card's figures, or ``"usable": false`` and the problem: one bad card spoils no other."""
+        """Each model's name and its card's figures, or ``"usable": false`` and the problem: one bad card spoils no
+        other."""
         listed = []
         for name in self.names():
             try:
                 card = read_card(self.directory / name)
                 card_calibration(card)
-                listed.append({"name": name, **{field: value for field, value in card.items() if field in CARD_FIGURES}})
+                listed.append(
+                    {"name": name, **{field: value for field, value in card.items() if field in CARD_FIGURES}}
+                )
             except UnusableModel as problem:
                 listed.append({"name": name, "usable": False, "problem": str(problem)})
         return listed
@@ -107,7 +117,9 @@ class SiteModels:
                     model = self._load(name, stamp)
                 except UnusableModel as problem:
                     if model is None:
-                        raise UnreadableInput(f"site model {name!r} cannot be used: {problem}", _reason(problem)) from None
+                        raise UnreadableInput(
+                            f"site model {name!r} cannot be used: {problem}", _reason(problem)
+                        ) from None
                     # else: the one loaded before serves until its files are whole again
                 else:
                     self._loaded[name] = model
@@ -117,8 +129,8 @@ class SiteModels:
         return model
 
     def trained_length(self, name):
-        """How many digits the site model ``name`` was fine-tuned to read (``card_length``), or None: the general model, a
-        name that is no model's, a card that cannot be read, or one written before cards said it."""
+        """How many digits the site model ``name`` was fine-tuned to read (``card_length``), or None: the general
+        model, a name that is no model's, a card that cannot be read, or one written before cards said it."""
         stamp = self._stamp(name) if name is not None and is_site_model_name(name) else None
         if not stamp:
             return None
@@ -185,7 +197,9 @@ def card_calibration(card):
     if card_version(card) < CARD_VERSION:
         raise OutdatedModel("it was fine-tuned by an older version: run finetune again")
     if card_version(card) > CARD_VERSION or len(weights) != STEADY_SIGNALS:
-        raise UnusableModel(f"its {CARD_FILE_NAME} is of card version {card_version(card)}; this service reads version {CARD_VERSION}")
+        raise UnusableModel(
+            f"its {CARD_FILE_NAME} is of card version {card_version(card)}; this service reads version {CARD_VERSION}"
+        )
     return Calibration(tuple(float(weight) for weight in weights), float(bias))
 
 
@@ -193,7 +207,9 @@ def card_length(card):
     """The card's ``length``: the digits of every captcha the model was fine-tuned on (finetune writes it when they all
     have one length), or None (they had several, or the card was written before cards said it)."""
     length = card.get("length")
-    return length if isinstance(length, int) and not isinstance(length, bool) and SHORTEST <= length <= LONGEST else None
+    return (
+        length if isinstance(length, int) and not isinstance(length, bool) and SHORTEST <= length <= LONGEST else None
+    )
 
 
 def card_version(card):
@@ -229,7 +245,9 @@ def load_site_model(folder, name, options, stamp=()):
         digit_model = DigitModel(options, path=model_path)
         sightings = digit_model.nudged_probabilities(Image.new("L", (160, 60), color=255), SIGHTINGS)
         if any(sighting.ndim != 2 or sighting.shape[1] != CLASSES for sighting in sightings):
-            raise UnusableModel(f"its {MODEL_FILE_NAME} is not a digit model (its output is not {CLASSES} classes a step)")
+            raise UnusableModel(
+                f"its {MODEL_FILE_NAME} is not a digit model (its output is not {CLASSES} classes a step)"
+            )
         steady_evidence(sightings, 4)
     except UnusableModel:
         raise
