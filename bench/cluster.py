@@ -73,7 +73,8 @@ class Tally:
         self.last_refusal = None  # time.monotonic() of the last call refused "no slot"
 
     def call(self, session, kind, url, redis_down, **request):
-        """One protocol call, retried while it is answered "no slot" (Redis away): (its answer, or None if it failed)."""
+        """One protocol call, retried while it is answered "no slot" (Redis away): (its answer, or None if it
+        failed)."""
         while True:
             started = time.perf_counter()
             try:
@@ -100,19 +101,28 @@ def known_answers(url, images):
     """{path: the digits /ocr answers, or None where it refuses}: what every task of that image must answer."""
     answers = {}
     for path in images:
-        answer = requests.post(f"{url}/ocr", json={"image_base64": base64.b64encode(path.read_bytes()).decode()}, timeout=30).json()
+        answer = requests.post(
+            f"{url}/ocr", json={"image_base64": base64.b64encode(path.read_bytes()).decode()}, timeout=30
+        ).json()
         answers[path] = answer.get("digits")
     return answers
 
 
 def create_task_round(session, url, tally, body, redis_down):
-    created = tally.call(session, "createTask", f"{url}/createTask", redis_down,
-                         json={"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": body}})
+    created = tally.call(
+        session,
+        "createTask",
+        f"{url}/createTask",
+        redis_down,
+        json={"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": body}},
+    )
     if created is None or created.json().get("errorId"):
         return "not created"
     task_id, deadline = created.json()["taskId"], time.monotonic() + GIVE_UP_SECONDS
     while time.monotonic() < deadline:
-        polled = tally.call(session, "getTaskResult", f"{url}/getTaskResult", redis_down, json={"clientKey": "bot", "taskId": task_id})
+        polled = tally.call(
+            session, "getTaskResult", f"{url}/getTaskResult", redis_down, json={"clientKey": "bot", "taskId": task_id}
+        )
         if polled is None:
             continue
         answer = polled.json()
@@ -127,12 +137,16 @@ def create_task_round(session, url, tally, body, redis_down):
 
 
 def in_php_round(session, url, tally, body, redis_down):
-    sent = tally.call(session, "in.php", f"{url}/in.php", redis_down, data={"key": "bot", "method": "base64", "body": body})
+    sent = tally.call(
+        session, "in.php", f"{url}/in.php", redis_down, data={"key": "bot", "method": "base64", "body": body}
+    )
     if sent is None or not sent.text.startswith("OK|"):
         return "not created"
     task_id, deadline = sent.text.split("|")[1], time.monotonic() + GIVE_UP_SECONDS
     while time.monotonic() < deadline:
-        polled = tally.call(session, "res.php", f"{url}/res.php", redis_down, data={"key": "bot", "action": "get", "id": task_id})
+        polled = tally.call(
+            session, "res.php", f"{url}/res.php", redis_down, data={"key": "bot", "action": "get", "id": task_id}
+        )
         if polled is None:
             continue
         if polled.text.startswith("OK|"):
@@ -153,14 +167,19 @@ def client(url, answers, tally, until, redis_down, seed):
     while time.monotonic() < until:
         path = rng.choice(images)
         got = rounds[rng.randrange(2)](session, url, tally, bodies[path], redis_down)
-        verdict = got if got in ("lost", "not created") else "right" if got == answers[path] else "another task's answer"
+        verdict = (
+            got if got in ("lost", "not created") else "right" if got == answers[path] else "another task's answer"
+        )
         with tally.lock:
             tally.outcomes[verdict] += 1
 
 
 def watch_ocr(url, until, redis_down, seen):
     """POST /ocr all along: its answers by status, apart while Redis is down."""
-    session, body = requests.Session(), {"image_base64": base64.b64encode(next(iter(seen["image"])).read_bytes()).decode()}
+    session, body = (
+        requests.Session(),
+        {"image_base64": base64.b64encode(next(iter(seen["image"])).read_bytes()).decode()},
+    )
     while time.monotonic() < until:
         try:
             status = session.post(f"{url}/ocr", json=body, timeout=30).status_code
@@ -213,10 +232,17 @@ def main():
         stack.callback(backends.stop)
         url, _port = stack.enter_context(running_nginx(folder, backends.ports, shared_tasks=True))
         answers = known_answers(url, images)
-        tally, redis_down, ocr_seen = Tally(), threading.Event(), {"image": images[:1], "while Redis down": Counter(), "otherwise": Counter()}
+        tally, redis_down, ocr_seen = (
+            Tally(),
+            threading.Event(),
+            {"image": images[:1], "while Redis down": Counter(), "otherwise": Counter()},
+        )
         started = time.monotonic()
         until = started + arguments.seconds
-        threads = [threading.Thread(target=client, args=(url, answers, tally, until, redis_down, seed)) for seed in range(arguments.clients)]
+        threads = [
+            threading.Thread(target=client, args=(url, answers, tally, until, redis_down, seed))
+            for seed in range(arguments.clients)
+        ]
         threads.append(threading.Thread(target=watch_ocr, args=(url, until, redis_down, ocr_seen)))
         for thread in threads:
             thread.start()
@@ -252,19 +278,37 @@ def recovery_seconds(tally, back_at):
 def report(arguments, tally, kills, store_p50s, ocr_seen, recovery):
     outcomes = tally.outcomes
     tasks = sum(outcomes[name] for name in ("right", "lost", "another task's answer", "not created"))
-    print(f"{arguments.processes} processes behind round-robin nginx, {arguments.clients} clients, {arguments.seconds:.0f} s, "
-          f"kill -9 of one process every {arguments.kill_every:.0f} s ({kills} kills), Redis down {arguments.redis_down_for:.0f} s")
+    print(
+        f"{arguments.processes} processes behind round-robin nginx, {arguments.clients} clients, "
+        f"{arguments.seconds:.0f} s, kill -9 of one process every {arguments.kill_every:.0f} s ({kills} kills), "
+        f"Redis down {arguments.redis_down_for:.0f} s"
+    )
     mixed_up = outcomes["another task's answer"]
-    print(f"  tasks: {tasks}; right {outcomes['right']}, lost {outcomes['lost']}, another task's answer {mixed_up}, "
-          f"not created {outcomes['not created']} (goal: 0 lost, 0 mixed up); calls answered 'no slot' and retried: {outcomes['no slot, retried']}")
+    print(
+        f"  tasks: {tasks}; right {outcomes['right']}, lost {outcomes['lost']}, another task's answer {mixed_up}, "
+        f"not created {outcomes['not created']} (goal: 0 lost, 0 mixed up); "
+        f"calls answered 'no slot' and retried: {outcomes['no slot, retried']}"
+    )
     print(f"  HTTP answers by class: {dict(sorted(tally.statuses.items(), key=str))}  (goal: no 5xx)")
-    print("  p50 per call (ms): " + ", ".join(f"{kind} {p50_ms(values):.1f}" for kind, values in sorted(tally.latencies.items())))
-    print(f"  task store add + get, p50 in one process: Redis {1000 * store_p50s['redis']:.2f} ms, memory {1000 * store_p50s['memory']:.3f} ms "
-          f"(added by Redis: {1000 * (store_p50s['redis'] - store_p50s['memory']):.2f} ms; goal <= 2 ms)")
+    print(
+        "  p50 per call (ms): "
+        + ", ".join(f"{kind} {p50_ms(values):.1f}" for kind, values in sorted(tally.latencies.items()))
+    )
+    print(
+        f"  task store add + get, p50 in one process: Redis {1000 * store_p50s['redis']:.2f} ms, "
+        f"memory {1000 * store_p50s['memory']:.3f} ms "
+        f"(added by Redis: {1000 * (store_p50s['redis'] - store_p50s['memory']):.2f} ms; goal <= 2 ms)"
+    )
     down = tally.refusals_while_down
     if down:
-        print(f"  while Redis was down: {len(down)} calls refused 'no slot' in p50 {p50_ms(down):.1f} ms, slowest {1000 * max(down):.0f} ms (goal <= 100 ms)")
-    print(f"  POST /ocr while Redis was down: {dict(ocr_seen['while Redis down'])}; otherwise: {dict(ocr_seen['otherwise'])}")
+        print(
+            f"  while Redis was down: {len(down)} calls refused 'no slot' in p50 {p50_ms(down):.1f} ms, "
+            f"slowest {1000 * max(down):.0f} ms (goal <= 100 ms)"
+        )
+    print(
+        f"  POST /ocr while Redis was down: {dict(ocr_seen['while Redis down'])}; "
+        f"otherwise: {dict(ocr_seen['otherwise'])}"
+    )
     if recovery is not None:
         print(f"  after Redis came back, the last call refused 'no slot' came {recovery:.1f} s later (goal <= 2 s)")
 

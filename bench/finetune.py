@@ -58,7 +58,10 @@ def main():
             print(f"{name}: fine-tuning on {len(tuned_on)} images, measuring on {len(measured)}", flush=True)
             started = time.perf_counter()
             card = finetune(folder, name, config["MODELS_DIR"], log=lambda *args, **kwargs: None)
-            print(f"  finetune took {time.perf_counter() - started:.0f} s (goal <= 300); its own held-out fifth: {card['held_out']}")
+            print(
+                f"  finetune took {time.perf_counter() - started:.0f} s (goal <= 300); "
+                f"its own held-out fifth: {card['held_out']}"
+            )
             print(f"  site model    {rates(pipeline, measured, name)}   (goal: right >= 98%, wrong <= 0.5%)")
             print(f"  general model {rates(pipeline, measured, None)}", flush=True)
 

@@ -13,7 +13,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "tests" / "fixtures"  # images, not test code: the tests read them too
+# images, not test code: the tests read them too
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
 GIF = FIXTURES / "java_easycaptcha_gif-0_8985.gif"
 PNG = FIXTURES / "captcha_py-105_0093.png"
@@ -35,17 +36,34 @@ def png_chunk(kind, payload):
 
 def png_of(width, height, color_type, rows, chunks=()):
     header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
-    return b"\x89PNG\r\n\x1a\n" + header + b"".join(chunks) + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + header
+        + b"".join(chunks)
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def gif_frame(width, height, left=0, top=0):
     """A GIF frame written by hand: its descriptor and a stub of pixel data (only its size matters)."""
-    return b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + struct.pack("<HHHH", left, top, width, height) + b"\x00\x02\x02\x44\x01\x00"
+    return (
+        b"\x21\xf9\x04\x00\x01\x00\x00\x00"
+        + b"\x2c"
+        + struct.pack("<HHHH", left, top, width, height)
+        + b"\x00\x02\x02\x44\x01\x00"
+    )
 
 
 def many_frame_gif(frames, width=1, height=1):
     """A GIF of ``frames`` frames of ``width`` x ``height``, written by hand: PIL would take long to encode it."""
-    return b"GIF89a" + struct.pack("<HH", width, height) + b"\x80\x00\x00\x00\x00\x00\xff\xff\xff" + gif_frame(width, height) * frames + b"\x3b"
+    return (
+        b"GIF89a"
+        + struct.pack("<HH", width, height)
+        + b"\x80\x00\x00\x00\x00\x00\xff\xff\xff"
+        + gif_frame(width, height) * frames
+        + b"\x3b"
+    )
 
 
 def gif_growing_past_its_canvas(width, height):
@@ -56,7 +74,12 @@ def gif_growing_past_its_canvas(width, height):
 
 def mpo(first_size, second_size):
     """A multi-picture JPEG (as cameras write), which Pillow opens as a JPEG of two frames."""
-    return saved(Image.new("RGB", first_size, "white"), "MPO", save_all=True, append_images=[Image.new("RGB", second_size, "white")])
+    return saved(
+        Image.new("RGB", first_size, "white"),
+        "MPO",
+        save_all=True,
+        append_images=[Image.new("RGB", second_size, "white")],
+    )
 
 
 def mpo_claiming(width, height):
@@ -95,12 +118,24 @@ IMAGE_CASES = [
     ("zero-bytes", b"\x00" * 64, "not a decodable image"),
     ("one-by-one", saved(Image.new("RGB", (1, 1), "white"), "PNG"), "no reading of 4 digits"),
     ("text-file", b"username=admin\npassword=hunter2\n", "not a decodable image"),
-    ("pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF", "not a decodable image"),
-    ("svg", b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="60"><text y="40">1234</text></svg>', "not a decodable image"),
+    (
+        "pdf",
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF",
+        "not a decodable image",
+    ),
+    (
+        "svg",
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="60"><text y="40">1234</text></svg>',
+        "not a decodable image",
+    ),
     ("tiff-odd-mode", saved(Image.new("I;16", (160, 60)), "TIFF"), "not a decodable image"),
     ("palette-png-without-palette", png_of(16, 8, 3, b"\x00" + b"\x00" * 16 * 8), "damaged"),
     ("ten-thousand-frame-gif", many_frame_gif(10_000), "10000 frames; at most 64"),
-    ("random-bytes", np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8).tobytes(), "not a decodable image"),
+    (
+        "random-bytes",
+        np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8).tobytes(),
+        "not a decodable image",
+    ),
     ("claims-a-huge-canvas", png_of(100_000, 100_000, 0, b""), "pixels"),
     ("a-4000x1-strip", saved(Image.new("L", (4000, 1), 255), "PNG"), "not the shape of a captcha"),
     ("a-1x400-column", saved(Image.new("L", (1, 400), 255), "PNG"), "not the shape of a captcha"),
@@ -111,8 +146,6 @@ IMAGE_CASES = [
     ("sixty-four-frames-of-2000x2000", many_frame_gif(64, 2000, 2000), "pixels are decoded over all frames"),
     ("progressive-jpeg-of-70000-scans", progressive_jpeg_with_scans(70_000), "scans; at most 32"),
 ]
-
-
 
 
 def animated_gif(frames, width, height):

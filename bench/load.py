@@ -92,7 +92,9 @@ def image_set(folders):
                 continue
             for factor in SIZE_FACTORS:
                 buffer = io.BytesIO()
-                image.convert("RGB").resize((max(1, round(image.width * factor)), max(1, round(image.height * factor)))).save(buffer, "PNG")
+                image.convert("RGB").resize(
+                    (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+                ).save(buffer, "PNG")
                 varied.append(buffer.getvalue())
     return images, [body_of(data) for data in images], [body_of(data) for data in varied]
 
@@ -111,7 +113,10 @@ def old_service_reference(images, seconds):
         single.model_scores([batch])
         times.append(time.perf_counter() - started)
     one_thread_each = DdddocrModels([OLD_SERVICE_MODEL], session_options(3, 1))
-    best = max(parallel_rate(lambda index: one_thread_each.model_scores([inputs[index % len(inputs)]]), threads, seconds) for threads in (1, 2, 4))
+    best = max(
+        parallel_rate(lambda index: one_thread_each.model_scores([inputs[index % len(inputs)]]), threads, seconds)
+        for threads in (1, 2, 4)
+    )
     return statistics.median(times), best
 
 
@@ -124,6 +129,7 @@ def engine_reference(images, seconds):
         started = time.perf_counter()
         recogniser.read(decode_picture(data), Config.OCR_DIGITS)
         times.append(time.perf_counter() - started)
+
     def read(index):
         recogniser.read(decode_picture(images[index % len(images)]), Config.OCR_DIGITS)
 
@@ -263,8 +269,15 @@ def site_models_rss(bodies, names=("site-a", "site-b", "site-c")):
             folder = pathlib.Path(scratch, "models", name)
             folder.mkdir(parents=True)
             shutil.copy(MODEL_FILE, folder / MODEL_FILE_NAME)
-            (folder / CARD_FILE_NAME).write_text(json.dumps({"calibration": {"weights": calibration.weights, "bias": calibration.bias}}))
-        with running_server(os.path.join(scratch, "server.log"), MODELS_DIR=os.path.join(scratch, "models")) as (_url, port, process, _):
+            (folder / CARD_FILE_NAME).write_text(
+                json.dumps({"calibration": {"weights": calibration.weights, "bias": calibration.bias}})
+            )
+        with running_server(os.path.join(scratch, "server.log"), MODELS_DIR=os.path.join(scratch, "models")) as (
+            _url,
+            port,
+            process,
+            _,
+        ):
             closed_loop(port, bodies, 1, total=WARM_UP_REQUESTS)
             general = idle_rss_mb(process.pid)
             for name in names:
@@ -296,14 +309,19 @@ def main():
     images, bodies, varied_bodies = image_set(labelled_folders(arguments.folders))
     report("cpu cores", os.cpu_count())
     report("images", len(images))
-    with tempfile.TemporaryDirectory() as scratch, running_server(os.path.join(scratch, "server.log")) as (url, port, process, startup):
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        running_server(os.path.join(scratch, "server.log")) as (url, port, process, startup),
+    ):
         report("start-up to first 200 on GET /", startup, " s")
         closed_loop(port, bodies, 1, total=WARM_UP_REQUESTS)
         report("server RSS after warm-up", idle_rss_mb(process.pid), " MB (goal <= 150)")
 
         old_p50, old_best = old_service_reference(images, arguments.seconds)
         report("old service: one common_old run per image (p50, in-process, default threads)", 1000 * old_p50, " ms")
-        report("old service: best in-process throughput (1/2/4 threads, one onnxruntime thread each)", old_best, " runs/s")
+        report(
+            "old service: best in-process throughput (1/2/4 threads, one onnxruntime thread each)", old_best, " runs/s"
+        )
         engine_read, engine_best = engine_reference(images, arguments.seconds)
         report("engine: whole read per image (p50, in-process)", 1000 * engine_read, " ms")
         report("engine: best in-process parallel throughput", engine_best, " reads/s")
@@ -321,7 +339,11 @@ def main():
             rate = sum(statuses.values()) / elapsed
             best = max(best, rate)
             errors = sum(count for status, count in statuses.items() if is_error(status))
-            report(f"throughput at concurrency {concurrency}", rate, f" requests/s ({errors} errors, p99 {1000 * percentile(latencies, 0.99):.0f} ms)")
+            report(
+                f"throughput at concurrency {concurrency}",
+                rate,
+                f" requests/s ({errors} errors, p99 {1000 * percentile(latencies, 0.99):.0f} ms)",
+            )
         report("ratio: best HTTP throughput / old service's best throughput", best / old_best, " (goal >= 1.0)")
         report("ratio: best HTTP throughput / engine's best in-process throughput", best / engine_best)
 
@@ -330,7 +352,11 @@ def main():
         under_load = rss_mb(process.pid)
         after = idle_rss_mb(process.pid)
         errors = sum(count for status, count in statuses.items() if is_error(status))
-        report("soak", f"{arguments.soak} requests of {len(varied_bodies)} images of varied sizes in {elapsed:.0f} s, {errors} errors")
+        report(
+            "soak",
+            f"{arguments.soak} requests of {len(varied_bodies)} images of varied sizes in {elapsed:.0f} s, "
+            f"{errors} errors",
+        )
         report("server RSS at the end of the soak (under load)", under_load, " MB")
         report("server RSS after the soak", after, " MB")
         report("RSS growth over the soak", after - before, " MB (goal <= 5)")
@@ -338,8 +364,13 @@ def main():
         statuses, latencies = open_loop(port, bodies, rate=10 * best, seconds=min(arguments.seconds, 5.0))
         answered = [latency for latency in latencies if latency > 0]
         report("overload: offered load", 10 * best, " requests/s (10x the best throughput)")
-        report("overload: answers", ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items(), key=str)))
-        report("overload: latency p50 / p99", f"{1000 * percentile(answered, 0.5):.0f} / {1000 * percentile(answered, 0.99):.0f} ms")
+        report(
+            "overload: answers", ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items(), key=str))
+        )
+        report(
+            "overload: latency p50 / p99",
+            f"{1000 * percentile(answered, 0.5):.0f} / {1000 * percentile(answered, 0.99):.0f} ms",
+        )
         report("overload: server RSS", rss_mb(process.pid), " MB")
         report("overload: healthy afterwards", Client(port).post(bodies[0])[0] in (200, 422))
 
@@ -348,11 +379,16 @@ def main():
     report("site models: server RSS with three site models loaded", with_sites, " MB")
     report("site models: RSS for three site models", with_sites - general_rss, " MB (goal <= 40)")
 
-    with tempfile.TemporaryDirectory() as scratch, running_server(os.path.join(scratch, "server.log")) as (url, port, process, _):
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        running_server(os.path.join(scratch, "server.log")) as (url, port, process, _),
+    ):
         cases = worst_cases(port, process.pid)
         slowest = max(cases, key=lambda case: case[2])
         hungriest = max(cases, key=lambda case: case[3])
-        report("worst case: inputs", f"{len(cases)} hostile or heavy, statuses {dict(Counter(case[1] for case in cases))}")
+        report(
+            "worst case: inputs", f"{len(cases)} hostile or heavy, statuses {dict(Counter(case[1] for case in cases))}"
+        )
         report("worst case: slowest", f"{slowest[0]}: {1000 * slowest[2]:.0f} ms (goal <= 1000)")
         report("worst case: peak RSS", f"{hungriest[0]}: {hungriest[3]:.0f} MB (goal <= 300)")
         report("worst case: slowest GET / while one is read", f"{max(case[4] for case in cases):.0f} ms (goal <= 100)")

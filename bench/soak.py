@@ -49,7 +49,9 @@ def call(url, path, body=None, headers=None, form=None, timeout=10):
     """(status, parsed answer) of one request; status "refused" when nothing listens (PM2 restarting)."""
     data = json.dumps(body).encode() if body is not None else form
     request = urllib.request.Request(
-        url + path, data=data, headers={**({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
+        url + path,
+        data=data,
+        headers={**({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -96,7 +98,11 @@ def ocr_round(url, key, image, tally, model=None):
 
 
 def twocaptcha_round(url, key, image, tally):
-    status, answer, _ = call(url, "/in.php", form=urllib.parse.urlencode({"key": key, "method": "base64", "body": image, "json": "1"}).encode())
+    status, answer, _ = call(
+        url,
+        "/in.php",
+        form=urllib.parse.urlencode({"key": key, "method": "base64", "body": image, "json": "1"}).encode(),
+    )
     tally.add("in.php", status)
     if status != 200 or not isinstance(answer, dict) or answer.get("status") != 1:
         return
@@ -110,7 +116,9 @@ def twocaptcha_round(url, key, image, tally):
 
 
 def createtask_round(url, key, image, tally):
-    status, created, _ = call(url, "/createTask", {"clientKey": key, "task": {"type": "ImageToTextTask", "body": image}})
+    status, created, _ = call(
+        url, "/createTask", {"clientKey": key, "task": {"type": "ImageToTextTask", "body": image}}
+    )
     tally.add("createTask", status)
     if status != 200 or not isinstance(created, dict) or "taskId" not in created:
         return
@@ -161,7 +169,11 @@ def main():
     parser.add_argument("--kill-every", type=float, default=10)
     parser.add_argument("--json")
     arguments = parser.parse_args()
-    images = [base64.b64encode(path.read_bytes()).decode() for paths in labelled_folders([DEFAULT_ROOT]).values() for path in paths[:20]]
+    images = [
+        base64.b64encode(path.read_bytes()).decode()
+        for paths in labelled_folders([DEFAULT_ROOT]).values()
+        for path in paths[:20]
+    ]
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="soak-"))
     samples, models = scratch / "samples", scratch / "models"
     (models / "soak").mkdir(parents=True)
@@ -169,12 +181,20 @@ def main():
     (models / "soak" / CARD_FILE_NAME).write_text(json.dumps(SITE_CARD))
     port = free_port()
     environment = {
-        **os.environ, "PM2_HOME": str(scratch / "pm2"), "PORT": str(port), "CAPTCHA_OCR_PYTHON": sys.executable,
-        "SAMPLES_DIR": str(samples), "SAMPLES_MAX_BYTES": str(QUOTA), "MODELS_DIR": str(models), "API_KEYS": ",".join(KEYS),
+        **os.environ,
+        "PM2_HOME": str(scratch / "pm2"),
+        "PORT": str(port),
+        "CAPTCHA_OCR_PYTHON": sys.executable,
+        "SAMPLES_DIR": str(samples),
+        "SAMPLES_MAX_BYTES": str(QUOTA),
+        "MODELS_DIR": str(models),
+        "API_KEYS": ",".join(KEYS),
     }
 
     def pm2(*command):
-        return subprocess.run([str(PM2), *command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60, check=True).stdout
+        return subprocess.run(
+            [str(PM2), *command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60, check=True
+        ).stdout
 
     url = f"http://127.0.0.1:{port}"
     tally, stop, peak_rss, kills = Tally(), threading.Event(), [0.0], [0]
@@ -212,12 +232,22 @@ def main():
     finally:
         subprocess.run([str(PM2), "kill"], env=environment, capture_output=True, timeout=60)
     total, kept, broken, parts = samples_check(samples)
-    server_errors = sum(count for (_, status), count in tally.statuses.items() if status.startswith("5") and "starting" not in status)
+    server_errors = sum(
+        count for (_, status), count in tally.statuses.items() if status.startswith("5") and "starting" not in status
+    )
     figures = {
-        "seconds": arguments.seconds, "clients": arguments.clients, "kills": kills[0],
+        "seconds": arguments.seconds,
+        "clients": arguments.clients,
+        "kills": kills[0],
         "answers": {f"{kind} {status}": count for (kind, status), count in sorted(tally.statuses.items())},
-        "5xx": server_errors, "lost_with_the_killed_process": dict(tally.lost), "peak_rss_mb": round(peak_rss[0], 1),
-        "samples_bytes": total, "samples_quota": QUOTA, "samples": kept, "samples_broken": broken, "parts_left": parts,
+        "5xx": server_errors,
+        "lost_with_the_killed_process": dict(tally.lost),
+        "peak_rss_mb": round(peak_rss[0], 1),
+        "samples_bytes": total,
+        "samples_quota": QUOTA,
+        "samples": kept,
+        "samples_broken": broken,
+        "parts_left": parts,
     }
     for name, value in figures.items():
         print(f"{name:30s} {value}")

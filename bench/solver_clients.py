@@ -70,13 +70,27 @@ CLIENTS = (
     Client("python-anticaptcha", "drive_python_anticaptcha.py", "REQUESTS_CA_BUNDLE"),
     Client("anticaptchaofficial", "drive_anticaptchaofficial.py", "REQUESTS_CA_BUNDLE"),
     Client("capmonster_python", "drive_capmonster_python.py", "SSL_CERT_FILE"),
-    Client("capmonstercloudclient", "drive_capmonstercloudclient.py", "SSL_CERT_FILE", reports=False,
-           python_path=(str(CAPMONSTERCLOUDCLIENT_FOLDER),)),
+    Client(
+        "capmonstercloudclient",
+        "drive_capmonstercloudclient.py",
+        "SSL_CERT_FILE",
+        reports=False,
+        python_path=(str(CAPMONSTERCLOUDCLIENT_FOLDER),),
+    ),
     Client("capsolver", "drive_capsolver.py", "REQUESTS_CA_BUNDLE", reports=False),
     Client("2captcha-python", "drive_twocaptcha_python.py", "REQUESTS_CA_BUNDLE"),
-    Client("@antiadmin/anticaptchaofficial", "drive_antiadmin_anticaptchaofficial.js", "NODE_EXTRA_CA_CERTS",
-           advice="ac.settings.firstAttemptWaitingInterval = 0"),
-    Client("@2captcha/captcha-solver", "drive_2captcha_captcha_solver.js", "NODE_EXTRA_CA_CERTS", advice="new Solver(key, 250)"),
+    Client(
+        "@antiadmin/anticaptchaofficial",
+        "drive_antiadmin_anticaptchaofficial.js",
+        "NODE_EXTRA_CA_CERTS",
+        advice="ac.settings.firstAttemptWaitingInterval = 0",
+    ),
+    Client(
+        "@2captcha/captcha-solver",
+        "drive_2captcha_captcha_solver.js",
+        "NODE_EXTRA_CA_CERTS",
+        advice="new Solver(key, 250)",
+    ),
     Client("2captcha", "drive_2captcha.js", "NODE_EXTRA_CA_CERTS", advice="new Solver(key, 250)"),
     Client("rucaptcha-2captcha", "drive_rucaptcha_2captcha.js", "NODE_EXTRA_CA_CERTS"),
 )
@@ -85,6 +99,7 @@ CLIENTS = (
 @dataclasses.dataclass(frozen=True)
 class VendorFront:
     """nginx answering as the vendors' hosts on loopback ``port``, with the certificate of the CA in ``ca_file``."""
+
     port: int
     ca_file: pathlib.Path
 
@@ -99,9 +114,15 @@ def vendor_front(directory, backend_port):
 
 
 def run(client, front, key, captcha, unreadable, advice=False, timeout=90):
-    """``client``'s driver through ``front``: its JSON line as a dict (an AssertionError with its output if it fails)."""
+    """``client``'s driver through ``front``: its JSON line as a dict (an AssertionError with its output if it
+    fails)."""
     assert not client.not_installed(), client.not_installed()
-    environment = {**os.environ, "PIN_HOSTS": ",".join(VENDOR_HOSTS), "PIN_PORT": str(front.port), client.trust: str(front.ca_file)}
+    environment = {
+        **os.environ,
+        "PIN_HOSTS": ",".join(VENDOR_HOSTS),
+        "PIN_PORT": str(front.port),
+        client.trust: str(front.ca_file),
+    }
     for variable in {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"} - {client.trust}:
         environment.pop(variable, None)  # only the variable the docs name for this stack
     driver = DRIVERS / client.driver
@@ -114,14 +135,18 @@ def run(client, front, key, captcha, unreadable, advice=False, timeout=90):
     command += [key, str(captcha), str(unreadable), *(["--advice"] if advice else [])]
     finished = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
     lines = finished.stdout.strip().splitlines()
-    assert finished.returncode == 0 and lines, f"{client.name} failed ({finished.returncode}):\n{finished.stdout}\n{finished.stderr}"
+    assert finished.returncode == 0 and lines, (
+        f"{client.name} failed ({finished.returncode}):\n{finished.stdout}\n{finished.stderr}"
+    )
     return json.loads(lines[-1])
 
 
 def direct_read_seconds(port, key, captcha):
     """Seconds of one POST /ocr straight to the service (a new connection, as a driver makes)."""
     body = json.dumps({"image_base64": base64.b64encode(captcha.read_bytes()).decode()}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/ocr", body, {"Content-Type": "application/json", "X-API-Key": key})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/ocr", body, {"Content-Type": "application/json", "X-API-Key": key}
+    )
     started = time.monotonic()
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
@@ -142,17 +167,25 @@ def main():
         from PIL import Image
 
         Image.new("RGB", (160, 60), "white").save(unreadable)
-        with running_server(folder / "server.log", API_KEYS=key) as (_url, port, _process, _seconds), \
-                vendor_front(folder / "tls", port) as front:
+        with (
+            running_server(folder / "server.log", API_KEYS=key) as (_url, port, _process, _seconds),
+            vendor_front(folder / "tls", port) as front,
+        ):
             direct = statistics.median(direct_read_seconds(port, key, captcha) for _ in range(max(arguments.runs, 5)))
             print(f"{'POST /ocr, direct':32s} {direct:6.2f} s")
             for client in CLIENTS:
                 if reason := client.missing() or client.not_installed():
                     print(f"{client.name:32s} skipped: {reason}")
                     continue
-                line = f"{client.name:32s} {median_seconds(client, front, key, captcha, unreadable, arguments.runs, False):6.2f} s"
+                line = (
+                    f"{client.name:32s} "
+                    f"{median_seconds(client, front, key, captcha, unreadable, arguments.runs, False):6.2f} s"
+                )
                 if client.advice:
-                    line += f"   {median_seconds(client, front, key, captcha, unreadable, arguments.runs, True):6.2f} s with {client.advice}"
+                    line += (
+                        f"   {median_seconds(client, front, key, captcha, unreadable, arguments.runs, True):6.2f} s "
+                        f"with {client.advice}"
+                    )
                 print(line, flush=True)
 
 

@@ -1,6 +1,6 @@
 """anticaptchaofficial (anti-captcha's own Python library) as its README uses it; it always calls https://api.anti-captcha.com.
 
-    python drive_anticaptchaofficial.py KEY CAPTCHA UNREADABLE   -> one JSON line (bench/solver_clients.py)
+python drive_anticaptchaofficial.py KEY CAPTCHA UNREADABLE   -> one JSON line (bench/solver_clients.py)
 """
 
 import json
@@ -18,6 +18,16 @@ seconds = time.monotonic() - started
 reported = solver.report_incorrect_image_captcha()
 refusing = imagecaptcha()
 refusing.set_key(key)
-refused = refusing.error_code if refusing.solve_and_return_solution(unreadable) == 0 else None  # its documented failure: 0, error_code
-print(json.dumps({"read": read, "seconds": seconds, "refused": refused, "balance": solver.get_balance(),
-                  "reported": reported.get("errorId") == 0}))
+# its documented failure: 0, error_code
+refused = refusing.error_code if refusing.solve_and_return_solution(unreadable) == 0 else None
+print(
+    json.dumps(
+        {
+            "read": read,
+            "seconds": seconds,
+            "refused": refused,
+            "balance": solver.get_balance(),
+            "reported": reported.get("errorId") == 0,
+        }
+    )
+)

@@ -30,4 +30,8 @@ try:
     refused = None
 except CapmonsterAPIException as error:
     refused = error.error_code
-print(json.dumps({"read": read, "seconds": seconds, "refused": refused, "balance": client.get_balance(), "reported": True}))
+print(
+    json.dumps(
+        {"read": read, "seconds": seconds, "refused": refused, "balance": client.get_balance(), "reported": True}
+    )
+)

@@ -20,7 +20,8 @@ key, captcha, unreadable = sys.argv[1:4]
 async def main():
     client = CapMonsterClient(options=ClientOptions(api_key=key))
     started = time.monotonic()
-    solution = await client.solve_captcha(ImageToTextRequest(image_bytes=pathlib.Path(captcha).read_bytes()))  # first poll after 0.35 s
+    # first poll after 0.35 s
+    solution = await client.solve_captcha(ImageToTextRequest(image_bytes=pathlib.Path(captcha).read_bytes()))
     seconds = time.monotonic() - started
     try:
         await client.solve_captcha(ImageToTextRequest(image_bytes=pathlib.Path(unreadable).read_bytes()))
@@ -28,7 +29,11 @@ async def main():
     except GetResultError as error:  # its message: "[ERROR_CODE] description."
         refused = str(error).split("]")[0].lstrip("[")
     balance = (await client.get_balance())["balance"]
-    print(json.dumps({"read": solution["text"], "seconds": seconds, "refused": refused, "balance": balance, "reported": None}))
+    print(
+        json.dumps(
+            {"read": solution["text"], "seconds": seconds, "refused": refused, "balance": balance, "reported": None}
+        )
+    )
 
 
 asyncio.run(main())

@@ -28,5 +28,14 @@ try:
     refused = None
 except capsolver.InvalidRequestError as error:
     refused = error.json_body["errorCode"]
-print(json.dumps({"read": solution["text"], "seconds": seconds, "refused": refused, "balance": capsolver.balance()["balance"],
-                  "reported": None}))
+print(
+    json.dumps(
+        {
+            "read": solution["text"],
+            "seconds": seconds,
+            "refused": refused,
+            "balance": capsolver.balance()["balance"],
+            "reported": None,
+        }
+    )
+)

@@ -1,6 +1,6 @@
 """python-anticaptcha as its README uses it, with its default host (api.anti-captcha.com).
 
-    python drive_python_anticaptcha.py KEY CAPTCHA UNREADABLE   -> one JSON line (bench/solver_clients.py)
+python drive_python_anticaptcha.py KEY CAPTCHA UNREADABLE   -> one JSON line (bench/solver_clients.py)
 """
 
 import json
@@ -21,4 +21,14 @@ try:
     refused = None
 except AnticaptchaException as error:
     refused = error.error_code
-print(json.dumps({"read": read, "seconds": seconds, "refused": refused, "balance": client.get_balance(), "reported": reported is True}))
+print(
+    json.dumps(
+        {
+            "read": read,
+            "seconds": seconds,
+            "refused": refused,
+            "balance": client.get_balance(),
+            "reported": reported is True,
+        }
+    )
+)

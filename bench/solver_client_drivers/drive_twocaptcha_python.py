@@ -1,6 +1,6 @@
 """2captcha-python (2captcha's official Python library) as its README uses it, with its default server (2captcha.com).
 
-    python drive_twocaptcha_python.py KEY CAPTCHA UNREADABLE   -> one JSON line (bench/solver_clients.py)
+python drive_twocaptcha_python.py KEY CAPTCHA UNREADABLE   -> one JSON line (bench/solver_clients.py)
 """
 
 import json
@@ -21,5 +21,14 @@ try:
     refused = None
 except ApiException as error:
     refused = str(error)
-print(json.dumps({"read": result["code"], "seconds": seconds, "refused": refused, "balance": solver.balance(),
-                  "reported": reported == "OK_REPORT_RECORDED"}))
+print(
+    json.dumps(
+        {
+            "read": result["code"],
+            "seconds": seconds,
+            "refused": refused,
+            "balance": solver.balance(),
+            "reported": reported == "OK_REPORT_RECORDED",
+        }
+    )
+)

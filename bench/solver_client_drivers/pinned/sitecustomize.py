@@ -11,7 +11,8 @@ resolve = socket.getaddrinfo
 
 
 def getaddrinfo(host, port, *arguments, **keywords):
-    """The real resolver, but for a pinned name's https port: loopback at PIN_PORT (requests, httpx, aiohttp all ask here)."""
+    """The real resolver, but for a pinned name's https port: loopback at PIN_PORT (requests, httpx, aiohttp all
+    ask here)."""
     if host in PINNED_HOSTS and str(port) in ("443", "https"):
         return resolve("127.0.0.1", PINNED_PORT, *arguments, **keywords)
     return resolve(host, port, *arguments, **keywords)
