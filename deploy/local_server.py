@@ -1,4 +1,5 @@
-"""The real server (``python wsgi.py``) on a free loopback port, nginx in front, and redis-server, for tests and benchmarks."""
+"""The real server (``python wsgi.py``) on a free loopback port, nginx in front, and redis-server, for tests and
+benchmarks."""
 
 import contextlib
 import os
@@ -52,9 +53,17 @@ def rss_mb(pid):
 
 
 def start_server(port, log, errors, preexec_fn=None, **settings):
-    """``python wsgi.py`` on ``port`` with ``settings`` in its environment, its output to the files ``log`` and ``errors``."""
-    environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **{name: str(value) for name, value in settings.items()}}
-    return subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=errors, preexec_fn=preexec_fn)
+    """``python wsgi.py`` on ``port`` with ``settings`` in its environment, its output to the files ``log`` and
+    ``errors``."""
+    environment = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        **{name: str(value) for name, value in settings.items()},
+    }
+    return subprocess.Popen(
+        [sys.executable, "wsgi.py"], cwd=ROOT, env=environment, stdout=log, stderr=errors, preexec_fn=preexec_fn
+    )
 
 
 @contextlib.contextmanager
@@ -76,8 +85,11 @@ def running_server(log_path, preexec_fn=None, stderr_path=None, **settings):
 
 
 def nginx_config(listen_port, backend_ports, certificate=None, shared_tasks=False):
-    """deploy/nginx_conf.py's config, with the backends on the test's free ports; ``certificate``: (cert, key) paths for TLS."""
-    config = nginx_conf(len(backend_ports), 8000, f"127.0.0.1:{listen_port}", *(certificate or (None, None)), shared_tasks=shared_tasks)
+    """deploy/nginx_conf.py's config, with the backends on the test's free ports; ``certificate``: (cert, key) paths
+    for TLS."""
+    config = nginx_conf(
+        len(backend_ports), 8000, f"127.0.0.1:{listen_port}", *(certificate or (None, None)), shared_tasks=shared_tasks
+    )
     for default_port, port in zip(range(8000, 8000 + len(backend_ports)), backend_ports):
         config = config.replace(f"server 127.0.0.1:{default_port} ", f"server 127.0.0.1:{port} ")
     return config
@@ -93,7 +105,9 @@ def running_nginx(directory, backend_ports, certificate=None, ca_file=None, shar
     listen_port = free_port()
     (directory / "nginx.conf").write_text(nginx_config(listen_port, backend_ports, certificate, shared_tasks))
     url = f"{'https' if certificate else 'http'}://127.0.0.1:{listen_port}"
-    with nginx_running(directory, lambda still_running: wait_until_healthy(url + "/", still_running=still_running, ca_file=ca_file)):
+    with nginx_running(
+        directory, lambda still_running: wait_until_healthy(url + "/", still_running=still_running, ca_file=ca_file)
+    ):
         yield url, listen_port
 
 
@@ -102,7 +116,9 @@ def nginx_running(directory, wait_ready):
     """Real nginx with ``directory``/nginx.conf (``directory`` its prefix: its pid file and log) until the block ends;
     ``wait_ready(still_running)`` returns once it serves."""
     with open(directory / "nginx.log", "w") as log:
-        nginx = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory), "-g", "daemon off;"], stderr=log)
+        nginx = subprocess.Popen(
+            [NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory), "-g", "daemon off;"], stderr=log
+        )
     try:
         wait_ready(lambda: nginx.poll() is None)
         yield nginx
@@ -130,11 +146,16 @@ class RedisServer:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None
-        self.persistence = ["--dir", str(folder), "--appendonly", "yes", "--appendfsync", "always"] if folder else ["--appendonly", "no"]
+        self.persistence = (
+            ["--dir", str(folder), "--appendonly", "yes", "--appendfsync", "always"]
+            if folder
+            else ["--appendonly", "no"]
+        )
 
     def start(self):
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.persistence], stdout=subprocess.DEVNULL,
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.persistence],
+            stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -21,15 +21,21 @@ def nginx_conf(instances, port, listen, certificate=None, certificate_key=None, 
     the machines, each running ``instances`` processes from ``port`` on."""
     servers = "\n".join(  # an IPv6 address in brackets, as nginx reads one with a port ("fd00::2:8000" would not be)
         f"        server {f'[{host}]' if ':' in host else host}:{port + index} max_fails=1 fail_timeout=10s;"
-        for host in hosts for index in range(instances)
+        for host in hosts
+        for index in range(instances)
     )
     tls = ""
     if certificate:
         listen += " ssl"
         tls = f"        ssl_certificate {certificate};\n        ssl_certificate_key {certificate_key};\n"
     balancing = "" if shared_tasks else "        hash $remote_addr consistent;\n"
-    return (TEMPLATE.read_text().replace("@SERVERS@", servers).replace("@LISTEN@", listen).replace("@TLS@\n", tls)
-            .replace("@TASK_BALANCING@\n", balancing))
+    return (
+        TEMPLATE.read_text()
+        .replace("@SERVERS@", servers)
+        .replace("@LISTEN@", listen)
+        .replace("@TLS@\n", tls)
+        .replace("@TASK_BALANCING@\n", balancing)
+    )
 
 
 if __name__ == "__main__":
@@ -39,10 +45,29 @@ if __name__ == "__main__":
     parser.add_argument("--listen", default="127.0.0.1:8080")
     parser.add_argument("--certificate", help="a PEM certificate (chain): listen with TLS")
     parser.add_argument("--certificate-key", help="the certificate's PEM key")
-    parser.add_argument("--shared-tasks", action="store_true", help="the processes share their tasks in Redis (REDIS_URL): no client pinning")
-    parser.add_argument("--host", action="append", dest="hosts", help="a machine running the processes (repeat for each; default 127.0.0.1)")
+    parser.add_argument(
+        "--shared-tasks",
+        action="store_true",
+        help="the processes share their tasks in Redis (REDIS_URL): no client pinning",
+    )
+    parser.add_argument(
+        "--host",
+        action="append",
+        dest="hosts",
+        help="a machine running the processes (repeat for each; default 127.0.0.1)",
+    )
     arguments = parser.parse_args()
     if bool(arguments.certificate) != bool(arguments.certificate_key):
         parser.error("--certificate and --certificate-key go together")
-    print(nginx_conf(arguments.instances, arguments.port, arguments.listen, arguments.certificate, arguments.certificate_key,
-                     arguments.shared_tasks, tuple(arguments.hosts or ONE_MACHINE)), end="")
+    print(
+        nginx_conf(
+            arguments.instances,
+            arguments.port,
+            arguments.listen,
+            arguments.certificate,
+            arguments.certificate_key,
+            arguments.shared_tasks,
+            tuple(arguments.hosts or ONE_MACHINE),
+        ),
+        end="",
+    )

@@ -40,7 +40,7 @@ TRUST_VARIABLES = {
     "REQUESTS_CA_BUNDLE": "Python requests (anticaptchaofficial, python-anticaptcha, 2captcha-python, capsolver)",
     "SSL_CERT_FILE": "Python httpx and aiohttp, and OpenSSL in general (capmonster_python, capmonstercloudclient)",
     "NODE_EXTRA_CA_CERTS": "Node.js, added to its own CAs (@antiadmin/anticaptchaofficial, @2captcha/captcha-solver, "
-                           "2captcha, rucaptcha-2captcha)",
+    "2captcha, rucaptcha-2captcha)",
 }
 
 
@@ -58,21 +58,65 @@ def make_certificates(directory, names, certificate_name="vendors"):
         subprocess.run(["openssl", *arguments], cwd=directory, check=True, capture_output=True)
 
     if not (directory / "ca.pem").exists() or not (directory / "ca.key").exists():
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650",
-                "-subj", "/CN=captcha-ocr local CA", "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-                "-addext", f"nameConstraints=critical,{','.join(f'permitted;{permitted_subtree(name)}' for name in names)}")
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=captcha-ocr local CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE,pathlen:0",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-addext",
+            f"nameConstraints=critical,{','.join(f'permitted;{permitted_subtree(name)}' for name in names)}",
+        )
         (directory / "ca.key").chmod(0o600)
     certificate, key = directory / f"{certificate_name}.pem", directory / f"{certificate_name}.key"
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key.name, "-out", f"{certificate_name}.csr", "-subj", f"/CN={names[0]}")
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key.name,
+        "-out",
+        f"{certificate_name}.csr",
+        "-subj",
+        f"/CN={names[0]}",
+    )
     key.chmod(0o600)
     (directory / f"{certificate_name}.cnf").write_text(
         f"subjectAltName={','.join(subject_alternative_name(name) for name in names)}\n"
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n")
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
     # 397 days: the longest validity browsers and Apple's TLS stack accept for a server certificate.
-    openssl("x509", "-req", "-in", f"{certificate_name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", certificate.name, "-days", "397", "-extfile", f"{certificate_name}.cnf")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{certificate_name}.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        certificate.name,
+        "-days",
+        "397",
+        "-extfile",
+        f"{certificate_name}.cnf",
+    )
     return certificate, key
 
 
@@ -111,7 +155,9 @@ def main():
     parser.add_argument("--address", default="127.0.0.1", help="where the bots reach nginx (for the hosts line)")
     parser.add_argument("--listen", default="0.0.0.0:443", help="nginx's listen address (the libraries call port 443)")
     parser.add_argument("--port", type=int, default=8000, help="the first service process's port")
-    parser.add_argument("--instances", type=int, default=1, help="how many service processes (PM2's CAPTCHA_OCR_INSTANCES)")
+    parser.add_argument(
+        "--instances", type=int, default=1, help="how many service processes (PM2's CAPTCHA_OCR_INSTANCES)"
+    )
     arguments = parser.parse_args()
     config = write_front(arguments.directory, arguments.listen, arguments.port, arguments.instances)
     directory = arguments.directory.resolve()
