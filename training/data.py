@@ -76,7 +76,9 @@ def build(first_seed, count, processes=None, sources=SOURCES):
     # frees one waits forever on a thread of the parent's pool (a test session hung so). An
     # executor, not a Pool: a worker that dies breaks it at once, where a Pool waits for ever.
     with concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for index, (picture, digits) in enumerate(pool.map(functools.partial(sample, sources=sources), seeds, chunksize=64)):
+        for index, (picture, digits) in enumerate(
+            pool.map(functools.partial(sample, sources=sources), seeds, chunksize=64)
+        ):
             pixels[index] = picture
             labels.append(digits)
     return pixels, labels

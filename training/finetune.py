@@ -41,7 +41,13 @@ from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import IMAGE_SUFFIXES
 from captcha_service.ocr.recogniser import Recogniser, session_options
 from captcha_service.ocr.rendering import trim_margins
-from captcha_service.ocr.site_models import CARD_FILE_NAME, CARD_VERSION, MODEL_FILE_NAME, SiteModel, check_site_model_name
+from captcha_service.ocr.site_models import (
+    CARD_FILE_NAME,
+    CARD_VERSION,
+    MODEL_FILE_NAME,
+    SiteModel,
+    check_site_model_name,
+)
 from captcha_service.version import __version__
 
 from . import data
@@ -113,8 +119,8 @@ def augment(pixels, generator):
 
 
 def site_batches(pixels, labels, batch, seed, refresher=None):
-    """The batch source of a fine-tune: each batch ``SITE_SHARE`` the site's pictures, the rest of ``refresher`` ((pixels,
-    labels) of rendered captchas), every picture ``augment``-ed anew each time it is shown."""
+    """The batch source of a fine-tune: each batch ``SITE_SHARE`` the site's pictures, the rest of ``refresher``
+    ((pixels, labels) of rendered captchas), every picture ``augment``-ed anew each time it is shown."""
     generator = torch.Generator().manual_seed(seed)
     site_count = len(labels)
     if refresher is not None:
@@ -133,7 +139,8 @@ def site_batches(pixels, labels, batch, seed, refresher=None):
 
 
 def train_steps(model, pixels, labels, steps, batch, learning_rate, seed, log, refresher=None):
-    """``steps`` steps of ``batch`` pictures (``site_batches``), in training/train.py's loop; the model left in eval mode."""
+    """``steps`` steps of ``batch`` pictures (``site_batches``), in training/train.py's loop; the model left in eval
+    mode."""
     run = Run(model, {"learning_rate": learning_rate, "epochs": 1, "warmup": 0.1}, steps)
     run.advance(site_batches(pixels, labels, batch, seed, refresher), log)
     model.eval()
@@ -148,7 +155,14 @@ def held_out_readings(digit_model, pictures):
         for asked in (len(digits) - 1, len(digits), len(digits) + 1):
             evidence = steady_evidence(sightings, asked) if SHORTEST <= asked <= LONGEST else None
             if evidence is not None:
-                rows.append((index, evidence.signals, evidence.digits == digits, 1.0 if asked == len(digits) else OFF_LENGTH_WEIGHT))
+                rows.append(
+                    (
+                        index,
+                        evidence.signals,
+                        evidence.digits == digits,
+                        1.0 if asked == len(digits) else OFF_LENGTH_WEIGHT,
+                    )
+                )
     return rows
 
 
@@ -182,7 +196,13 @@ def measure(recogniser, digit_model, held_out, held_out_calibrations, threshold)
             reading = recogniser.read(picture, len(digits), site_model)
         except UnreadableInput:
             reading = None
-        counts["refused" if reading is None or reading.confidence < threshold else "right" if reading.digits == digits else "wrong"] += 1
+        counts[
+            "refused"
+            if reading is None or reading.confidence < threshold
+            else "right"
+            if reading.digits == digits
+            else "wrong"
+        ] += 1
     return {name: round(count / len(held_out), 4) for name, count in counts.items()}
 
 
@@ -205,7 +225,10 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
     keep_freed_heap()
     images, problems = labelled_images(directory)
     if problems:
-        raise FinetuneError("these files cannot be used (fix or remove them):\n" + "\n".join(f"  {path}: {why}" for path, why in problems))
+        raise FinetuneError(
+            "these files cannot be used (fix or remove them):\n"
+            + "\n".join(f"  {path}: {why}" for path, why in problems)
+        )
     if len(images) < MIN_IMAGES:
         raise FinetuneError(f"{len(images)} labelled images in {directory}; at least {MIN_IMAGES} are needed")
     order = np.random.default_rng(seed).permutation(len(images))
@@ -216,9 +239,13 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
     sources, missing = data.runnable()
     for generator, why in missing.items():
         log(f"not mixing in the {generator} generator, which does not draw here ({why})")
-    log(f"rendering {REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS} captchas of our own ({', '.join(name for _, name in sources)}) "
-        "to train and calibrate beside them")
-    rendered_pixels, rendered_labels = data.build(RENDERED_FIRST_SEED + seed * 10**6, REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS, sources=sources)
+    log(
+        f"rendering {REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS} captchas of our own "
+        f"({', '.join(name for _, name in sources)}) to train and calibrate beside them"
+    )
+    rendered_pixels, rendered_labels = data.build(
+        RENDERED_FIRST_SEED + seed * 10**6, REFRESHER_CAPTCHAS + CALIBRATION_CAPTCHAS, sources=sources
+    )
     refresher = (rendered_pixels[:REFRESHER_CAPTCHAS], rendered_labels[:REFRESHER_CAPTCHAS])
 
     torch.manual_seed(seed)
@@ -232,10 +259,15 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
         digit_model = DigitModel(session_options(3, 1), path=exported)
         decoded = [(decode_picture(path.read_bytes()), digits) for path, _, digits in held_out]
         pictures = [(trim_margins(picture), digits) for picture, digits in decoded]
-        pictures += [(Image.fromarray(pixels), digits) for pixels, digits in zip(rendered_pixels[REFRESHER_CAPTCHAS:], rendered_labels[REFRESHER_CAPTCHAS:])]
+        pictures += [
+            (Image.fromarray(pixels), digits)
+            for pixels, digits in zip(rendered_pixels[REFRESHER_CAPTCHAS:], rendered_labels[REFRESHER_CAPTCHAS:])
+        ]
         calibration, held_out_calibrations = calibrations(held_out_readings(digit_model, pictures), len(held_out))
         log(f"reading the held-out {len(held_out)} as the service would ({Config.OCR_MODEL}, with the new model)")
-        figures = measure(Recogniser(Config.OCR_MODEL, 3), digit_model, decoded, held_out_calibrations, Config.MIN_CONFIDENCE)
+        figures = measure(
+            Recogniser(Config.OCR_MODEL, 3), digit_model, decoded, held_out_calibrations, Config.MIN_CONFIDENCE
+        )
         card = {
             "card_version": CARD_VERSION,
             "name": name,
@@ -243,7 +275,10 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
             "trained": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "images": len(images),
             "held_out": {"images": len(held_out), "min_confidence": Config.MIN_CONFIDENCE, **figures},
-            "steps": steps, "batch": batch, "learning_rate": learning_rate, "seed": seed,
+            "steps": steps,
+            "batch": batch,
+            "learning_rate": learning_rate,
+            "seed": seed,
             "rendered with": [name for _, name in sources],
             "seconds": round(time.perf_counter() - wall),
             "calibration": {"weights": list(calibration.weights), "bias": calibration.bias},
@@ -252,7 +287,8 @@ def finetune(directory, name, models_dir, steps=800, batch=32, learning_rate=1e-
             "torch": torch.__version__,
         }
         summary = (
-            f"held out {len(held_out)} images at min_confidence {Config.MIN_CONFIDENCE}: right {100 * figures['right']:.1f}%, "
+            f"held out {len(held_out)} images at min_confidence {Config.MIN_CONFIDENCE}: "
+            f"right {100 * figures['right']:.1f}%, "
             f"wrong {100 * figures['wrong']:.1f}%, refused {100 * figures['refused']:.1f}%"
         )
         log(summary)

@@ -32,6 +32,7 @@ class _SeededSecrets:
 def captcha_py(rng, digits):
     """`captcha.image.ImageCaptcha` with its own font or two of ours, at a size of its range."""
     from captcha import image as captcha_image  # here: a fine-tune where it is not installed goes without it
+
     fonts = [str(path) for path in rng.sample(digit_fonts(), 2)] if rng.random() < 0.5 else None
     width = rng.randint(120, 220)
     generator = captcha_image.ImageCaptcha(width=width, height=int(width * rng.uniform(0.3, 0.45)), fonts=fonts)
@@ -44,6 +45,7 @@ def captcha_py(rng, digits):
 def wheezy_captcha(rng, digits):
     """wheezy.captcha's example pipeline with our fonts and colours chosen at random."""
     from wheezy.captcha import image as wheezy  # here: a fine-tune where it is not installed goes without it
+
     random.seed(rng.getrandbits(64))
     fonts = [str(path) for path in rng.sample(digit_fonts(), 2)]
     ink = rng.choice(("#5C87B2", "#333333", "#8B1A1A", "#2E7D32", "#6A1B9A"))
@@ -82,10 +84,13 @@ _started = set()  # the (name, pid) of every line service _line_service has star
 
 @functools.cache
 def _line_service(name, pid):
-    """Process ``pid``'s own process of a line service: keyed by pid, so a forked worker never shares its parent's pipes."""
+    """Process ``pid``'s own process of a line service: keyed by pid, so a forked worker never shares its parent's
+    pipes."""
     command, environment = LINE_SERVICES[name]
     _started.add((name, pid))
-    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **environment})
+    return subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **environment}
+    )
 
 
 def stop_line_services():

@@ -34,7 +34,7 @@ def digit_net_from_onnx(path):
         batch_norm.bias.data = torch.from_numpy(bias.copy())
         batch_norm.running_mean.zero_()
         batch_norm.running_var.fill_(1.0 - batch_norm.eps)  # (x - 0) / sqrt(var + eps) == x
-    (_, inputs, recurrent, biases, *_), = by_node["GRU"]
+    ((_, inputs, recurrent, biases, *_),) = by_node["GRU"]
     hidden = inputs.shape[1] // 3
     for direction, suffix in enumerate(("", "_reverse")):
         for name, value in (
@@ -44,7 +44,7 @@ def digit_net_from_onnx(path):
             ("bias_hh_l0", biases[direction][3 * hidden :]),
         ):
             getattr(model.sequence, name + suffix).data = torch.from_numpy(_pytorch_gate_order(value, hidden))
-    (_, matrix), = by_node["MatMul"]
+    ((_, matrix),) = by_node["MatMul"]
     model.classify.weight.data = torch.from_numpy(matrix.T.copy())
     model.classify.bias.data = torch.from_numpy(tensors["classify.bias"].copy())
     return model

@@ -63,7 +63,9 @@ def quantized_common(out, calibration_captchas=CALIBRATION_CAPTCHAS):
     """Write the int8 copy of ddddocr's installed common.onnx to ``out``."""
     with tempfile.TemporaryDirectory() as scratch:
         scratch = pathlib.Path(scratch)
-        onnx.save(version_converter.convert_version(onnx.load(ddddocr_folder() / SOURCE_FILE), OPSET), scratch / "source.onnx")
+        onnx.save(
+            version_converter.convert_version(onnx.load(ddddocr_folder() / SOURCE_FILE), OPSET), scratch / "source.onnx"
+        )
         quant_pre_process(str(scratch / "source.onnx"), str(scratch / "prepared.onnx"), skip_symbolic_shape=True)
         quantize_static(
             str(scratch / "prepared.onnx"),
@@ -76,7 +78,12 @@ def quantized_common(out, calibration_captchas=CALIBRATION_CAPTCHAS):
             op_types_to_quantize=["Conv"],
             nodes_to_exclude=FLOAT_NODES,
         )
-        quantize_dynamic(str(scratch / "convolutions.onnx"), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "LSTM"])
+        quantize_dynamic(
+            str(scratch / "convolutions.onnx"),
+            str(out),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "LSTM"],
+        )
 
 
 def main():

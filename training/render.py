@@ -187,7 +187,15 @@ def texture(scene):
     """Smooth random blotches of background colours (paper, clouds, camouflage)."""
     rng = scene.rng
     coarse = np.random.default_rng(rng.getrandbits(32)).random((rng.randint(2, 8), rng.randint(3, 16)))
-    field = np.asarray(Image.fromarray((coarse * 255).astype(np.uint8)).resize((scene.width, scene.height), Image.Resampling.BICUBIC), dtype=np.float64) / 255
+    field = (
+        np.asarray(
+            Image.fromarray((coarse * 255).astype(np.uint8)).resize(
+                (scene.width, scene.height), Image.Resampling.BICUBIC
+            ),
+            dtype=np.float64,
+        )
+        / 255
+    )
     other = np.array(_colour(rng, dark=scene.dark_background), dtype=np.float64)
     pixels = np.array(scene.background_colour, dtype=np.float64) * (1 - field[..., None]) + other * field[..., None]
     return Image.fromarray(pixels.astype(np.uint8))
@@ -251,14 +259,19 @@ def _draw_digits(scene, digits):
     slack = max(0.0, band_width - total)
     x = left + {1: slack, -1: 0.0}.get(scene.cut, rng.uniform(0, slack))
     line_height = max(heights) * scale
-    line_top = top + rng.uniform(0, max(0.0, band_height - line_height))  # the digits keep to a line, each a little off it
+    # the digits keep to a line, each a little off it
+    line_top = top + rng.uniform(0, max(0.0, band_height - line_height))
     layers = []
     for index, (glyph, gap) in enumerate(zip(glyphs, gaps)):
         size = (max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale)))
         glyph = glyph.resize(size, Image.Resampling.LANCZOS)
         if index:
             x += gap * glyph.width
-        y = line_top + rng.uniform(0, line_height - glyph.height) if rng.random() < 0.7 else top + rng.uniform(0, max(0.0, band_height - glyph.height))
+        y = (
+            line_top + rng.uniform(0, line_height - glyph.height)
+            if rng.random() < 0.7
+            else top + rng.uniform(0, max(0.0, band_height - glyph.height))
+        )
         layer = Image.new("RGBA", (scene.width, scene.height), (0, 0, 0, 0))
         layer.paste(glyph, (int(round(x)), int(round(y))), glyph)
         layers.append(layer)
@@ -274,15 +287,19 @@ def _glyph(scene, digit, font_path):
     pad = 16
     canvas = Image.new("L", (box[2] - box[0] + 2 * pad, box[3] - box[1] + 2 * pad))
     stroke = rng.choice((0, 0, 0, 1, 2, 3))
-    ImageDraw.Draw(canvas).text((pad - box[0], pad - box[1]), digit, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(canvas).text(
+        (pad - box[0], pad - box[1]), digit, font=font, fill=255, stroke_width=stroke, stroke_fill=255
+    )
     squeeze = rng.uniform(0.6, 1.4)
     canvas = canvas.resize((max(1, int(canvas.width * squeeze)), canvas.height), Image.Resampling.BILINEAR)
     shear = rng.uniform(-0.35, 0.35) if rng.random() < 0.4 else 0.0
     if shear:
         extra = int(abs(shear) * canvas.height)
         canvas = canvas.transform(
-            (canvas.width + extra, canvas.height), Image.Transform.AFFINE,
-            (1, shear, -extra if shear > 0 else 0, 0, 1, 0), resample=Image.Resampling.BILINEAR,
+            (canvas.width + extra, canvas.height),
+            Image.Transform.AFFINE,
+            (1, shear, -extra if shear > 0 else 0, 0, 1, 0),
+            resample=Image.Resampling.BILINEAR,
         )
     angle = rng.gauss(0, 12) if rng.random() < 0.7 else 0.0
     if angle:
@@ -295,7 +312,9 @@ def _glyph(scene, digit, font_path):
 
 
 def _scaled(glyph, factor):
-    return glyph.resize((max(1, round(glyph.width * factor)), max(1, round(glyph.height * factor))), Image.Resampling.LANCZOS)
+    return glyph.resize(
+        (max(1, round(glyph.width * factor)), max(1, round(glyph.height * factor))), Image.Resampling.LANCZOS
+    )
 
 
 @functools.lru_cache(maxsize=512)
@@ -380,7 +399,15 @@ def pixelated(scene, glyph):
     return glyph
 
 
-GLYPH_STYLES = [(10, plain), (0.8, hollow), (0.8, outlined), (1.2, shadowed), (0.8, dotted), (1, two_tone), (0.8, pixelated)]
+GLYPH_STYLES = [
+    (10, plain),
+    (0.8, hollow),
+    (0.8, outlined),
+    (1.2, shadowed),
+    (0.8, dotted),
+    (1, two_tone),
+    (0.8, pixelated),
+]
 
 
 # ---------------------------------------------------------------- warps of the digits' layers
@@ -429,7 +456,11 @@ def perspective(scene, layer):
     rng = scene.rng
     tilt = rng.uniform(-0.15, 0.15)
     lean = rng.uniform(-0.2, 0.2)
-    return _mesh_warp(layer, lambda x, y: (lean * (y - scene.height / 2), tilt * (x - scene.width / 2) * (y / scene.height - 0.5)), cells=(4, 2))
+    return _mesh_warp(
+        layer,
+        lambda x, y: (lean * (y - scene.height / 2), tilt * (x - scene.width / 2) * (y / scene.height - 0.5)),
+        cells=(4, 2),
+    )
 
 
 TEXT_WARPS = [(0.35, wave), (0.3, elastic), (0.2, perspective)]
@@ -450,7 +481,11 @@ def _line_width(scene):
 def lines(scene, image):
     draw = ImageDraw.Draw(image)
     for _ in range(scene.rng.randint(1, 6)):
-        draw.line([_random_point(scene, False), _random_point(scene, False)], fill=scene.noise_colour(), width=_line_width(scene))
+        draw.line(
+            [_random_point(scene, False), _random_point(scene, False)],
+            fill=scene.noise_colour(),
+            width=_line_width(scene),
+        )
 
 
 def arcs(scene, image):
@@ -459,7 +494,13 @@ def arcs(scene, image):
         x, y = _random_point(scene)
         rx, ry = scene.width * scene.rng.uniform(0.1, 0.8), scene.height * scene.rng.uniform(0.2, 1.2)
         start = scene.rng.uniform(0, 360)
-        draw.arc([x - rx, y - ry, x + rx, y + ry], start, start + scene.rng.uniform(60, 300), fill=scene.noise_colour(), width=_line_width(scene))
+        draw.arc(
+            [x - rx, y - ry, x + rx, y + ry],
+            start,
+            start + scene.rng.uniform(60, 300),
+            fill=scene.noise_colour(),
+            width=_line_width(scene),
+        )
 
 
 def curve_through(scene, image):
@@ -479,7 +520,12 @@ def bezier(scene, image):
     rng = scene.rng
     start_x = rng.uniform(0, scene.band[0] + 1) if rng.random() < 0.5 else rng.uniform(scene.band[2] - 1, scene.width)
     end_x = scene.width - start_x + rng.uniform(-0.2, 0.2) * scene.width
-    controls = [(start_x, rng.uniform(0, scene.height)), _random_point(scene, False), _random_point(scene, False), (end_x, rng.uniform(0, scene.height))]
+    controls = [
+        (start_x, rng.uniform(0, scene.height)),
+        _random_point(scene, False),
+        _random_point(scene, False),
+        (end_x, rng.uniform(0, scene.height)),
+    ]
     points = []
     for t in np.linspace(0, 1, 50):
         weights = ((1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t**3)
@@ -493,7 +539,11 @@ def bubbles(scene, image):
     for _ in range(scene.rng.randint(3, 14)):
         x, y = _random_point(scene, False)
         radius = scene.height * scene.rng.uniform(0.04, 0.3)
-        draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=scene.noise_colour(), width=max(1, _line_width(scene) // 2))
+        draw.ellipse(
+            [x - radius, y - radius, x + radius, y + radius],
+            outline=scene.noise_colour(),
+            width=max(1, _line_width(scene) // 2),
+        )
 
 
 def dots(scene, image):
@@ -513,9 +563,18 @@ def confetti(scene, image):
         x, y = _random_point(scene, False)
         colour = _any_colour(scene.rng)
         if scene.rng.random() < 0.5:
-            draw.rectangle([x, y, x + size * scene.rng.uniform(0.3, 1), y + size * scene.rng.uniform(0.3, 1)], fill=colour)
+            draw.rectangle(
+                [x, y, x + size * scene.rng.uniform(0.3, 1), y + size * scene.rng.uniform(0.3, 1)], fill=colour
+            )
         else:
-            draw.polygon([(x, y), (x + size, y + scene.rng.uniform(-size, size)), (x + scene.rng.uniform(-size, size), y + size)], fill=colour)
+            draw.polygon(
+                [
+                    (x, y),
+                    (x + size, y + scene.rng.uniform(-size, size)),
+                    (x + scene.rng.uniform(-size, size), y + size),
+                ],
+                fill=colour,
+            )
 
 
 def grid(scene, image):
@@ -554,7 +613,11 @@ def segments(scene, image):
         x, y = _random_point(scene, False)
         angle = scene.rng.uniform(0, math.pi)
         end = (x + length * math.cos(angle), y + length * math.sin(angle))
-        draw.line([(x, y), end], fill=scene.noise_colour() if scene.rng.random() < 0.5 else _any_colour(scene.rng), width=scene.rng.choice((1, 1, 2)))
+        draw.line(
+            [(x, y), end],
+            fill=scene.noise_colour() if scene.rng.random() < 0.5 else _any_colour(scene.rng),
+            width=scene.rng.choice((1, 1, 2)),
+        )
 
 
 def ovals(scene, image):
@@ -563,7 +626,9 @@ def ovals(scene, image):
     for _ in range(scene.rng.randint(5, 30)):
         x, y = _random_point(scene, False)
         rx, ry = scene.width * scene.rng.uniform(0.02, 0.3), scene.height * scene.rng.uniform(0.05, 0.5)
-        draw.ellipse([x - rx, y - ry, x + rx, y + ry], outline=_any_colour(scene.rng), width=scene.rng.choice((1, 1, 2)))
+        draw.ellipse(
+            [x - rx, y - ry, x + rx, y + ry], outline=_any_colour(scene.rng), width=scene.rng.choice((1, 1, 2))
+        )
 
 
 def spiral(scene, image):
@@ -573,7 +638,12 @@ def spiral(scene, image):
     points = []
     for t in np.linspace(0, 1, 200):
         angle = 2 * math.pi * turns * t
-        points.append((centre_x + reach * t * math.cos(angle), centre_y + reach * t * math.sin(angle) * scene.height / scene.width))
+        points.append(
+            (
+                centre_x + reach * t * math.cos(angle),
+                centre_y + reach * t * math.sin(angle) * scene.height / scene.width,
+            )
+        )
     ImageDraw.Draw(image).line(points, fill=scene.noise_colour(), width=_line_width(scene))
 
 
@@ -602,9 +672,21 @@ def pale_glyphs(scene, image):
 
 
 NOISES = [
-    (0.35, lines), (0.25, arcs), (0.3, curve_through), (0.2, bezier), (0.1, bubbles), (0.35, dots),
-    (0.15, confetti), (0.1, grid), (0.08, hatching), (0.15, salt_and_pepper), (0.1, segments), (0.1, ovals),
-    (0.05, spiral), (0.1, thick_curve), (0.1, pale_glyphs),
+    (0.35, lines),
+    (0.25, arcs),
+    (0.3, curve_through),
+    (0.2, bezier),
+    (0.1, bubbles),
+    (0.35, dots),
+    (0.15, confetti),
+    (0.1, grid),
+    (0.08, hatching),
+    (0.15, salt_and_pepper),
+    (0.1, segments),
+    (0.1, ovals),
+    (0.05, spiral),
+    (0.1, thick_curve),
+    (0.1, pale_glyphs),
 ]
 
 
@@ -628,7 +710,11 @@ def _reveal_frames(scene, background, layers):
     for index in range(count):
         frame = background.convert("RGBA")
         for position, layer in enumerate(layers):
-            strength = max(0.0, 1.0 - abs(index - position * count / len(layers)) / 2.0) if scene.rng.random() < 0.8 else scene.rng.random()
+            strength = (
+                max(0.0, 1.0 - abs(index - position * count / len(layers)) / 2.0)
+                if scene.rng.random() < 0.8
+                else scene.rng.random()
+            )
             if position == index % len(layers):
                 strength = 1.0
             faded = layer.copy()
@@ -646,7 +732,9 @@ def resample(scene, image):
     """Scaled down and back up: pixelated or soft, as small captchas shown large are."""
     digit_height = (scene.band[3] - scene.band[1]) * 0.6
     factor = max(scene.rng.uniform(0.35, 0.8), min(1.0, 9 / digit_height))  # digits stay at least ~9 px tall
-    small = image.resize((max(8, int(image.width * factor)), max(8, int(image.height * factor))), Image.Resampling.BILINEAR)
+    small = image.resize(
+        (max(8, int(image.width * factor)), max(8, int(image.height * factor))), Image.Resampling.BILINEAR
+    )
     return small.resize(image.size, scene.rng.choice((Image.Resampling.NEAREST, Image.Resampling.BILINEAR)))
 
 

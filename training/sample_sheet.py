@@ -42,7 +42,12 @@ def sample_sheet(seed):
         x, y = index % COLUMNS * CELL_WIDTH, index // COLUMNS * (CELL_HEIGHT + CAPTION)
         sheet.paste(picture, (x + 4, y + 2))
         width, height = decode_picture(captcha.data).size
-        draw.text((x + 4, y + CELL_HEIGHT), f"{captcha.digits}  {captcha.format} {width}x{height}", font=label_font, fill="black")
+        draw.text(
+            (x + 4, y + CELL_HEIGHT),
+            f"{captcha.digits}  {captcha.format} {width}x{height}",
+            font=label_font,
+            fill="black",
+        )
     return sheet
 
 

@@ -68,7 +68,11 @@ def as_tensor(pixels):
 def accuracy(model, pixels, labels, batch=256):
     model.eval()
     with torch.no_grad():
-        readings = [reading for start in range(0, len(labels), batch) for reading in greedy_digits(model(as_tensor(pixels[start : start + batch])))]
+        readings = [
+            reading
+            for start in range(0, len(labels), batch)
+            for reading in greedy_digits(model(as_tensor(pixels[start : start + batch])))
+        ]
     model.train()
     return float(np.mean([reading == label for reading, label in zip(readings, labels)]))
 
@@ -136,7 +140,9 @@ class Run:
         self.steps_per_epoch = steps_per_epoch
         self.optimiser = torch.optim.AdamW(model.parameters(), lr=arguments["learning_rate"], weight_decay=1e-4)
         self.schedule = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimiser, max_lr=arguments["learning_rate"], total_steps=arguments["epochs"] * steps_per_epoch,
+            self.optimiser,
+            max_lr=arguments["learning_rate"],
+            total_steps=arguments["epochs"] * steps_per_epoch,
             pct_start=arguments.get("warmup", 0.15),
         )
         self.done, self.running, self.history, self.seconds, self.initial_card = 0, None, [], 0.0, None
@@ -147,10 +153,18 @@ class Run:
 
     def state(self):
         return {
-            "arguments": self.arguments, "width": self.model.width, "frozen_batch_norms": self.model.frozen_batch_norms,
-            "model": self.model.state_dict(), "optimiser": self.optimiser.state_dict(), "schedule": self.schedule.state_dict(),
-            "done": self.done, "running": self.running, "history": self.history, "seconds": self.seconds,
-            "initial_card": self.initial_card, "torch_rng": torch.get_rng_state(),
+            "arguments": self.arguments,
+            "width": self.model.width,
+            "frozen_batch_norms": self.model.frozen_batch_norms,
+            "model": self.model.state_dict(),
+            "optimiser": self.optimiser.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "done": self.done,
+            "running": self.running,
+            "history": self.history,
+            "seconds": self.seconds,
+            "initial_card": self.initial_card,
+            "torch_rng": torch.get_rng_state(),
         }
 
     @classmethod
@@ -167,9 +181,9 @@ class Run:
         return run
 
     def advance(self, batch_of, log, after_epoch=None, checkpoint=None, budget_seconds=None):
-        """From step ``done`` to the end, each step on ``batch_of(epoch, step)`` ((pixels, targets)); ``after_epoch(epoch)``
-        validates. With a ``checkpoint`` the state is saved every few minutes and per epoch, and ``Stopped`` is raised once
-        ``budget_seconds`` are spent or on a stopping signal, after saving."""
+        """From step ``done`` to the end, each step on ``batch_of(epoch, step)`` ((pixels, targets));
+        ``after_epoch(epoch)`` validates. With a ``checkpoint`` the state is saved every few minutes and per epoch, and
+        ``Stopped`` is raised once ``budget_seconds`` are spent or on a stopping signal, after saving."""
         ctc = nn.CTCLoss(blank=0, zero_infinity=True)
         stop = _StopOnSignals() if checkpoint is not None else None  # without one, Ctrl-C interrupts as ever
         try:
@@ -186,26 +200,38 @@ class Run:
                 if self.done % 50 == 0 or self.done % self.steps_per_epoch == 0:
                     rate = (self.done - done_at_start) * len(targets) / (time.perf_counter() - started)
                     left = (self.total - self.done) * len(targets) / rate / 60
-                    log(f"epoch {epoch + 1}/{self.arguments['epochs']} step {self.done}/{self.total} loss {self.running:.4f} "
-                        f"{rate:.0f} samples/s, {left:.1f} min left")
+                    log(
+                        f"epoch {epoch + 1}/{self.arguments['epochs']} step {self.done}/{self.total} "
+                        f"loss {self.running:.4f} "
+                        f"{rate:.0f} samples/s, {left:.1f} min left"
+                    )
                 if self.done % self.steps_per_epoch == 0 and after_epoch is not None:
                     after_epoch(self.done // self.steps_per_epoch)
                     self.model.train()
                 if checkpoint is None:
                     continue
                 spent = budget_seconds is not None and time.perf_counter() - started >= budget_seconds
-                if spent or stop.asked or self.done % self.steps_per_epoch == 0 or time.perf_counter() - saved >= CHECKPOINT_EVERY_SECONDS:
+                if (
+                    spent
+                    or stop.asked
+                    or self.done % self.steps_per_epoch == 0
+                    or time.perf_counter() - saved >= CHECKPOINT_EVERY_SECONDS
+                ):
                     checkpoint.save(self.state())
                     saved = time.perf_counter()
                 if (spent or stop.asked) and self.done < self.total:
-                    raise Stopped(f"stopped at step {self.done} of {self.total}; the same command carries on from {checkpoint.path}")
+                    raise Stopped(
+                        f"stopped at step {self.done} of {self.total}; "
+                        f"the same command carries on from {checkpoint.path}"
+                    )
         finally:
             if stop is not None:
                 stop.restore()
 
 
 class _StopOnSignals:
-    """SIGTERM, SIGINT or SIGHUP (a session ending, PM2 stopping, Ctrl-C) asks the loop to save and stop after the step under way."""
+    """SIGTERM, SIGINT or SIGHUP (a session ending, PM2 stopping, Ctrl-C) asks the loop to save and stop after the
+    step under way."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -228,7 +254,8 @@ class Checkpoint:
         self.path = pathlib.Path(path)
 
     def load(self):
-        return torch.load(self.path, weights_only=True) if self.path.exists() else None  # plain data only: a committed file unpickles no code
+        # plain data only: a committed file unpickles no code
+        return torch.load(self.path, weights_only=True) if self.path.exists() else None
 
     def save(self, state):
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,7 +268,8 @@ class Checkpoint:
 
 
 def export(model, path):
-    """``_export`` to a temporary file renamed over ``path``: a run killed while exporting leaves the old model whole."""
+    """``_export`` to a temporary file renamed over ``path``: a run killed while exporting leaves the old model
+    whole."""
     path = pathlib.Path(path)
     partial = path.with_name(path.name + ".partial")
     _export(model, partial)
@@ -261,10 +289,14 @@ def _export(model, path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation and tracer warnings about PyTorch's own code, and the GRU's
         torch.onnx.export(
-            model, (torch.rand(1, 1, 32, 128),), str(path),
-            input_names=["pixels"], output_names=["log_probs"],
+            model,
+            (torch.rand(1, 1, 32, 128),),
+            str(path),
+            input_names=["pixels"],
+            output_names=["log_probs"],
             dynamic_axes={"pixels": {0: "batch"}, "log_probs": {0: "batch"}},
-            opset_version=17, dynamo=False,
+            opset_version=17,
+            dynamo=False,
         )
 
 
@@ -273,7 +305,8 @@ def _card_of(model_path):
     return json.loads(card_path.read_text()) if card_path.exists() else None
 
 
-RUN_ARGUMENTS = ("samples", "epochs", "batch", "learning_rate", "width", "init", "seed", "leave_out")  # what a checkpoint must match
+# what a checkpoint must match
+RUN_ARGUMENTS = ("samples", "epochs", "batch", "learning_rate", "width", "init", "seed", "leave_out")
 
 
 def run_arguments(argv):
@@ -291,11 +324,19 @@ def _parser():
     parser.add_argument("--width", type=float, default=0.75, help="channel multiplier of DigitNet")
     parser.add_argument("--init", help="an exported model (.onnx) to train further instead of starting from scratch")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--leave-out", action="append", default=[], choices=[name for _, name in data.SOURCES if name != "render"],
-                        help="a generator not to train on (repeatable): a model for measuring families it never saw")
+    parser.add_argument(
+        "--leave-out",
+        action="append",
+        default=[],
+        choices=[name for _, name in data.SOURCES if name != "render"],
+        help="a generator not to train on (repeatable): a model for measuring families it never saw",
+    )
     parser.add_argument("--validation", default=str(DEFAULT_ROOT), help="labelled folders to report on ('' for none)")
     parser.add_argument("--out", default=str(MODEL_FILE))
-    parser.add_argument("--checkpoint", help=f"where the run's state is kept (default {CHECKPOINTS.name}/<out's name>.pt beside this file)")
+    parser.add_argument(
+        "--checkpoint",
+        help=f"where the run's state is kept (default {CHECKPOINTS.name}/<out's name>.pt beside this file)",
+    )
     parser.add_argument("--work", default=str(WORK), help="where rendered captchas and the log are kept")
     parser.add_argument("--budget-minutes", type=float, help="stop (resumably) after this much training")
     parser.add_argument("--dry-run", action="store_true", help="a few hundred captchas, one short epoch: a smoke test")
@@ -312,8 +353,10 @@ def main(argv=None):
     run_arguments = {name: getattr(arguments, name) for name in RUN_ARGUMENTS}
     state = checkpoint.load()
     if state is not None and state["arguments"] != run_arguments:
-        sys.exit(f"{checkpoint.path} holds a run of other arguments ({state['arguments']}): "
-                 "run the same command to carry it on, or delete it to start this one")
+        sys.exit(
+            f"{checkpoint.path} holds a run of other arguments ({state['arguments']}): "
+            "run the same command to carry it on, or delete it to start this one"
+        )
     keep_freed_heap()
     torch.manual_seed(arguments.seed)
     torch.set_num_threads(2)
@@ -323,7 +366,11 @@ def main(argv=None):
     sources = data.without(arguments.leave_out)
     pixels, labels = data.cached_build(work, arguments.seed * 10**8, arguments.samples, sources)
     held_out = data.cached_build(work, VALIDATION_FIRST_SEED, min(2000, arguments.samples), data.SOURCES)
-    folders = labelled_set(arguments.validation) if arguments.validation and pathlib.Path(arguments.validation).is_dir() else {}
+    folders = (
+        labelled_set(arguments.validation)
+        if arguments.validation and pathlib.Path(arguments.validation).is_dir()
+        else {}
+    )
     log(f"ready in {time.perf_counter() - wall:.0f} s; validation folders: {len(folders)}")
 
     steps_per_epoch = max(1, arguments.samples // arguments.batch)
@@ -331,7 +378,11 @@ def main(argv=None):
         run = Run.from_state(state, steps_per_epoch)
         log(f"carrying on from {checkpoint.path} at step {run.done} of {run.total}")
     else:
-        run = Run(digit_net_from_onnx(arguments.init) if arguments.init else DigitNet(arguments.width), run_arguments, steps_per_epoch)
+        run = Run(
+            digit_net_from_onnx(arguments.init) if arguments.init else DigitNet(arguments.width),
+            run_arguments,
+            steps_per_epoch,
+        )
         run.initial_card = _card_of(arguments.init) if arguments.init else None
 
     def after_epoch(epoch):
@@ -341,7 +392,9 @@ def main(argv=None):
 
     budget = None if arguments.budget_minutes is None else 60 * arguments.budget_minutes
     try:
-        run.advance(epoch_batches(pixels, labels, arguments.batch, arguments.seed), log, after_epoch, checkpoint, budget)
+        run.advance(
+            epoch_batches(pixels, labels, arguments.batch, arguments.seed), log, after_epoch, checkpoint, budget
+        )
     except Stopped as stopped:
         log(str(stopped))
         raise SystemExit(STOPPED) from None
@@ -356,8 +409,11 @@ def main(argv=None):
             "sources": {name: share for share, name in sources},
             "first_seed": arguments.seed * 10**8,
         },
-        "epochs": arguments.epochs, "batch": arguments.batch, "learning_rate": arguments.learning_rate,
-        "seed": arguments.seed, "training_seconds": round(run.seconds),
+        "epochs": arguments.epochs,
+        "batch": arguments.batch,
+        "learning_rate": arguments.learning_rate,
+        "seed": arguments.seed,
+        "training_seconds": round(run.seconds),
         "torch": torch.__version__,
         "validation (greedy decoding, every image answered)": run.history[-1],
     }
