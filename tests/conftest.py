@@ -5,8 +5,19 @@ from captcha_service import create_app
 # Tests that start processes (the real server, PM2, nginx, pip, training runs) or drive thousands
 # of requests: `make test` runs them, `make test-fast` (pytest -m "not slow") leaves them out.
 SLOW_MODULES = {
-    "test_concurrency", "test_nginx", "test_packaging", "test_pm2", "test_schemathesis", "test_server",
-    "test_solver_clients", "test_training", "test_upstream_solver", "test_upstream_handover", "test_site_models", "test_layers", "test_container",
+    "test_concurrency",
+    "test_nginx",
+    "test_packaging",
+    "test_pm2",
+    "test_schemathesis",
+    "test_server",
+    "test_solver_clients",
+    "test_training",
+    "test_upstream_solver",
+    "test_upstream_handover",
+    "test_site_models",
+    "test_layers",
+    "test_container",
     "test_apidocs_browser",
 }
 

@@ -16,14 +16,21 @@ CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 # What headless chromium needs as root in a container, and what keeps it from calling out while a test runs.
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 KEY = "browser-test-key"
 WAIT = 30  # seconds for the page to render or answer; it takes one or two
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromium-driver are not installed (make test installs them where it can)"
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="chromium and chromium-driver are not installed (make test installs them where it can)",
 )
 
 
@@ -43,14 +50,24 @@ def browser(tmp_path_factory):
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory):
     """The real server with no API keys; yields its base url."""
-    with running_server(tmp_path_factory.mktemp("open") / "server.log", API_KEYS="", API_KEYS_FILE="") as (url, _, _, _):
+    with running_server(tmp_path_factory.mktemp("open") / "server.log", API_KEYS="", API_KEYS_FILE="") as (
+        url,
+        _,
+        _,
+        _,
+    ):
         yield url
 
 
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory):
     """The real server with API_KEYS set; yields its base url."""
-    with running_server(tmp_path_factory.mktemp("keyed") / "server.log", API_KEYS=KEY, API_KEYS_FILE="") as (url, _, _, _):
+    with running_server(tmp_path_factory.mktemp("keyed") / "server.log", API_KEYS=KEY, API_KEYS_FILE="") as (
+        url,
+        _,
+        _,
+        _,
+    ):
         yield url
 
 
@@ -60,18 +77,23 @@ def server(request):
 
 
 def open_docs(browser, url):
-    """Load ``url``/apidocs/ afresh, wait until swagger-ui has drawn the operations, and return the console messages of the load."""
+    """Load ``url``/apidocs/ afresh, wait until swagger-ui has drawn the operations, and return the console messages
+    of the load."""
     browser.get_log("browser")  # drop what an earlier page left
     browser.get(url + "/apidocs/")
-    WebDriverWait(browser, WAIT).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".opblock .opblock-summary-path"))
+    WebDriverWait(browser, WAIT).until(
+        lambda driver: driver.find_elements(By.CSS_SELECTOR, ".opblock .opblock-summary-path")
+    )
     return browser.get_log("browser")
 
 
 def operations(browser):
     """Each operation drawn on the page, as (METHOD, path), with its element."""
     return {
-        (block.find_element(By.CSS_SELECTOR, ".opblock-summary-method").text,
-         block.find_element(By.CSS_SELECTOR, ".opblock-summary-path").get_attribute("data-path")): block
+        (
+            block.find_element(By.CSS_SELECTOR, ".opblock-summary-method").text,
+            block.find_element(By.CSS_SELECTOR, ".opblock-summary-path").get_attribute("data-path"),
+        ): block
         for block in browser.find_elements(By.CSS_SELECTOR, ".opblock")
     }
 
@@ -88,13 +110,21 @@ def execute(browser, operation):
         shown.click()
     WebDriverWait(browser, WAIT).until(lambda _: operation.find_elements(By.CSS_SELECTOR, ".btn.execute"))[0].click()
     try:
-        status = WebDriverWait(browser, WAIT).until(
-            lambda _: operation.find_elements(By.CSS_SELECTOR, ".live-responses-table .response .response-col_status")
-        )[0].text
+        status = (
+            WebDriverWait(browser, WAIT)
+            .until(
+                lambda _: operation.find_elements(
+                    By.CSS_SELECTOR, ".live-responses-table .response .response-col_status"
+                )
+            )[0]
+            .text
+        )
     except TimeoutException:
         refused = [field.get_attribute("outerHTML") for field in operation.find_elements(By.CSS_SELECTOR, ".invalid")]
         pytest.fail(f"no answer shown after Execute; the fields the page refused to send: {refused}")
-    body = operation.find_element(By.CSS_SELECTOR, ".live-responses-table .response-col_description .highlight-code pre").text
+    body = operation.find_element(
+        By.CSS_SELECTOR, ".live-responses-table .response-col_description .highlight-code pre"
+    ).text
     return int(status), json.loads(body)
 
 
@@ -104,18 +134,26 @@ def script_errors(browser, operation):
     Chromium logs every 4xx as a "network" message, and swagger-ui 3 logs the answer's status
     line ("Error: UNPROCESSABLE ENTITY") before it draws the answer: neither is a script error.
     """
-    shown = [line.text for line in operation.find_elements(By.CSS_SELECTOR, ".live-responses-table .response-col_description > span")]
+    shown = [
+        line.text
+        for line in operation.find_elements(By.CSS_SELECTOR, ".live-responses-table .response-col_description > span")
+    ]
     reported = [line for line in shown if line.startswith("Error: ")]
     return [
-        message for message in browser.get_log("browser")
-        if message["level"] == "SEVERE" and message["source"] != "network" and not any(line in message["message"] for line in reported)
+        message
+        for message in browser.get_log("browser")
+        if message["level"] == "SEVERE"
+        and message["source"] != "network"
+        and not any(line in message["message"] for line in reported)
     ]
 
 
 def authorize(browser, key):
     """Enter ``key`` for the X-API-Key scheme in the Authorize dialog, and close it."""
     browser.find_element(By.CSS_SELECTOR, ".auth-wrapper .btn.authorize").click()
-    containers = WebDriverWait(browser, WAIT).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".dialog-ux .auth-container"))
+    containers = WebDriverWait(browser, WAIT).until(
+        lambda driver: driver.find_elements(By.CSS_SELECTOR, ".dialog-ux .auth-container")
+    )
     api_key = next(container for container in containers if "X-API-Key" in container.text)
     api_key.find_element(By.CSS_SELECTOR, "input").send_keys(key)
     api_key.find_element(By.CSS_SELECTOR, ".btn.modal-btn.authorize").click()
@@ -130,7 +168,9 @@ def test_the_page_loads_without_console_errors(browser, server):
 def test_every_path_of_the_spec_is_an_operation_on_the_page(browser, server):
     spec = requests.get(server + "/apispec_1.json", timeout=10).json()
     open_docs(browser, server)
-    in_spec = {(method.upper(), path) for path, item in spec["paths"].items() for method in item if method != "parameters"}
+    in_spec = {
+        (method.upper(), path) for path, item in spec["paths"].items() for method in item if method != "parameters"
+    }
     assert set(operations(browser)) == in_spec
 
 
@@ -153,8 +193,14 @@ def test_with_keys_locks_are_shown_on_the_routes_that_ask_for_one_and_only_there
     open_docs(browser, keyed_server)
     assert len(browser.find_elements(By.CSS_SELECTOR, ".auth-wrapper .btn.authorize")) == 1
     shown = operations(browser)
-    locked = {operation for operation, block in shown.items() if block.find_elements(By.CSS_SELECTOR, ".authorization__btn")}
-    asking = {(method, path) for method, path in shown if requests.request(method, keyed_server + path, timeout=10).status_code == 401}
+    locked = {
+        operation for operation, block in shown.items() if block.find_elements(By.CSS_SELECTOR, ".authorization__btn")
+    }
+    asking = {
+        (method, path)
+        for method, path in shown
+        if requests.request(method, keyed_server + path, timeout=10).status_code == 401
+    }
     assert ("POST", "/ocr") in asking
     assert locked == asking
 

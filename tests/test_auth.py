@@ -17,7 +17,11 @@ def keyed_app():
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Authorization": "Bearer first-key-123"}, {"Authorization": "bearer second-key-456"}, {"X-API-Key": "second-key-456"}],
+    [
+        {"Authorization": "Bearer first-key-123"},
+        {"Authorization": "bearer second-key-456"},
+        {"X-API-Key": "second-key-456"},
+    ],
     ids=["bearer", "bearer-lowercase", "x-api-key"],
 )
 def test_a_known_key_reads(keyed_app, headers):
@@ -26,7 +30,13 @@ def test_a_known_key_reads(keyed_app, headers):
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"X-API-Key": ""}, {"Authorization": "Basic Zmlyc3Qta2V5LTEyMw=="}, {"X-API-Key": "first-key-12"}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"X-API-Key": ""},
+        {"Authorization": "Basic Zmlyc3Qta2V5LTEyMw=="},
+        {"X-API-Key": "first-key-12"},
+    ],
     ids=["none", "wrong", "empty", "basic-auth", "prefix-of-a-key"],
 )
 def test_a_missing_or_wrong_key_is_401_json(keyed_app, headers):
@@ -73,7 +83,10 @@ def test_a_path_in_api_keys_is_refused_not_taken_as_a_key(setting):
         load_api_keys(setting)
 
 
-@pytest.mark.parametrize(("host", "keys", "warns"), [("0.0.0.0", "", True), ("127.0.0.1", "", False), ("localhost", "", False), ("0.0.0.0", "k", False)])
+@pytest.mark.parametrize(
+    ("host", "keys", "warns"),
+    [("0.0.0.0", "", True), ("127.0.0.1", "", False), ("localhost", "", False), ("0.0.0.0", "k", False)],
+)
 def test_an_open_service_on_the_network_is_warned_about(app, caplog, host, keys, warns):
     with caplog.at_level(logging.WARNING):
         warn_if_open_to_the_network(app.logger, host, load_api_keys(keys))

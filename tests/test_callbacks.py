@@ -23,7 +23,9 @@ def receiver():
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - http.server's name
-            received.put((self.path, self.headers["Content-Type"], self.rfile.read(int(self.headers["Content-Length"])).decode()))
+            received.put(
+                (self.path, self.headers["Content-Type"], self.rfile.read(int(self.headers["Content-Length"])).decode())
+            )
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -41,7 +43,10 @@ def receiver():
 
 def test_a_pingback_is_sent_the_id_and_the_answer_as_2captcha_sends_them(client, receiver):
     url, received = receiver
-    sent = client.post("/in.php", data={"key": "any", "method": "base64", "body": base64_of(CAPTCHA), "pingback": f"{url}/pingback?bot=1"})
+    sent = client.post(
+        "/in.php",
+        data={"key": "any", "method": "base64", "body": base64_of(CAPTCHA), "pingback": f"{url}/pingback?bot=1"},
+    )
     task_id = sent.get_data(as_text=True).split("|")[1]
     path, content_type, body = received.get(timeout=10)
     assert path == "/pingback?bot=1" and content_type == "application/x-www-form-urlencoded"
@@ -54,26 +59,41 @@ def test_a_callback_url_is_sent_what_get_task_result_answers_unsolvable_too(clie
     created = client.post("/createTask", json={"clientKey": "any", "callbackUrl": f"{url}/done", "task": task}).json
     path, content_type, body = received.get(timeout=10)
     assert path == "/done" and content_type == "application/json"
-    assert json.loads(body) == {"taskId": created["taskId"], "errorId": 12, "errorCode": "ERROR_CAPTCHA_UNSOLVABLE",
-                                "errorDescription": "no sure reading of this captcha"}
+    assert json.loads(body) == {
+        "taskId": created["taskId"],
+        "errorId": 12,
+        "errorCode": "ERROR_CAPTCHA_UNSOLVABLE",
+        "errorDescription": "no sure reading of this captcha",
+    }
     task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}
     created = client.post("/createTask", json={"clientKey": "any", "callbackUrl": f"{url}/done", "task": task}).json
     _, _, body = received.get(timeout=10)
-    assert json.loads(body) == {"taskId": created["taskId"], "errorId": 0, "status": "ready", "solution": {"text": label_of(CAPTCHA)}}
+    assert json.loads(body) == {
+        "taskId": created["taskId"],
+        "errorId": 0,
+        "status": "ready",
+        "solution": {"text": label_of(CAPTCHA)},
+    }
 
 
-@pytest.mark.parametrize("target", ["http://10.0.0.1/hook", "http://example.com/hook", "ftp://127.0.0.1/x", "not a url"])
+@pytest.mark.parametrize(
+    "target", ["http://10.0.0.1/hook", "http://example.com/hook", "ftp://127.0.0.1/x", "not a url"]
+)
 def test_a_callback_to_a_host_not_allowed_is_refused_before_anything_is_read(client, target):
     task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}
     answer = client.post("/createTask", json={"clientKey": "any", "callbackUrl": target, "task": task}).json
     assert answer["errorId"] == 22 and answer["errorCode"] == "ERROR_BAD_PARAMETERS"
-    sent = client.post("/in.php", data={"key": "any", "method": "base64", "body": base64_of(CAPTCHA), "pingback": target})
+    sent = client.post(
+        "/in.php", data={"key": "any", "method": "base64", "body": base64_of(CAPTCHA), "pingback": target}
+    )
     assert sent.get_data(as_text=True) == "ERROR_BAD_PARAMETERS"
 
 
 def test_callback_hosts_may_name_others():
     callbacks = Callbacks("hooks.example, 10.0.0.7")
-    assert callbacks.callback("https://hooks.example/x", CALLBACK_URL) == Callback("https://hooks.example/x", CALLBACK_URL)
+    assert callbacks.callback("https://hooks.example/x", CALLBACK_URL) == Callback(
+        "https://hooks.example/x", CALLBACK_URL
+    )
     assert callbacks.callback("http://10.0.0.7:8080/x", PINGBACK).url == "http://10.0.0.7:8080/x"
     with pytest.raises(SolverError):
         callbacks.callback("http://127.0.0.1/x", PINGBACK)
@@ -98,9 +118,16 @@ def test_a_captcha_forwarded_upstream_is_told_when_the_upstream_answers(receiver
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     try:
-        client = create_app({"UPSTREAM_SOLVER": f"http://127.0.0.1:{upstream.server_address[1]}", "MIN_CONFIDENCE": 1.0}).test_client()
-        task_id = client.post("/in.php", data={"key": "any", "method": "base64", "body": base64_of(CAPTCHA), "pingback": f"{url}/p"}).get_data(
-            as_text=True).split("|")[1]
+        client = create_app(
+            {"UPSTREAM_SOLVER": f"http://127.0.0.1:{upstream.server_address[1]}", "MIN_CONFIDENCE": 1.0}
+        ).test_client()
+        task_id = (
+            client.post(
+                "/in.php", data={"key": "any", "method": "base64", "body": base64_of(CAPTCHA), "pingback": f"{url}/p"}
+            )
+            .get_data(as_text=True)
+            .split("|")[1]
+        )
         _, _, body = received.get(timeout=10)
         assert urllib.parse.parse_qs(body) == {"id": [task_id], "code": ["8642"]}
     finally:

@@ -12,7 +12,10 @@ GIF = FIXTURES / "java_easycaptcha_gif-0_8985.gif"
 def run_cli(*arguments, stdin=b""):
     return subprocess.run(
         [sys.executable, "-m", "captcha_service", "read", *map(str, arguments)],
-        cwd=ROOT, input=stdin, capture_output=True, timeout=120,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        timeout=120,
     )
 
 

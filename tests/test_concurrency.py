@@ -24,7 +24,11 @@ def resized(path, factor):
 
 def mixed_bodies():
     """Good captchas at several sizes, and bad inputs, as JSON bodies."""
-    good = [{"image_base64": base64.b64encode(resized(path, factor)).decode()} for path in CAPTCHA_FILES for factor in (0.5, 1.0, 2.5)]
+    good = [
+        {"image_base64": base64.b64encode(resized(path, factor)).decode()}
+        for path in CAPTCHA_FILES
+        for factor in (0.5, 1.0, 2.5)
+    ]
     bad = [
         {"image_base64": "not base64 at all!"},
         {"image_base64": base64.b64encode(b"plain text, not an image").decode()},

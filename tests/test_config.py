@@ -22,7 +22,9 @@ def test_test_config_wins_over_the_environment(monkeypatch):
     assert app.config["THREADS"] == 7
 
 
-@pytest.mark.parametrize(("text", "value"), [("1", True), ("true", True), ("Yes", True), ("0", False), ("false", False), ("no", False)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", True), ("true", True), ("Yes", True), ("0", False), ("false", False), ("no", False)]
+)
 def test_a_boolean_setting_reads_the_words_not_pythons_truth(monkeypatch, text, value):
     monkeypatch.setattr(config.Config, "FLAG", False, raising=False)
     assert settings_from_environment({"FLAG": text}) == {"FLAG": value}

@@ -36,7 +36,10 @@ def unavailable():
     """Why images cannot be built and run here, or ``None``."""
     if os.geteuid() != 0:
         return "needs root: debootstrap, and buildah's chroot isolation"
-    tools = {"buildah": shutil.which("buildah"), "debootstrap": shutil.which("debootstrap", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")}
+    tools = {
+        "buildah": shutil.which("buildah"),
+        "debootstrap": shutil.which("debootstrap", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"),
+    }
     missing = [name for name, path in tools.items() if path is None]
     if missing:
         return f"{' and '.join(missing)} not installed (make container-tools, or apt-get install buildah debootstrap)"
@@ -52,13 +55,17 @@ def unavailable():
 def run(command, timeout=120):
     """``command``'s standard output; its output's end in the failure otherwise."""
     completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    assert completed.returncode == 0, f"{' '.join(command)} exited with {completed.returncode}:\n{(completed.stdout + completed.stderr)[-3000:]}"
+    assert completed.returncode == 0, (
+        f"{' '.join(command)} exited with {completed.returncode}:\n{(completed.stdout + completed.stderr)[-3000:]}"
+    )
     return completed.stdout
 
 
 def labels_of(image):
     """An image's labels, or ``None`` when there is no such image."""
-    completed = subprocess.run(["buildah", "inspect", "--type", "image", image], capture_output=True, text=True, timeout=60)
+    completed = subprocess.run(
+        ["buildah", "inspect", "--type", "image", image], capture_output=True, text=True, timeout=60
+    )
     if completed.returncode != 0:
         return None
     return json.loads(completed.stdout)["OCIv1"]["config"].get("Labels") or {}
@@ -78,11 +85,31 @@ def image():
     if (labels_of(BASE_IMAGE) or {}).get("captcha-ocr.base-script-sha256") != script_hash:
         run([*NICE, str(BASE_SCRIPT), BASE_IMAGE], timeout=1800)
     # PIP_INDEX_URL: a mirror this machine's pip is told to use (pypi.org otherwise).
-    index = [f"--build-arg=INDEX_URL={os.environ['PIP_INDEX_URL']}"] if os.environ.get("PIP_INDEX_URL", "").startswith(("http://", "https://")) else []
-    run([
-        *NICE, "buildah", "bud", *CHROOT, "--format", "docker", "--layers", "--pull=never", f"--build-arg=BASE={BASE_IMAGE}", *index,
-        "-f", str(ROOT / "Containerfile"), "-t", IMAGE, str(ROOT),
-    ], timeout=1800)
+    index = (
+        [f"--build-arg=INDEX_URL={os.environ['PIP_INDEX_URL']}"]
+        if os.environ.get("PIP_INDEX_URL", "").startswith(("http://", "https://"))
+        else []
+    )
+    run(
+        [
+            *NICE,
+            "buildah",
+            "bud",
+            *CHROOT,
+            "--format",
+            "docker",
+            "--layers",
+            "--pull=never",
+            f"--build-arg=BASE={BASE_IMAGE}",
+            *index,
+            "-f",
+            str(ROOT / "Containerfile"),
+            "-t",
+            IMAGE,
+            str(ROOT),
+        ],
+        timeout=1800,
+    )
     return IMAGE
 
 
@@ -94,7 +121,8 @@ def container(image):
 
 
 def contained_server(buildah_pid):
-    """The process ``buildah run`` (pid ``buildah_pid``) runs in the container: the descendant that is not buildah's own.
+    """The process ``buildah run`` (pid ``buildah_pid``) runs in the container: the descendant that is not buildah's
+    own.
 
     It is what ``docker stop`` signals. buildah run itself, sent SIGTERM, kills it with SIGKILL (buildah 1.28's
     chroot isolation does not forward the signal), so the test signals the server, as a container runtime does.
@@ -130,9 +158,17 @@ def test_the_image_holds_the_package_and_its_models_and_nothing_of_the_build(ima
     root = pathlib.Path(run(["buildah", "mount", container]).strip())
     try:
         models = root / SITE_PACKAGES / "captcha_service" / "ocr" / "models"
-        assert (models / "digits.onnx").is_file() and (models / "calibrations.json").is_file() and (models / "common-int8.onnx").is_file()
-        assert (root / SITE_PACKAGES / "ddddocr" / "common_old.onnx").is_file()  # the ddddocr model the service runs as it is
-        assert not [name for name in ("tests", "bench", "deploy", "cv2", "pip") if (root / SITE_PACKAGES / name).exists()]
+        assert (
+            (models / "digits.onnx").is_file()
+            and (models / "calibrations.json").is_file()
+            and (models / "common-int8.onnx").is_file()
+        )
+        assert (
+            root / SITE_PACKAGES / "ddddocr" / "common_old.onnx"
+        ).is_file()  # the ddddocr model the service runs as it is
+        assert not [
+            name for name in ("tests", "bench", "deploy", "cv2", "pip") if (root / SITE_PACKAGES / name).exists()
+        ]
         assert not (root / "src").exists() and not (root / "root" / ".cache").exists()
     finally:
         subprocess.run(["buildah", "umount", container], capture_output=True, timeout=60)
@@ -145,8 +181,21 @@ def test_the_container_serves_reads_and_stops_on_sigterm(image, container, tmp_p
     log_path = tmp_path / "container.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [*NICE, "buildah", "run", *CHROOT, "--network", "host", "--env", f"PORT={port}", container, "--", *config["Cmd"]],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                *NICE,
+                "buildah",
+                "run",
+                *CHROOT,
+                "--network",
+                "host",
+                "--env",
+                f"PORT={port}",
+                container,
+                "--",
+                *config["Cmd"],
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until_healthy(url + "/", timeout=180, still_running=lambda: server.poll() is None)
@@ -156,13 +205,24 @@ def test_the_container_serves_reads_and_stops_on_sigterm(image, container, tmp_p
         assert answer.json()["digits"] == "3674"
 
         served = contained_server(server.pid)
-        assert f"Uid:\t{config['User'].split(':')[0]}\t" in pathlib.Path(f"/proc/{served}/status").read_text()  # not root
-        healthcheck = [*CHROOT, "--network", "host", "--env", f"PORT={port}", container, "--", *config["Healthcheck"]["Test"][1:]]
+        # not root
+        assert f"Uid:\t{config['User'].split(':')[0]}\t" in pathlib.Path(f"/proc/{served}/status").read_text()
+        healthcheck = [
+            *CHROOT,
+            "--network",
+            "host",
+            "--env",
+            f"PORT={port}",
+            container,
+            "--",
+            *config["Healthcheck"]["Test"][1:],
+        ]
         assert subprocess.run(["buildah", "run", *healthcheck], capture_output=True, timeout=120).returncode == 0
 
         stopping = time.monotonic()
         os.kill(served, signal.SIGTERM)
-        assert server.wait(timeout=STOP_SECONDS) == 0, log_path.read_text()[-3000:]  # 0: waitress drained and stopped, not killed
+        # 0: waitress drained and stopped, not killed
+        assert server.wait(timeout=STOP_SECONDS) == 0, log_path.read_text()[-3000:]
         assert time.monotonic() - stopping < STOP_SECONDS
     finally:
         if server.poll() is None:
@@ -170,4 +230,5 @@ def test_the_container_serves_reads_and_stops_on_sigterm(image, container, tmp_p
             server.wait(timeout=30)
     output = log_path.read_text()
     assert f"captcha-ocr: listening on http://0.0.0.0:{port}" in output and "Traceback" not in output
-    assert subprocess.run(["buildah", "run", *healthcheck], capture_output=True, timeout=120).returncode != 0  # nothing answers now
+    # nothing answers now
+    assert subprocess.run(["buildah", "run", *healthcheck], capture_output=True, timeout=120).returncode != 0

@@ -15,24 +15,37 @@ def cors_client():
 
 
 def test_a_named_page_may_read_the_answer_and_its_request_id(cors_client):
-    answer = cors_client.post("/ocr", json={"image_base64": base64_of(KAPTCHA)}, headers={"Origin": PAGE, "X-API-Key": "key-a"})
+    answer = cors_client.post(
+        "/ocr", json={"image_base64": base64_of(KAPTCHA)}, headers={"Origin": PAGE, "X-API-Key": "key-a"}
+    )
     assert answer.status_code == 200
     assert answer.headers["Access-Control-Allow-Origin"] == PAGE
     assert "X-Request-ID" in answer.headers["Access-Control-Expose-Headers"]
 
 
 def test_a_preflight_is_answered_without_a_key_and_allows_the_key_header(cors_client):
-    preflight = cors_client.options("/ocr", headers={
-        "Origin": PAGE, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type, x-api-key",
-    })
+    preflight = cors_client.options(
+        "/ocr",
+        headers={
+            "Origin": PAGE,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-api-key",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == PAGE
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
-    assert {"content-type", "x-api-key"} <= {name.strip().lower() for name in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"content-type", "x-api-key"} <= {
+        name.strip().lower() for name in preflight.headers["Access-Control-Allow-Headers"].split(",")
+    }
 
 
 def test_another_page_gets_no_cors_headers_and_so_cannot_read(cors_client):
-    answer = cors_client.post("/ocr", json={"image_base64": base64_of(KAPTCHA)}, headers={"Origin": "https://evil.example", "X-API-Key": "key-a"})
+    answer = cors_client.post(
+        "/ocr",
+        json={"image_base64": base64_of(KAPTCHA)},
+        headers={"Origin": "https://evil.example", "X-API-Key": "key-a"},
+    )
     assert "Access-Control-Allow-Origin" not in answer.headers
 
 
@@ -46,7 +59,9 @@ def test_any_page_with_a_star():
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
-@pytest.mark.parametrize("setting", ["example.com", "https://example.com/login", "*, https://example.com", "ftp://example.com"])
+@pytest.mark.parametrize(
+    "setting", ["example.com", "https://example.com/login", "*, https://example.com", "ftp://example.com"]
+)
 def test_a_setting_that_is_no_origin_stops_the_start_up(setting):
     with pytest.raises(ValueError, match="CORS_ORIGINS"):
         create_app({"CORS_ORIGINS": setting})

@@ -16,7 +16,9 @@ def test_bad_images_are_refused_with_a_reason(client, data, detail):
 
 
 @pytest.mark.parametrize(
-    "data", [kaptcha_as("CMYK", "JPEG"), sixteen_bit_png(), kaptcha_as("P", "GIF")], ids=["cmyk-jpeg", "16-bit-png", "palette-gif"]
+    "data",
+    [kaptcha_as("CMYK", "JPEG"), sixteen_bit_png(), kaptcha_as("P", "GIF")],
+    ids=["cmyk-jpeg", "16-bit-png", "palette-gif"],
 )
 def test_unusual_but_valid_encodings_are_read(client, data):
     response = client.post("/ocr", json={"image_base64": encoded(data)})
@@ -26,7 +28,11 @@ def test_unusual_but_valid_encodings_are_read(client, data):
 
 BODY_CASES = [
     ("illegal-base64", json.dumps({"image_base64": "iVBOR%%w0KGgo"}), "not valid base64"),
-    ("non-image-data-url", json.dumps({"image_base64": "data:application/pdf;base64," + encoded(b"%PDF-1.4")}), "not an image"),
+    (
+        "non-image-data-url",
+        json.dumps({"image_base64": "data:application/pdf;base64," + encoded(b"%PDF-1.4")}),
+        "not an image",
+    ),
     ("number", json.dumps({"image_base64": 12345}), "must be a base64 string"),
     ("list", json.dumps({"image_base64": ["iVBOR"]}), "must be a base64 string"),
     ("object", json.dumps({"image_base64": {"data": "iVBOR"}}), "must be a base64 string"),
@@ -38,7 +44,11 @@ BODY_CASES = [
     ("deeply-nested", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ("huge-length", '{"image_base64": "iVBOR", "length": 1' + "0" * 400 + "}", "length: must be a whole number"),
     ("huge-min-confidence", '{"image_base64": "iVBOR", "min_confidence": 1e400}', "min_confidence: must be a number"),
-    ("negative-min-confidence", '{"image_base64": "iVBOR", "min_confidence": -0.5}', "min_confidence: must be a number"),
+    (
+        "negative-min-confidence",
+        '{"image_base64": "iVBOR", "min_confidence": -0.5}',
+        "min_confidence: must be a number",
+    ),
     ("empty-body", "", "malformed JSON"),
 ]
 

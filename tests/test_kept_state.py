@@ -1,4 +1,5 @@
-"""What the service keeps, attacked as a hostile client or an unlucky operator would: samples, tasks, site models, settings.
+"""What the service keeps, attacked as a hostile client or an unlucky operator would: samples, tasks, site models,
+settings.
 
 Each test replays one attack that worked on 1.3.0 (reliability round three) on the real models.
 """
@@ -64,7 +65,9 @@ def report(client, headers, request_id, **fields):
 
 
 @pytest.mark.parametrize(
-    "body", [{"image_base64": "bm90IGFuIGltYWdl"}, {"image_base64": base64_of(CAPTCHA), "model": "nowhere"}], ids=["not-an-image", "unknown-model"]
+    "body",
+    [{"image_base64": "bm90IGFuIGltYWdl"}, {"image_base64": base64_of(CAPTCHA), "model": "nowhere"}],
+    ids=["not-an-image", "unknown-model"],
 )
 def test_what_is_refused_before_any_reading_is_neither_remembered_nor_kept(keeping, samples_dir, body):
     client = keeping.test_client()
@@ -97,10 +100,15 @@ def test_samples_dir_stays_within_its_byte_quota_and_says_why_a_sample_was_not_k
     quota = 3 * CAPTCHA.stat().st_size + 100  # room for three captchas
     keeping = create_app({"SAMPLES_DIR": str(samples_dir), "API_KEYS": "key-a", "SAMPLES_MAX_BYTES": quota})
     client = keeping.test_client()
-    answers = [report(client, A, read(client, **A).headers["X-Request-ID"], digits=label_of(CAPTCHA)).json for _ in range(5)]
+    answers = [
+        report(client, A, read(client, **A).headers["X-Request-ID"], digits=label_of(CAPTCHA)).json for _ in range(5)
+    ]
     assert [answer["sample"] is not None for answer in answers] == [True, True, True, False, False]
     assert "SAMPLES_MAX_BYTES" in answers[-1]["not_kept"]
-    assert sum(path.stat().st_size for path in samples_dir.rglob("*") if path.is_file()) <= keeping.config["SAMPLES_MAX_BYTES"]
+    assert (
+        sum(path.stat().st_size for path in samples_dir.rglob("*") if path.is_file())
+        <= keeping.config["SAMPLES_MAX_BYTES"]
+    )
 
 
 def test_a_key_cannot_report_on_another_keys_request(keeping, samples_dir):
@@ -135,9 +143,18 @@ def test_a_sample_that_cannot_be_written_is_reported_not_a_500(tmp_path):
     client = create_app({"SAMPLES_DIR": str(blocked)}).test_client()
     answered = read(client)
     recorded = report(client, {}, answered.headers["X-Request-ID"], correct=True)
-    assert recorded.status_code == 200 and recorded.json["sample"] is None and "could not be written" in recorded.json["not_kept"]
-    created = client.post("/createTask", json={"clientKey": "k", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}).json
-    assert client.post("/reportCorrect", json={"clientKey": "k", "taskId": created["taskId"]}).json == {"errorId": 0, "status": "success"}
+    assert (
+        recorded.status_code == 200
+        and recorded.json["sample"] is None
+        and "could not be written" in recorded.json["not_kept"]
+    )
+    created = client.post(
+        "/createTask", json={"clientKey": "k", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}
+    ).json
+    assert client.post("/reportCorrect", json={"clientKey": "k", "taskId": created["taskId"]}).json == {
+        "errorId": 0,
+        "status": "success",
+    }
 
 
 def test_a_write_that_fails_half_way_leaves_the_old_file_and_no_part(tmp_path, monkeypatch):
@@ -157,12 +174,17 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_and_no_part(tmp_path, m
 
 
 def create_task(client, key, body=None):
-    return client.post("/createTask", json={"clientKey": key, "task": {"type": "ImageToTextTask", "body": body or base64_of(CAPTCHA)}}).json
+    return client.post(
+        "/createTask", json={"clientKey": key, "task": {"type": "ImageToTextTask", "body": body or base64_of(CAPTCHA)}}
+    ).json
 
 
 def test_a_task_keeps_a_digest_of_its_key_and_a_huge_key_is_no_key(client, app):
     assert create_task(client, "k" * 1_800_000)["errorId"] == 1
-    assert client.post("/in.php", data={"key": "k" * 300, "method": "base64", "body": base64_of(CAPTCHA)}).text == "ERROR_WRONG_USER_KEY"
+    assert (
+        client.post("/in.php", data={"key": "k" * 300, "method": "base64", "body": base64_of(CAPTCHA)}).text
+        == "ERROR_WRONG_USER_KEY"
+    )
     task = task_store(app).get(create_task(client, "bot")["taskId"], key_owner("bot"))
     assert task is not None and "bot" not in task.owner and len(task.owner) == 32
 
@@ -247,10 +269,14 @@ def test_a_malformed_card_makes_its_model_unusable_never_a_500(serving_models, m
     assert refused.status_code == 422 and refused.json["detail"].startswith("site model 'bad' cannot be used")
     listed = {model["name"]: model for model in client.get("/models", headers=A).json["models"]}
     assert listed["bad"]["usable"] is False and "usable" not in listed["good"]
-    assert read_with(client, "good").status_code in (200, 422) and "cannot be used" not in read_with(client, "good").text
+    assert (
+        read_with(client, "good").status_code in (200, 422) and "cannot be used" not in read_with(client, "good").text
+    )
 
 
-@pytest.mark.parametrize("model", [b"", b"not a model", MODEL_FILE.read_bytes()[:5000]], ids=["empty", "garbage", "truncated"])
+@pytest.mark.parametrize(
+    "model", [b"", b"not a model", MODEL_FILE.read_bytes()[:5000]], ids=["empty", "garbage", "truncated"]
+)
 def test_a_model_file_onnxruntime_cannot_load_is_unusable(serving_models, models_dir, model):
     site_model(models_dir, "broken", model=model)
     refused = read_with(serving_models.test_client(), "broken")
@@ -283,7 +309,9 @@ def test_models_needs_a_key_and_an_unknown_model_lists_none(serving_models, mode
 # ---------------------------------------------------------------- protocols and settings
 
 
-@pytest.mark.parametrize("task_id", ["\u00b2", "9" * 5000, "-1", "1e5"], ids=["superscript", "5000-digits", "negative", "float"])
+@pytest.mark.parametrize(
+    "task_id", ["\u00b2", "9" * 5000, "-1", "1e5"], ids=["superscript", "5000-digits", "negative", "float"]
+)
 def test_hostile_task_ids_are_the_protocols_error_not_a_500(client, task_id):
     for json_flag in ("0", "1"):
         answer = client.get("/res.php", query_string={"key": "k", "action": "get", "id": task_id, "json": json_flag})
@@ -294,7 +322,9 @@ def test_a_key_that_is_no_text_is_a_key_error_not_a_500(client):
     body = '{"clientKey": "\\ud800", "task": {"type": "ImageToTextTask", "body": "eA=="}}'
     answer = client.post("/createTask", data=body, content_type="application/json")
     assert answer.status_code == 200 and answer.json["errorCode"] == "ERROR_KEY_DOES_NOT_EXIST"
-    assert client.get("/res.php", query_string={"key": "caf\u00e9", "action": "getbalance"}).text == "ERROR_WRONG_USER_KEY"
+    assert (
+        client.get("/res.php", query_string={"key": "caf\u00e9", "action": "getbalance"}).text == "ERROR_WRONG_USER_KEY"
+    )
 
 
 def test_an_internal_failure_is_a_500_in_the_protocols_words(monkeypatch):
@@ -307,13 +337,21 @@ def test_an_internal_failure_is_a_500_in_the_protocols_words(monkeypatch):
     client = app.test_client()
     polled = client.post("/getTaskResult", json={"clientKey": "k", "taskId": 10**14})
     assert polled.status_code == 500 and polled.json["errorId"] == 2
-    assert client.get("/res.php", query_string={"key": "k", "action": "get", "id": "100000000000000"}).status_code == 500
+    assert (
+        client.get("/res.php", query_string={"key": "k", "action": "get", "id": "100000000000000"}).status_code == 500
+    )
     assert 'status="500"' in client.get("/metrics").text
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("TASK_STORE_SIZE", -1), ("TASK_TTL_SECONDS", -1), ("UPSTREAM_CONCURRENCY", 0), ("MIN_CONFIDENCE", float("nan")), ("OCR_DIGITS", 9)],
+    [
+        ("TASK_STORE_SIZE", -1),
+        ("TASK_TTL_SECONDS", -1),
+        ("UPSTREAM_CONCURRENCY", 0),
+        ("MIN_CONFIDENCE", float("nan")),
+        ("OCR_DIGITS", 9),
+    ],
 )
 def test_a_setting_out_of_range_stops_the_start_up_naming_it(name, value):
     with pytest.raises(ValueError, match=f"{name}="):
@@ -322,9 +360,13 @@ def test_a_setting_out_of_range_stops_the_start_up_naming_it(name, value):
 
 def test_the_server_refuses_a_bad_setting_in_one_line_with_status_2():
     environment = {**os.environ, "TASK_STORE_SIZE": "-1", "PORT": "0"}
-    started = subprocess.run([sys.executable, "wsgi.py"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
+    started = subprocess.run(
+        [sys.executable, "wsgi.py"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
     assert started.returncode == 2
-    assert started.stderr.strip().splitlines() == ["captcha-ocr: setting TASK_STORE_SIZE=-1 is out of range: it must be from 1 to 10000000"]
+    assert started.stderr.strip().splitlines() == [
+        "captcha-ocr: setting TASK_STORE_SIZE=-1 is out of range: it must be from 1 to 10000000"
+    ]
 
 
 def test_a_write_a_killed_process_left_is_removed_and_not_counted(tmp_path):
@@ -333,4 +375,7 @@ def test_a_write_a_killed_process_left_is_removed_and_not_counted(tmp_path):
     left.write_bytes(b"x" * 100)
     (tmp_path / "general" / "r2_1234.jpg").write_bytes(b"y" * 10)
     assert folder_bytes(tmp_path) == 110 and left.exists()  # young: another process may be writing it
-    assert folder_bytes(tmp_path, clock=lambda: left.stat().st_mtime + STALE_PARTIAL_SECONDS + 1) == 10 and not left.exists()
+    assert (
+        folder_bytes(tmp_path, clock=lambda: left.stat().st_mtime + STALE_PARTIAL_SECONDS + 1) == 10
+        and not left.exists()
+    )

@@ -12,7 +12,8 @@ import importlib, pkgutil, sys
 import captcha_service.ocr as core
 for module in pkgutil.iter_modules(core.__path__):
     importlib.import_module(f"captcha_service.ocr.{module.name}")
-print(" ".join(sorted({name.split(".")[0] for name in sys.modules} | {name for name in sys.modules if name.startswith("captcha_service")})))
+print(" ".join(sorted({name.split(".")[0] for name in sys.modules} | \
+{name for name in sys.modules if name.startswith("captcha_service")})))
 """
 IMPORT_THE_SERVICE = """
 import importlib, pkgutil, sys
@@ -26,7 +27,9 @@ IMPORT_THE_BENCHMARKS = IMPORT_THE_SERVICE.replace("captcha_service", "bench")
 
 
 def imported_by(program):
-    completed = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
     return set(completed.stdout.split())
 
 

@@ -34,14 +34,18 @@ def test_model_file_and_charset_match(name):
 def test_the_int8_copy_of_common_is_what_training_quantize_makes_of_the_pinned_release(tmp_path):
     shipped = ONNX_MODELS["common"].path
     card = json.loads(shipped.with_suffix(".card.json").read_text())
-    assert quantize.sha256(ddddocr_folder() / quantize.SOURCE_FILE) == card["source_sha256"], "ddddocr's common.onnx changed: run make ddddocr-int8"
+    assert quantize.sha256(ddddocr_folder() / quantize.SOURCE_FILE) == card["source_sha256"], (
+        "ddddocr's common.onnx changed: run make ddddocr-int8"
+    )
     assert quantize.sha256(shipped) == card["sha256"], "the shipped copy is not the one its card describes"
     made = tmp_path / shipped.name
     quantize.quantized_common(made)
     # Its activation ranges are measured by running the model, whose last bits may differ on
     # another CPU: compare what the copies read, not their bytes.
     options = onnxruntime.SessionOptions()
-    sessions = [onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]) for path in (shipped, made)]
+    sessions = [
+        onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]) for path in (shipped, made)
+    ]
     for image in CAPTCHA_FILES:
         picture = model_input(trim_margins(decode_picture(image.read_bytes())))
         shipped_scores, made_scores = (session.run(None, {"input1": picture})[0] for session in sessions)

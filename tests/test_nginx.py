@@ -41,9 +41,11 @@ def served_reads(log_path):
 
 def test_nginx_spreads_reads_and_hides_a_dead_backend(tmp_path):
     bodies = [({"image_base64": base64_of(path)}, label_of(path)) for path in CAPTCHA_FILES]
-    with running_server(tmp_path / "a.log", TRUSTED_PROXY="127.0.0.1") as (_, port_a, process_a, _), \
-         running_server(tmp_path / "b.log", TRUSTED_PROXY="127.0.0.1") as (_, port_b, _, _), \
-         running_nginx(tmp_path, (port_a, port_b)) as (url, _):
+    with (
+        running_server(tmp_path / "a.log", TRUSTED_PROXY="127.0.0.1") as (_, port_a, process_a, _),
+        running_server(tmp_path / "b.log", TRUSTED_PROXY="127.0.0.1") as (_, port_b, _, _),
+        running_nginx(tmp_path, (port_a, port_b)) as (url, _),
+    ):
         answered, lock, killed = [], threading.Lock(), threading.Event()
 
         def read(index):
@@ -66,7 +68,12 @@ def test_nginx_spreads_reads_and_hides_a_dead_backend(tmp_path):
 
 def test_slow_clients_hold_the_service_but_not_nginx_in_front(tmp_path):
     limit = 8
-    with running_server(tmp_path / "a.log", CONNECTION_LIMIT=limit, TRUSTED_PROXY="127.0.0.1") as (direct_url, port, _, _):
+    with running_server(tmp_path / "a.log", CONNECTION_LIMIT=limit, TRUSTED_PROXY="127.0.0.1") as (
+        direct_url,
+        port,
+        _,
+        _,
+    ):
         with slow_clients(port, limit):  # without a proxy: every connection is held, health checks wait
             with pytest.raises(requests.exceptions.ReadTimeout):
                 requests.get(direct_url + "/", timeout=1.5)
@@ -88,7 +95,9 @@ def test_a_front_for_several_machines_lists_each_machines_processes_and_nginx_ac
     assert all(config.count(backend) == 2 for backend in backends)  # in both upstreams
     assert "127.0.0.1:800" not in config and "hash" not in config
     (tmp_path / "nginx.conf").write_text(config)
-    checked = subprocess.run([NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True)
+    checked = subprocess.run(
+        [NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stderr
 
 
@@ -96,5 +105,7 @@ def test_an_ipv6_host_is_written_in_brackets_as_nginx_reads_an_address_with_its_
     config = nginx_conf(1, 8000, "127.0.0.1:8080", shared_tasks=True, hosts=("fd00::2", "10.0.0.3"))
     assert "server [fd00::2]:8000 " in config and "server 10.0.0.3:8000 " in config
     (tmp_path / "nginx.conf").write_text(config)
-    checked = subprocess.run([NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True)
+    checked = subprocess.run(
+        [NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stderr

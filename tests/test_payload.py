@@ -22,7 +22,17 @@ ENCODED = base64.b64encode(IMAGE_BYTES).decode()
         base64.urlsafe_b64encode(IMAGE_BYTES).decode().rstrip("="),
         f"  {ENCODED}\n",
     ],
-    ids=["plain", "no-padding", "line-breaks", "crlf-and-space", "data-url", "data-url-upper", "data-url-no-type", "url-safe", "surrounding-space"],
+    ids=[
+        "plain",
+        "no-padding",
+        "line-breaks",
+        "crlf-and-space",
+        "data-url",
+        "data-url-upper",
+        "data-url-no-type",
+        "url-safe",
+        "surrounding-space",
+    ],
 )
 def test_accepts_what_clients_send(payload):
     assert decode_image_payload(payload) == IMAGE_BYTES

@@ -74,7 +74,14 @@ def test_pm2_serves_and_restarts_a_killed_service(pm2):
 def test_pm2_start_returns_once_the_service_answers(pm2):
     """What `make pm2-start` runs: pm2 start, then deploy/wait_ready.py; nginx started next finds it up."""
     pm2("start", "eco.config.js")
-    waited = subprocess.run([sys.executable, "-m", "deploy.wait_ready"], cwd=ROOT, env=pm2.environment, capture_output=True, text=True, timeout=180)
+    waited = subprocess.run(
+        [sys.executable, "-m", "deploy.wait_ready"],
+        cwd=ROOT,
+        env=pm2.environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert waited.returncode == 0 and waited.stdout.strip() == f"ready: {pm2.url}", waited.stderr
     with urllib.request.urlopen(pm2.url, timeout=5) as answer:  # at once, no polling
         assert answer.status == 200

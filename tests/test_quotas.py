@@ -1,4 +1,5 @@
-"""KEY_RATE and KEY_CONCURRENCY: each key's reads are limited, in each protocol's words; other keys and keyless reads are not."""
+"""KEY_RATE and KEY_CONCURRENCY: each key's reads are limited, in each protocol's words; other keys and keyless reads
+are not."""
 
 import pytest
 
@@ -44,6 +45,10 @@ def test_over_quota_is_429_with_retry_after_on_ocr_and_no_slot_on_the_protocols(
     answers = [limited.post("/ocr", json=body, headers={"X-API-Key": "key-a"}) for _ in range(3)]
     refused = [answer for answer in answers if answer.status_code == 429]
     assert refused and refused[0].headers["Retry-After"] == "1" and "KEY_RATE=1" in refused[0].json["detail"]
-    tasks = [limited.post("/createTask", json={"clientKey": "key-b", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}).json
-             for _ in range(3)]
+    tasks = [
+        limited.post(
+            "/createTask", json={"clientKey": "key-b", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}
+        ).json
+        for _ in range(3)
+    ]
     assert any(task.get("errorCode") == "ERROR_NO_SLOT_AVAILABLE" and task["errorId"] == 2 for task in tasks)

@@ -34,7 +34,9 @@ def test_up_before_ready_then_ready(monkeypatch):
         assert time.monotonic() < deadline, "never became ready"
         time.sleep(0.05)
     assert client.get("/").json["ready"] is True
-    assert client.post("/ocr", json={"image_base64": base64_of(CAPTCHA_FILES[0])}).json["digits"] == label_of(CAPTCHA_FILES[0])
+    assert client.post("/ocr", json={"image_base64": base64_of(CAPTCHA_FILES[0])}).json["digits"] == label_of(
+        CAPTCHA_FILES[0]
+    )
 
 
 def test_an_unknown_model_still_fails_the_start_up_at_once():

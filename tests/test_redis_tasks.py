@@ -1,4 +1,5 @@
-"""REDIS_URL: tasks in a real redis-server, so any process answers a poll for any task; Redis lost is a quick protocol error."""
+"""REDIS_URL: tasks in a real redis-server, so any process answers a poll for any task; Redis lost is a quick protocol
+error."""
 
 import shutil
 import time
@@ -13,7 +14,9 @@ from captcha_service.solver_protocols.tasks import TASKS_EXTENSION
 from deploy.local_server import RedisServer, free_port
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make redis)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server is not installed (make redis)"
+)
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
 
 
@@ -35,14 +38,18 @@ def apps(redis_server):
         made.append(app.extensions[TASKS_EXTENSION].client)
         return app.test_client()
 
-    make.store = lambda **bounds: made.append((store := RedisTaskStore(connect(redis_server.url), **bounds)).client) or store
+    make.store = lambda **bounds: (
+        made.append((store := RedisTaskStore(connect(redis_server.url), **bounds)).client) or store
+    )
     yield make
     for client in made:
         client.close()
 
 
 def create(client, key="key-a", **task):
-    return client.post("/createTask", json={"clientKey": key, "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), **task}}).json
+    return client.post(
+        "/createTask", json={"clientKey": key, "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), **task}}
+    ).json
 
 
 def result(client, task_id, key="key-a"):
@@ -54,13 +61,20 @@ def test_a_task_created_by_one_process_is_answered_by_another(apps):
     created = create(first)
     assert created["status"] == "ready"
     assert result(second, created["taskId"])["solution"] == {"text": label_of(CAPTCHA)}
-    assert result(second, created["taskId"], key="key-b")["errorCode"] == "ERROR_NO_SUCH_CAPCHA_ID"  # another key's task
-    submitted = first.post("/in.php", data={"key": "key-a", "method": "base64", "body": base64_of(CAPTCHA)}).get_data(as_text=True)
+    # another key's task
+    assert result(second, created["taskId"], key="key-b")["errorCode"] == "ERROR_NO_SUCH_CAPCHA_ID"
+    submitted = first.post("/in.php", data={"key": "key-a", "method": "base64", "body": base64_of(CAPTCHA)}).get_data(
+        as_text=True
+    )
     assert submitted.startswith("OK|")
-    assert second.get(f"/res.php?key=key-a&action=get&id={submitted[3:]}").get_data(as_text=True) == f"OK|{label_of(CAPTCHA)}"
+    assert (
+        second.get(f"/res.php?key=key-a&action=get&id={submitted[3:]}").get_data(as_text=True)
+        == f"OK|{label_of(CAPTCHA)}"
+    )
     report = {"clientKey": "key-a", "taskId": created["taskId"]}
     assert second.post("/reportCorrect", json=report).json["errorId"] == 0
-    assert not apps.store(size=10, ttl=60, clock=time.time).first_report(created["taskId"])  # counted once, by any process
+    # counted once, by any process
+    assert not apps.store(size=10, ttl=60, clock=time.time).first_report(created["taskId"])
 
 
 def test_the_store_keeps_its_bounds_and_evicts_the_greediest_client_first(apps):
@@ -94,7 +108,10 @@ def test_redis_lost_while_serving_is_a_quick_protocol_error_and_ocr_goes_on(apps
     started = time.monotonic()
     lost = create(client)
     assert lost["errorId"] == 2 and lost["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
-    assert client.post("/in.php", data={"key": "k", "method": "base64", "body": base64_of(CAPTCHA)}).get_data(as_text=True) == "ERROR_NO_SLOT_AVAILABLE"
+    assert (
+        client.post("/in.php", data={"key": "k", "method": "base64", "body": base64_of(CAPTCHA)}).get_data(as_text=True)
+        == "ERROR_NO_SLOT_AVAILABLE"
+    )
     assert time.monotonic() - started < 2
     assert client.post("/ocr", json={"image_base64": base64_of(CAPTCHA)}).status_code == 200  # /ocr needs no store
     redis_server.start()
@@ -105,7 +122,8 @@ def test_a_client_list_lost_under_the_store_still_keeps_the_bound(apps):
     store = apps.store(size=2, ttl=60, clock=time.time)
     for request in range(2):
         store.add("a" * 32, f"r{request}", digits="1234")
-    store.client.delete("{captcha-ocr}:owner:" + "a" * 32)  # expired or evicted apart from the tasks (clocks apart, maxmemory)
+    # expired or evicted apart from the tasks (clocks apart, maxmemory)
+    store.client.delete("{captcha-ocr}:owner:" + "a" * 32)
     for request in range(2):
         assert store.add("b" * 32, f"s{request}", digits="5678").digits == "5678"
     assert len(store) == 2

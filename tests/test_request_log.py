@@ -35,7 +35,11 @@ def test_a_read_logs_one_line_with_its_outcome_and_echoes_the_request_id(client,
 
 @pytest.mark.parametrize(
     ("body", "reason"),
-    [({"image_base64": "not base64!"}, "bad_base64"), ({}, "invalid_request"), ({"image_base64": IMAGE, "min_confidence": 1}, "low_confidence")],
+    [
+        ({"image_base64": "not base64!"}, "bad_base64"),
+        ({}, "invalid_request"),
+        ({"image_base64": IMAGE, "min_confidence": 1}, "low_confidence"),
+    ],
 )
 def test_a_refusal_logs_its_reason(client, log_lines, body, reason):
     assert client.post("/ocr", json=body).status_code == 422

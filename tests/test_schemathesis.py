@@ -15,8 +15,16 @@ EXAMPLES = 60
 
 @pytest.mark.parametrize(
     ("path", "method"),
-    [("/ocr", "POST"), ("/", "GET"), ("/createTask", "POST"), ("/getTaskResult", "POST"), ("/in.php", "POST"), ("/res.php", "GET"),
-     ("/ocr/report", "POST"), ("/models", "GET")],
+    [
+        ("/ocr", "POST"),
+        ("/", "GET"),
+        ("/createTask", "POST"),
+        ("/getTaskResult", "POST"),
+        ("/in.php", "POST"),
+        ("/res.php", "GET"),
+        ("/ocr/report", "POST"),
+        ("/models", "GET"),
+    ],
 )
 def test_the_api_keeps_its_documented_contract(app, path, method):
     operation = schemathesis.openapi.from_wsgi("/apispec_1.json", app)[path][method]

@@ -27,7 +27,8 @@ PAGE = "https://bot.example"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``python wsgi.py`` on a free port, with a small body limit, that a page at PAGE may read; yields (base url, port)."""
+    """``python wsgi.py`` on a free port, with a small body limit, that a page at PAGE may read; yields (base url,
+    port)."""
     log = tmp_path_factory.mktemp("server") / "server.log"
     with running_server(log, MAX_CONTENT_LENGTH=BODY_LIMIT, CORS_ORIGINS=PAGE) as (url, port, _, _):
         yield url, port
@@ -51,12 +52,19 @@ def test_reads_a_captcha_over_http(server, path):
 def test_oversize_body_is_413_json_from_waitress_too(server, size):
     url, _ = server
     body = json.dumps({"image_base64": "A" * size})
-    response = requests.post(url + "/ocr", data=body, headers={"Content-Type": "application/json", "Origin": PAGE}, timeout=10)
+    response = requests.post(
+        url + "/ocr", data=body, headers={"Content-Type": "application/json", "Origin": PAGE}, timeout=10
+    )
     assert response.status_code == 413
     assert response.headers["Content-Type"] == "application/json"
     assert "Too Large" in response.json()["detail"]
     assert response.headers["Access-Control-Allow-Origin"] == PAGE  # the page can read why, as it can the app's answers
-    other = requests.post(url + "/ocr", data=body, headers={"Content-Type": "application/json", "Origin": "https://other.example"}, timeout=10)
+    other = requests.post(
+        url + "/ocr",
+        data=body,
+        headers={"Content-Type": "application/json", "Origin": "https://other.example"},
+        timeout=10,
+    )
     assert other.status_code == 413 and "Access-Control-Allow-Origin" not in other.headers
 
 
@@ -71,7 +79,9 @@ def test_oversize_body_is_413_json_from_waitress_too(server, size):
 )
 def test_an_oversize_body_refused_by_waitress_is_too_big_in_the_protocols_words(server, path, answer):
     url, _ = server
-    response = requests.post(url + path, data=b"x" * 4 * BODY_LIMIT, headers={"Content-Type": "application/json"}, timeout=10)
+    response = requests.post(
+        url + path, data=b"x" * 4 * BODY_LIMIT, headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert response.status_code == 200
     if isinstance(answer, str):
         assert response.text == answer
@@ -126,21 +136,35 @@ def test_a_stop_signal_lets_the_read_in_flight_finish(tmp_path, stop, preexec_fn
 )
 def test_listening_beyond_loopback_with_no_proxy_in_front_is_warned_about(caplog, host, proxy, warns):
     with caplog.at_level(logging.WARNING):
-        warn_if_no_proxy_in_front(logging.getLogger("test"), {"HOST": host, "TRUSTED_PROXY": proxy, "CONNECTION_LIMIT": 64})
+        warn_if_no_proxy_in_front(
+            logging.getLogger("test"), {"HOST": host, "TRUSTED_PROXY": proxy, "CONNECTION_LIMIT": 64}
+        )
     assert ("slowloris" in caplog.text) is warns
 
 
 def test_the_server_says_where_it_listens_and_a_taken_port_is_one_line(tmp_path):
-    with running_server(tmp_path / "first.log", stderr_path=tmp_path / "problems.log", READ_SLOTS=3) as (url, port, _, _):
+    with running_server(tmp_path / "first.log", stderr_path=tmp_path / "problems.log", READ_SLOTS=3) as (
+        url,
+        port,
+        _,
+        _,
+    ):
         requests.get(url + "/", timeout=10)
         requests.post(url + "/ocr", json={"image_base64": "not base64!"}, timeout=10)
         output = (tmp_path / "first.log").read_text()
-        assert f"captcha-ocr: listening on http://127.0.0.1:{port} (3 read slots, OCR_MODEL digits+common, MIN_CONFIDENCE 0.9)\n" in output
+        assert (
+            f"captcha-ocr: listening on http://127.0.0.1:{port} "
+            "(3 read slots, OCR_MODEL digits+common, MIN_CONFIDENCE 0.9)\n" in output
+        )
         assert "path=/ status=200" in output and "path=/ocr status=422" in output  # traffic on standard output
         assert "request_id=" not in (tmp_path / "problems.log").read_text()  # PM2's error log: problems only
         second = subprocess.run(
-            [sys.executable, "wsgi.py"], cwd=ROOT, env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port)},
-            capture_output=True, text=True, timeout=120,
+            [sys.executable, "wsgi.py"],
+            cwd=ROOT,
+            env={**os.environ, "HOST": "127.0.0.1", "PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert second.returncode == 2  # a setting to fix, not an abort (it was 134)
     assert second.stderr == f"captcha-ocr: cannot listen on 127.0.0.1:{port}: Address already in use\n"

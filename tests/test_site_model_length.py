@@ -1,4 +1,5 @@
-"""A request naming a site model and no length reads as many digits as the model learnt (its card says), not OCR_DIGITS."""
+"""A request naming a site model and no length reads as many digits as the model learnt (its card says), not
+OCR_DIGITS."""
 
 import json
 import shutil
@@ -21,7 +22,9 @@ def site_model(models_dir, name, **card):
     folder.mkdir()
     shutil.copyfile(MODEL_FILE, folder / MODEL_FILE_NAME)
     calibration = {"weights": [0.0] * STEADY_SIGNALS, "bias": 20.0}
-    (folder / CARD_FILE_NAME).write_text(json.dumps({"card_version": CARD_VERSION, "name": name, "calibration": calibration, **card}))
+    (folder / CARD_FILE_NAME).write_text(
+        json.dumps({"card_version": CARD_VERSION, "name": name, "calibration": calibration, **card})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +54,10 @@ def test_ocr_reads_the_length_the_named_model_learnt_unless_the_request_says_one
 
 def test_create_task_and_in_php_read_the_models_length_without_length_hints(client):
     def created(**task):
-        answer = client.post("/createTask", json={"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), **task}}).json
+        answer = client.post(
+            "/createTask",
+            json={"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), **task}},
+        ).json
         return answer["solution"]["text"]
 
     assert len(created(model="six")) == 6  # as CapMonster's SDKs send it: no lengths
@@ -60,8 +66,16 @@ def test_create_task_and_in_php_read_the_models_length_without_length_hints(clie
     assert len(created(model="older")) == 4
 
     def submitted(**fields):
-        task_id = client.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA), **fields}).get_data(as_text=True).split("|")[1]
-        return client.get("/res.php", query_string={"key": "bot", "action": "get", "id": task_id}).get_data(as_text=True).split("|")[1]
+        task_id = (
+            client.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA), **fields})
+            .get_data(as_text=True)
+            .split("|")[1]
+        )
+        return (
+            client.get("/res.php", query_string={"key": "bot", "action": "get", "id": task_id})
+            .get_data(as_text=True)
+            .split("|")[1]
+        )
 
     assert len(submitted(model="six")) == 6
     assert len(submitted(model="six", min_len="4", max_len="4")) == 4
@@ -69,14 +83,24 @@ def test_create_task_and_in_php_read_the_models_length_without_length_hints(clie
 
 def test_a_protocol_request_naming_no_model_there_is_refused_as_a_bad_parameter(client):
     task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), "model": "nosuch"}
-    assert client.post("/createTask", json={"clientKey": "bot", "task": task}).json["errorCode"] == "ERROR_BAD_PARAMETERS"
+    assert (
+        client.post("/createTask", json={"clientKey": "bot", "task": task}).json["errorCode"] == "ERROR_BAD_PARAMETERS"
+    )
     fields = {"key": "bot", "method": "base64", "body": base64_of(CAPTCHA), "model": "nosuch"}
     assert client.post("/in.php", data=fields).get_data(as_text=True) == "ERROR_BAD_PARAMETERS"
 
 
-@pytest.mark.parametrize(("card", "length"), [
-    ({"length": 5}, 5), ({}, None), ({"length": None}, None), ({"length": True}, None), ({"length": 9}, None), ({"length": "5"}, None),
-])
+@pytest.mark.parametrize(
+    ("card", "length"),
+    [
+        ({"length": 5}, 5),
+        ({}, None),
+        ({"length": None}, None),
+        ({"length": True}, None),
+        ({"length": 9}, None),
+        ({"length": "5"}, None),
+    ],
+)
 def test_a_cards_length_is_a_length_we_read_or_none(card, length):
     assert card_length(card) == length
 
@@ -102,12 +126,16 @@ def test_finetune_writes_the_length_in_the_card_and_the_service_reads_it(tmp_pat
 
     def build(_first_seed, count, sources=()):
         chosen = [four_digits[index % len(four_digits)] for index in range(count)]
-        return np.stack([data.model_pixels(path.read_bytes()) for path in chosen]), [path.stem.rsplit("_", 1)[-1] for path in chosen]
+        return np.stack([data.model_pixels(path.read_bytes()) for path in chosen]), [
+            path.stem.rsplit("_", 1)[-1] for path in chosen
+        ]
 
     monkeypatch.setattr(finetune.data, "runnable", lambda: ((), {}))
     monkeypatch.setattr(finetune.data, "build", build)
     monkeypatch.setattr(finetune, "REFRESHER_CAPTCHAS", 8)
     monkeypatch.setattr(finetune, "CALIBRATION_CAPTCHAS", 8)
-    card = finetune.finetune(site, "shop", tmp_path / "models", steps=1, batch=8, force=True, log=lambda *args, **kwargs: None)
+    card = finetune.finetune(
+        site, "shop", tmp_path / "models", steps=1, batch=8, force=True, log=lambda *args, **kwargs: None
+    )
     assert card["length"] == 4 == json.loads((tmp_path / "models" / "shop" / CARD_FILE_NAME).read_text())["length"]
     assert SiteModels(tmp_path / "models", 1, 3).trained_length("shop") == 4

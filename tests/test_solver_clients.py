@@ -25,7 +25,12 @@ CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kapt
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("server") / "server.log", API_KEYS=KEY) as (url, port, _process, _seconds):
+    with running_server(tmp_path_factory.mktemp("server") / "server.log", API_KEYS=KEY) as (
+        url,
+        port,
+        _process,
+        _seconds,
+    ):
         yield port
 
 
@@ -54,7 +59,9 @@ def test_python_anticaptcha_raises_its_own_exceptions(server, blank_png):
         job.join(maximum_time=10)
     assert unsolvable.value.error_code == "ERROR_CAPTCHA_UNSOLVABLE"
     with pytest.raises(AnticaptchaException) as wrong_key:
-        AnticaptchaClient("not-our-key", host=f"127.0.0.1:{server}", use_ssl=False).create_task(ImageToTextTask(CAPTCHA.read_bytes()))
+        AnticaptchaClient("not-our-key", host=f"127.0.0.1:{server}", use_ssl=False).create_task(
+            ImageToTextTask(CAPTCHA.read_bytes())
+        )
     assert wrong_key.value.error_code == "ERROR_KEY_DOES_NOT_EXIST"
 
 
@@ -118,7 +125,9 @@ def front(server, tmp_path_factory):
 
 
 @pytest.mark.parametrize("client", CLIENTS, ids=lambda client: client.name)
-def test_each_popular_library_reads_refuses_reports_and_sees_a_balance_through_the_vendor_hosts(client, front, blank_png):
+def test_each_popular_library_reads_refuses_reports_and_sees_a_balance_through_the_vendor_hosts(
+    client, front, blank_png
+):
     """With its defaults, its vendor's host pinned to the front and its stack's trust variable: no other change."""
     if reason := client.missing():
         pytest.skip(reason)

@@ -47,11 +47,14 @@ def test_in_php_base64_then_res_php_answers_the_digits(client):
 
 def test_in_php_multipart_file_with_json_answers(client):
     sent = client.post(
-        "/in.php", data={"key": "any", "method": "post", "json": "1", "file": (CAPTCHA.open("rb"), CAPTCHA.name)},
+        "/in.php",
+        data={"key": "any", "method": "post", "json": "1", "file": (CAPTCHA.open("rb"), CAPTCHA.name)},
         content_type="multipart/form-data",
     )
     assert sent.json["status"] == 1
-    answer = client.get("/res.php", query_string={"key": "any", "action": "get", "id": sent.json["request"], "json": "1"})
+    answer = client.get(
+        "/res.php", query_string={"key": "any", "action": "get", "id": sent.json["request"], "json": "1"}
+    )
     assert answer.json == {"status": 1, "request": label_of(CAPTCHA)}
 
 
@@ -67,7 +70,9 @@ def test_in_php_multipart_file_with_json_answers(client):
 def test_in_php_takes_a_json_body_as_2captchas_javascript_clients_send_it(client, query, body):
     sent = client.post("/in.php", query_string=query, json={**body, "body": base64_of(CAPTCHA)})
     assert sent.json["status"] == 1, sent.json
-    answer = client.get("/res.php", query_string={"key": "any", "action": "get", "id": sent.json["request"], "json": "1"})
+    answer = client.get(
+        "/res.php", query_string={"key": "any", "action": "get", "id": sent.json["request"], "json": "1"}
+    )
     assert answer.json == {"status": 1, "request": label_of(CAPTCHA)}
 
 
@@ -79,12 +84,17 @@ def test_header_acao_lets_a_page_of_any_origin_read_the_answer(client, where):
     task_id = sent.get_data(as_text=True).split("|")[1]
     polled = client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id, "header_acao": "1"})
     assert polled.headers["Access-Control-Allow-Origin"] == "*"
-    assert "Access-Control-Allow-Origin" not in client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).headers
+    assert (
+        "Access-Control-Allow-Origin"
+        not in client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).headers
+    )
 
 
 def test_in_php_json_bodies_that_say_nothing_usable_are_its_errors(client):
     assert client.post("/in.php", json={"key": "any", "method": "base64", "body": {"nested": 1}, "json": 1}).json == {
-        "status": 0, "request": "ERROR_ZERO_CAPTCHA_FILESIZE", "error_text": error_text("ERROR_ZERO_CAPTCHA_FILESIZE")
+        "status": 0,
+        "request": "ERROR_ZERO_CAPTCHA_FILESIZE",
+        "error_text": error_text("ERROR_ZERO_CAPTCHA_FILESIZE"),
     }
     assert client.post("/in.php", json=["key", "any"]).get_data(as_text=True) == "ERROR_WRONG_USER_KEY"
     nested = "[" * 100_000 + "]" * 100_000
@@ -95,7 +105,9 @@ def test_in_php_json_bodies_that_say_nothing_usable_are_its_errors(client):
 def test_a_data_url_body_and_equal_min_and_max_len_read_that_many_digits(client):
     sent = submit(client, body="data:image/jpeg;base64," + base64_of(CAPTCHA), min_len="4", max_len="4", numeric="1")
     task_id = sent.get_data(as_text=True).split("|")[1]
-    assert client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).get_data(as_text=True) == "OK|" + label_of(CAPTCHA)
+    assert client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).get_data(
+        as_text=True
+    ) == "OK|" + label_of(CAPTCHA)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +134,11 @@ def test_in_php_refuses_as_2captcha_does_with_http_200(client, fields, error):
 
 def test_a_body_over_the_request_limit_is_too_big_not_413(client):
     answer = client.post("/in.php?json=1", data={"key": "any", "method": "base64", "body": "A" * (3 * 1024 * 1024)})
-    assert answer.status_code == 200 and answer.json["status"] == 0 and answer.json["request"] == "ERROR_TOO_BIG_CAPTCHA_FILESIZE"
+    assert (
+        answer.status_code == 200
+        and answer.json["status"] == 0
+        and answer.json["request"] == "ERROR_TOO_BIG_CAPTCHA_FILESIZE"
+    )
     assert answer.json["error_text"] == error_text("ERROR_TOO_BIG_CAPTCHA_FILESIZE")
 
 
@@ -131,10 +147,15 @@ def test_json_errors_say_their_text_as_2captcha_does_which_rucaptcha_2captcha_ma
     ``new Error(data.error_text)`` named by the code: without it, its bots log an empty message."""
     polled = client.get("/res.php", query_string={"key": "any", "action": "get", "id": "123", "json": "1"}).json
     assert polled["status"] == 0 and polled["request"] == "ERROR_WRONG_CAPTCHA_ID"
-    assert isinstance(polled["error_text"], str) and 0 < len(polled["error_text"]) <= 120 and polled["error_text"].isascii()
+    assert (
+        isinstance(polled["error_text"], str)
+        and 0 < len(polled["error_text"]) <= 120
+        and polled["error_text"].isascii()
+    )
     no_key = client.get("/res.php", query_string={"action": "getbalance", "json": "1"}).json
     assert no_key["request"] == "ERROR_WRONG_USER_KEY" and no_key["error_text"] == error_text("ERROR_WRONG_USER_KEY")
-    assert submit(client, body="").get_data(as_text=True) == "ERROR_ZERO_CAPTCHA_FILESIZE"  # plain text: the code alone, as ever
+    # plain text: the code alone, as ever
+    assert submit(client, body="").get_data(as_text=True) == "ERROR_ZERO_CAPTCHA_FILESIZE"
     assert json_body("CAPCHA_NOT_READY", ok=False) == {"status": 0, "request": "CAPCHA_NOT_READY"}  # no error: no text
     codes = [*ERROR_IDS, "ERROR_DUPLICATE_REPORT", "IP_BANNED"]
     assert len({error_text(code) for code in codes}) > len(codes) // 2 and all(error_text(code) for code in codes)
@@ -183,7 +204,9 @@ def test_res_php_get2_gives_the_price_and_ids_answer_several_in_order(client):
     assert res(action="get2", id=read, json="1").json == {"status": 1, "request": label_of(CAPTCHA), "price": "0"}
     assert res(action="get2", id=refused).get_data(as_text=True) == "ERROR_CAPTCHA_UNSOLVABLE"
     ids = ",".join([read, "12345", refused, "x", read])
-    expected = f"{label_of(CAPTCHA)}|ERROR_WRONG_CAPTCHA_ID|ERROR_CAPTCHA_UNSOLVABLE|ERROR_WRONG_ID_FORMAT|{label_of(CAPTCHA)}"
+    expected = (
+        f"{label_of(CAPTCHA)}|ERROR_WRONG_CAPTCHA_ID|ERROR_CAPTCHA_UNSOLVABLE|ERROR_WRONG_ID_FORMAT|{label_of(CAPTCHA)}"
+    )
     assert res(action="get", ids=ids).get_data(as_text=True) == expected
     assert res(action="get", ids=ids, json="1").json == {"status": 1, "request": expected}
     assert res(action="get", ids=",".join([read] * 101)).get_data(as_text=True) == "ERROR_BAD_PARAMETERS"
@@ -191,7 +214,9 @@ def test_res_php_get2_gives_the_price_and_ids_answer_several_in_order(client):
 
 def test_with_api_keys_only_a_known_key_submits_or_polls_and_only_its_own_tasks(keyed_client):
     def sent(**fields):
-        return keyed_client.post("/in.php", data={"method": "base64", "body": base64_of(CAPTCHA), **fields}).get_data(as_text=True)
+        return keyed_client.post("/in.php", data={"method": "base64", "body": base64_of(CAPTCHA), **fields}).get_data(
+            as_text=True
+        )
 
     def polled(**query):
         return keyed_client.get("/res.php", query_string=query).get_data(as_text=True)
@@ -213,7 +238,9 @@ def test_no_read_slot_free_is_no_slot_available(client, app, monkeypatch):
 
     monkeypatch.setattr(ocr.state(app).pool, "run", busy)
     assert submit(client, body=base64_of(CAPTCHA)).get_data(as_text=True) == "ERROR_NO_SLOT_AVAILABLE"
-    answer = client.post("/createTask", json={"clientKey": "k", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
+    answer = client.post(
+        "/createTask", json={"clientKey": "k", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}
+    )
     assert answer.json["errorId"] == 2 and answer.json["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
 
 
@@ -221,7 +248,10 @@ def test_no_read_slot_free_is_no_slot_available(client, app, monkeypatch):
 
 
 def create(client, task=None, **fields):
-    return client.post("/createTask", json={"clientKey": "any", "task": task or {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}, **fields})
+    return client.post(
+        "/createTask",
+        json={"clientKey": "any", "task": task or {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}, **fields},
+    )
 
 
 def test_create_task_answers_at_once_and_get_task_result_agrees(client):
@@ -233,7 +263,14 @@ def test_create_task_answers_at_once_and_get_task_result_agrees(client):
 
 
 def test_create_task_with_a_data_url_and_lengths(client):
-    task = {"type": "ImageToTextTask", "body": "data:image/jpeg;base64," + base64_of(CAPTCHA), "numeric": 1, "minLength": 4, "maxLength": 4, "case": False}
+    task = {
+        "type": "ImageToTextTask",
+        "body": "data:image/jpeg;base64," + base64_of(CAPTCHA),
+        "numeric": 1,
+        "minLength": 4,
+        "maxLength": 4,
+        "case": False,
+    }
     assert create(client, task).json["solution"]["text"] == label_of(CAPTCHA)
 
 
@@ -242,8 +279,16 @@ def test_create_task_with_a_data_url_and_lengths(client):
     [
         ({"type": "ImageToTextTask", "body": ""}, 3, "ERROR_ZERO_CAPTCHA_FILESIZE"),
         ({"type": "ImageToTextTask"}, 3, "ERROR_ZERO_CAPTCHA_FILESIZE"),
-        ({"type": "ImageToTextTask", "body": base64.b64encode(b"\xff\xd8" + b"\0" * 1_100_000).decode()}, 4, "ERROR_TOO_BIG_CAPTCHA_FILESIZE"),
-        ({"type": "ImageToTextTask", "body": base64.b64encode(b"plain text").decode()}, 15, "ERROR_IMAGE_TYPE_NOT_SUPPORTED"),
+        (
+            {"type": "ImageToTextTask", "body": base64.b64encode(b"\xff\xd8" + b"\0" * 1_100_000).decode()},
+            4,
+            "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
+        ),
+        (
+            {"type": "ImageToTextTask", "body": base64.b64encode(b"plain text").decode()},
+            15,
+            "ERROR_IMAGE_TYPE_NOT_SUPPORTED",
+        ),
         ({"type": "RecaptchaV2TaskProxyless", "websiteURL": "https://example.com"}, 23, "ERROR_TASK_NOT_SUPPORTED"),
         ("not an object", 22, "ERROR_TASK_ABSENT"),
     ],
@@ -256,15 +301,23 @@ def test_create_task_errors_carry_their_ids(client, task, error_id, code):
 
 
 def test_malformed_json_oversize_bodies_and_missing_tasks(client):
-    assert client.post("/createTask", data="{not json", content_type="application/json").json["errorCode"] == "ERROR_TASK_ABSENT"
+    assert (
+        client.post("/createTask", data="{not json", content_type="application/json").json["errorCode"]
+        == "ERROR_TASK_ABSENT"
+    )
     assert client.post("/createTask", json={"clientKey": "any"}).json["errorId"] == 22
-    huge = client.post("/createTask", data='{"clientKey": "any", "task": {"body": "' + "A" * (3 * 1024 * 1024) + '"}}', content_type="application/json")
+    huge = client.post(
+        "/createTask",
+        data='{"clientKey": "any", "task": {"body": "' + "A" * (3 * 1024 * 1024) + '"}}',
+        content_type="application/json",
+    )
     assert huge.status_code == 200 and huge.json["errorId"] == 4
 
 
 def test_an_unsure_reading_is_error_12_on_get_task_result(client):
     created = create(client, {"type": "ImageToTextTask", "body": BLANK}).json
-    assert created["errorId"] == 0 and "solution" not in created and created["status"] == "failed"  # CapSolver's SDK reads it
+    # CapSolver's SDK reads it
+    assert created["errorId"] == 0 and "solution" not in created and created["status"] == "failed"
     result = client.post("/getTaskResult", json={"clientKey": "any", "taskId": created["taskId"]}).json
     assert (result["errorId"], result["errorCode"]) == (12, "ERROR_CAPTCHA_UNSOLVABLE")
 
@@ -277,7 +330,9 @@ def test_methods_we_do_not_serve_are_no_such_method_not_404(client, path):
 
 
 def test_a_task_id_sent_back_as_text_is_the_same_task(client):
-    created = client.post("/createTask", json={"clientKey": "any", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
+    created = client.post(
+        "/createTask", json={"clientKey": "any", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}
+    )
     polled = client.post("/getTaskResult", json={"clientKey": "any", "taskId": str(created.json["taskId"])})
     assert polled.json["solution"]["text"] == label_of(CAPTCHA)
     for hostile in (f" {created.json['taskId']}", "1e3", "١٢٣", "9" * 400, True):
@@ -288,18 +343,32 @@ def test_a_task_id_sent_back_as_text_is_the_same_task(client):
 def test_a_second_report_on_one_task_is_not_counted_again(client):
     def wrong_reports():
         metrics = client.get("/metrics").get_data(as_text=True)
-        return float(next(line.split()[-1] for line in metrics.splitlines() if line.startswith('captcha_reports_total{verdict="wrong"}')))
+        return float(
+            next(
+                line.split()[-1]
+                for line in metrics.splitlines()
+                if line.startswith('captcha_reports_total{verdict="wrong"}')
+            )
+        )
 
     task_id = create(client).json["taskId"]
-    assert client.post("/reportIncorrect", json={"clientKey": "any", "taskId": task_id}).json == {"errorId": 0, "status": "success"}
+    assert client.post("/reportIncorrect", json={"clientKey": "any", "taskId": task_id}).json == {
+        "errorId": 0,
+        "status": "success",
+    }
     counted = wrong_reports()
     for path in ("/reportIncorrect", "/reportIncorrectImageCaptcha", "/reportCorrect"):
-        assert client.post(path, json={"clientKey": "any", "taskId": task_id}).json == {"errorId": 0, "status": "success"}
+        assert client.post(path, json={"clientKey": "any", "taskId": task_id}).json == {
+            "errorId": 0,
+            "status": "success",
+        }
     assert wrong_reports() == counted
 
 
 def test_a_trailing_slash_is_the_same_method(client):
-    created = client.post("/createTask/", json={"clientKey": "any", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
+    created = client.post(
+        "/createTask/", json={"clientKey": "any", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}
+    )
     assert created.json["solution"]["text"] == label_of(CAPTCHA)
     polled = client.post("/getTaskResult/", json={"clientKey": "any", "taskId": created.json["taskId"]})
     assert polled.json["solution"]["text"] == label_of(CAPTCHA)
@@ -312,7 +381,10 @@ def test_unknown_task_ids_balance_and_reports(client):
         assert client.post(path, json={"clientKey": "any", "taskId": 123456789}).json["errorId"] == 16, path
         assert client.post(path, json={"clientKey": "any", "taskId": f"id-{task_id}"}).json["errorId"] == 16, path
     for path in ("/reportIncorrectImageCaptcha", "/reportCorrect", "/reportIncorrect"):
-        assert client.post(path, json={"clientKey": "any", "taskId": task_id}).json == {"errorId": 0, "status": "success"}
+        assert client.post(path, json={"clientKey": "any", "taskId": task_id}).json == {
+            "errorId": 0,
+            "status": "success",
+        }
     assert client.post("/getBalance", json={"clientKey": "any"}).json["balance"] > 0
 
 
@@ -341,10 +413,16 @@ def test_the_task_store_forgets_by_count_and_by_age():
     assert len({task.id for task in tasks}) == 4 and all(10**14 <= task.id < 2**53 for task in tasks)
 
 
-@pytest.mark.parametrize(("knob", "value", "status"), [
-    ("recognizingThreshold", 100, "failed"), ("score", 1.0, "failed"),  # nothing is that sure: unsolvable, as the vendors answer
-    ("recognizingThreshold", 50, "ready"), ("score", 0.8, "ready"), ("recognizingThreshold", "high", "ready"),  # no floor raised
-])
+@pytest.mark.parametrize(
+    ("knob", "value", "status"),
+    [
+        ("recognizingThreshold", 100, "failed"),
+        ("score", 1.0, "failed"),  # nothing is that sure: unsolvable, as the vendors answer
+        ("recognizingThreshold", 50, "ready"),
+        ("score", 0.8, "ready"),
+        ("recognizingThreshold", "high", "ready"),  # no floor raised
+    ],
+)
 def test_capmonster_and_capsolver_thresholds_raise_the_confidence_floor(client, knob, value, status):
     assert create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: value}).json["status"] == status
 
@@ -356,20 +434,32 @@ def test_a_sum_or_a_phrase_is_no_number_to_read_and_unsolvable_without_an_upstre
     assert client.post("/getTaskResult", json={"clientKey": "any", "taskId": created["taskId"]}).json["errorId"] == 12
     field = {"math": "calc", "phrase": "phrase"}[knob]
     task_id = submit(client, body=base64_of(CAPTCHA), **{field: "1"}).get_data(as_text=True).split("|")[1]
-    assert client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).get_data(as_text=True) == "ERROR_CAPTCHA_UNSOLVABLE"
-    assert create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: False}).json["status"] == "ready"
+    assert (
+        client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).get_data(as_text=True)
+        == "ERROR_CAPTCHA_UNSOLVABLE"
+    )
+    assert (
+        create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: False}).json["status"] == "ready"
+    )
 
 
 def test_a_low_threshold_never_lowers_the_floor(client):
     unsure = create(client, {"type": "ImageToTextTask", "body": base64_of(UNFAMILIAR)}).json
     assert unsure["status"] == "failed"
-    assert create(client, {"type": "ImageToTextTask", "body": base64_of(UNFAMILIAR), "recognizingThreshold": 1}).json["status"] == "failed"
+    assert (
+        create(client, {"type": "ImageToTextTask", "body": base64_of(UNFAMILIAR), "recognizingThreshold": 1}).json[
+            "status"
+        ]
+        == "failed"
+    )
 
 
 def test_confirming_a_task_we_refused_counts_a_refusal_never_a_right_answer(client):
     def counted():
         lines = client.get("/metrics").get_data(as_text=True).splitlines()
-        return {line.split('"')[1]: float(line.split()[-1]) for line in lines if line.startswith("captcha_reports_total{")}
+        return {
+            line.split('"')[1]: float(line.split()[-1]) for line in lines if line.startswith("captcha_reports_total{")
+        }
 
     refused = create(client, {"type": "ImageToTextTask", "body": BLANK}).json
     before = counted()

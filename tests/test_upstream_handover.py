@@ -17,7 +17,9 @@ from captcha_service.solver_protocols.upstream import Expected, Handover
 from deploy.local_server import RedisServer, running_server
 from tests.captchas import CAPTCHA_FILES, base64_of
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make redis)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server is not installed (make redis)"
+)
 CAPTCHA = CAPTCHA_FILES[0]
 UPSTREAM_TASK_ID, UPSTREAM_ANSWER = 7777, "4321"
 
@@ -54,7 +56,9 @@ def test_a_lease_not_renewed_is_claimed_once_with_its_handover_and_a_finished_ta
         assert store.claim_abandoned(10) == []  # claimed: held by the claimer now
         store.release(forwarded.id)
         assert store.claim_abandoned(10) == [(forwarded.id, handover)]  # a stopping process hands it on at once
-        assert Handover.of_text(handover) == Handover(clock.now - LEASE_SECONDS - 1 + 60, Expected(True, 4, 4), UPSTREAM_TASK_ID)
+        assert Handover.of_text(handover) == Handover(
+            clock.now - LEASE_SECONDS - 1 + 60, Expected(True, 4, 4), UPSTREAM_TASK_ID
+        )
         store.lease(evicted.id, handover)  # a task gone is not brought back by its lease
         assert store.client.exists(f"{{captcha-ocr}}:task:{evicted.id}") == 0
     finally:
@@ -74,7 +78,8 @@ def test_the_upstreams_receipt_is_kept_with_its_answer_for_any_process(redis_ser
 
 @contextlib.contextmanager
 def slow_upstream(seconds):
-    """A createTask upstream that answers UPSTREAM_ANSWER ``seconds`` after the task came. Yields (url, {method: calls})."""
+    """A createTask upstream that answers UPSTREAM_ANSWER ``seconds`` after the task came. Yields (url, {method:
+    calls})."""
     calls, created = {"createTask": 0, "getTaskResult": 0}, []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -113,8 +118,16 @@ def slow_upstream(seconds):
 @pytest.mark.parametrize("stop", ["kill", "terminate"])
 def test_a_forwarded_captcha_whose_process_stops_is_finished_by_another_and_paid_for_once(redis_server, tmp_path, stop):
     with slow_upstream(seconds=4) as (upstream, calls):
-        settings = {"REDIS_URL": redis_server.url, "UPSTREAM_SOLVER": upstream, "UPSTREAM_SOLVER_KEY": "k", "MIN_CONFIDENCE": 1.0}
-        with running_server(tmp_path / "first.log", **settings) as (first, _, doomed, _), running_server(tmp_path / "second.log", **settings) as (second, *_):
+        settings = {
+            "REDIS_URL": redis_server.url,
+            "UPSTREAM_SOLVER": upstream,
+            "UPSTREAM_SOLVER_KEY": "k",
+            "MIN_CONFIDENCE": 1.0,
+        }
+        with (
+            running_server(tmp_path / "first.log", **settings) as (first, _, doomed, _),
+            running_server(tmp_path / "second.log", **settings) as (second, *_),
+        ):
             task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}
             created = requests.post(f"{first}/createTask", json={"clientKey": "bot", "task": task}, timeout=10).json()
             assert created["status"] == "processing"
@@ -125,9 +138,11 @@ def test_a_forwarded_captcha_whose_process_stops_is_finished_by_another_and_paid
             getattr(doomed, stop)()  # kill -9: no chance to hand anything on; SIGTERM: handed on as it stops
             doomed.wait(timeout=10)
             deadline = time.monotonic() + LEASE_SECONDS + 15
-            while (answer := requests.post(f"{second}/getTaskResult", json={"clientKey": "bot", "taskId": created["taskId"]}, timeout=10).json())[
-                "status"
-            ] == "processing":
+            while (
+                answer := requests.post(
+                    f"{second}/getTaskResult", json={"clientKey": "bot", "taskId": created["taskId"]}, timeout=10
+                ).json()
+            )["status"] == "processing":
                 assert time.monotonic() < deadline, "the task was never finished"
                 time.sleep(0.25)
     assert answer["solution"]["text"] == UPSTREAM_ANSWER

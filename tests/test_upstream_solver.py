@@ -26,12 +26,19 @@ REFUSES_ALL = {"MIN_CONFIDENCE": 1.0}  # no reading is that sure: every captcha 
 
 @pytest.fixture(scope="module")
 def upstream_url(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("upstream") / "server.log", API_KEYS=UPSTREAM_KEY) as (url, _port, _process, _seconds):
+    with running_server(tmp_path_factory.mktemp("upstream") / "server.log", API_KEYS=UPSTREAM_KEY) as (
+        url,
+        _port,
+        _process,
+        _seconds,
+    ):
         yield url
 
 
 def client_of(upstream, **settings):
-    return create_app({"UPSTREAM_SOLVER": upstream, "UPSTREAM_SOLVER_KEY": UPSTREAM_KEY, **REFUSES_ALL, **settings}).test_client()
+    return create_app(
+        {"UPSTREAM_SOLVER": upstream, "UPSTREAM_SOLVER_KEY": UPSTREAM_KEY, **REFUSES_ALL, **settings}
+    ).test_client()
 
 
 def poll(client, task_id, seconds=15):
@@ -46,7 +53,9 @@ def poll(client, task_id, seconds=15):
 
 
 def create(client):
-    return client.post("/createTask", json={"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}).json
+    return client.post(
+        "/createTask", json={"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}
+    ).json
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +70,19 @@ def test_a_captcha_we_would_refuse_is_answered_by_the_upstream(forwarding):
 
 
 def test_2captcha_clients_see_not_ready_then_the_upstreams_answer(forwarding):
-    task_id = forwarding.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA)}).get_data(as_text=True).split("|")[1]
+    task_id = (
+        forwarding.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA)})
+        .get_data(as_text=True)
+        .split("|")[1]
+    )
     answers = []
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and not answers[-1:] == [f"OK|{label_of(CAPTCHA)}"]:
-        answers.append(forwarding.get("/res.php", query_string={"key": "bot", "action": "get", "id": task_id}).get_data(as_text=True))
+        answers.append(
+            forwarding.get("/res.php", query_string={"key": "bot", "action": "get", "id": task_id}).get_data(
+                as_text=True
+            )
+        )
         time.sleep(0.05)
     assert answers[0] == "CAPCHA_NOT_READY" and answers[-1] == f"OK|{label_of(CAPTCHA)}"
 
@@ -73,7 +90,8 @@ def test_2captcha_clients_see_not_ready_then_the_upstreams_answer(forwarding):
 def test_an_upstream_that_is_down_is_our_usual_unsolvable_and_one_refusing_our_key_says_so(upstream_url):
     down = client_of(f"http://127.0.0.1:{free_port()}")
     assert poll(down, create(down)["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
-    wrong_key = client_of(upstream_url, UPSTREAM_SOLVER_KEY="not-the-key")  # the operator's key, not the bot's, is wrong
+    # the operator's key, not the bot's, is wrong
+    wrong_key = client_of(upstream_url, UPSTREAM_SOLVER_KEY="not-the-key")
     assert poll(wrong_key, create(wrong_key)["taskId"])["errorCode"] == "ERROR_KEY_DOES_NOT_EXIST"
 
 
@@ -157,7 +175,9 @@ def ready_with(text):
     return answer
 
 
-@pytest.mark.parametrize("text", ["abcd", "12\x0034", "9" * 900_000, "12", "123456789", "\u0661\u0662\u0663\u0664", 1234], ids=repr)
+@pytest.mark.parametrize(
+    "text", ["abcd", "12\x0034", "9" * 900_000, "12", "123456789", "\u0661\u0662\u0663\u0664", 1234], ids=repr
+)
 def test_an_upstream_answer_that_is_not_digits_of_the_asked_length_is_unsolvable(text):
     with hostile_upstream(ready_with(text)) as (url, _asked):
         client = client_of(url)
@@ -166,7 +186,9 @@ def test_an_upstream_answer_that_is_not_digits_of_the_asked_length_is_unsolvable
         submitted = client.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA)}).text
         task_id = submitted.split("|")[1]
         deadline = time.monotonic() + 15
-        while (text_answer := client.get("/res.php", query_string={"key": "bot", "action": "get", "id": task_id}).text) == "CAPCHA_NOT_READY":
+        while (
+            text_answer := client.get("/res.php", query_string={"key": "bot", "action": "get", "id": task_id}).text
+        ) == "CAPCHA_NOT_READY":
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert text_answer == "ERROR_CAPTCHA_UNSOLVABLE"
@@ -193,14 +215,31 @@ def test_a_sum_or_a_phrase_goes_upstream_with_what_the_bot_said_of_it():
         client = client_of(url, MIN_CONFIDENCE=0.0)  # a captcha we read, were it a number to read
         created = client.post("/createTask", json={"clientKey": "bot", "task": task}).json
         assert poll(client, created["taskId"])["solution"]["text"] == "12"
-        in_php = {"key": "bot", "method": "base64", "body": base64_of(CAPTCHA), "calc": "1", "textinstructions": "add", "lang": "en"}
+        in_php = {
+            "key": "bot",
+            "method": "base64",
+            "body": base64_of(CAPTCHA),
+            "calc": "1",
+            "textinstructions": "add",
+            "lang": "en",
+        }
         task_id = client.post("/in.php", data=in_php).get_data(as_text=True).split("|")[1]
         assert poll(client, int(task_id))["solution"]["text"] == "12"
-    assert {name: sent[0][name] for name in ("math", "case", "comment")} == {"math": True, "case": True, "comment": "add them up"}
-    assert {name: sent[1][name] for name in ("math", "comment", "languagePool")} == {"math": True, "comment": "add", "languagePool": "en"}
+    assert {name: sent[0][name] for name in ("math", "case", "comment")} == {
+        "math": True,
+        "case": True,
+        "comment": "add them up",
+    }
+    assert {name: sent[1][name] for name in ("math", "comment", "languagePool")} == {
+        "math": True,
+        "comment": "add",
+        "languagePool": "en",
+    }
     with hostile_upstream(recording("two words")) as (url, _asked):
         client = client_of(url, MIN_CONFIDENCE=0.0)
-        created = client.post("/createTask", json={"clientKey": "bot", "task": {**task, "math": False, "phrase": True}}).json
+        created = client.post(
+            "/createTask", json={"clientKey": "bot", "task": {**task, "math": False, "phrase": True}}
+        ).json
         assert poll(client, created["taskId"])["solution"]["text"] == "two words"
 
 
@@ -240,10 +279,20 @@ def test_a_redirect_to_another_address_is_not_followed():
 
 def test_a_server_stops_at_once_while_an_upstream_trickles(tmp_path):
     with hostile_upstream(trickle) as (upstream, asked):
-        settings = {"UPSTREAM_SOLVER": upstream, "UPSTREAM_SOLVER_KEY": "k", "UPSTREAM_TIMEOUT_SECONDS": 60, **REFUSES_ALL}
+        settings = {
+            "UPSTREAM_SOLVER": upstream,
+            "UPSTREAM_SOLVER_KEY": "k",
+            "UPSTREAM_TIMEOUT_SECONDS": 60,
+            **REFUSES_ALL,
+        }
         with running_server(tmp_path / "server.log", **settings) as (url, _port, process, _seconds):
-            body = json.dumps({"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}).encode()
-            urllib.request.urlopen(urllib.request.Request(f"{url}/createTask", data=body, headers={"Content-Type": "application/json"}), timeout=10)
+            body = json.dumps(
+                {"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}
+            ).encode()
+            urllib.request.urlopen(
+                urllib.request.Request(f"{url}/createTask", data=body, headers={"Content-Type": "application/json"}),
+                timeout=10,
+            )
             deadline = time.monotonic() + 10
             while not asked:  # the exchange is under way
                 assert time.monotonic() < deadline
@@ -272,13 +321,14 @@ def test_a_task_store_that_fails_gives_the_upstream_slot_back():
     upstream.close()
 
 
-# ---------------------------------------------------------------- the upstream's accounting: balance, account errors, receipts, reports
+# ---------------------------------------------------------------- the upstream's accounting: balance, account errors,
+# receipts, reports
 UPSTREAM_TASK_ID = 4242
 
 
 def answering(answers, calls):
-    """A hostile_upstream ``answer`` speaking the createTask API: ``answers[method]`` (a dict) as JSON, or HTTP 404 for a
-    method it has not; each call recorded in ``calls`` as (method, its JSON body)."""
+    """A hostile_upstream ``answer`` speaking the createTask API: ``answers[method]`` (a dict) as JSON, or HTTP 404 for
+    a method it has not; each call recorded in ``calls`` as (method, its JSON body)."""
 
     def answer(handler):
         method = handler.path.rsplit("/", 1)[-1]
@@ -301,7 +351,9 @@ def methods_called(calls, method, seconds=5, at_least=1):
 
 
 def in_php(client, **fields):
-    return client.post("/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA), **fields}).get_data(as_text=True)
+    return client.post(
+        "/in.php", data={"key": "bot", "method": "base64", "body": base64_of(CAPTCHA), **fields}
+    ).get_data(as_text=True)
 
 
 def res_php(client, **query):
@@ -314,8 +366,12 @@ def test_the_balance_is_the_upstream_accounts_asked_at_most_every_30_seconds():
         client = client_of(url)
         assert client.post("/getBalance", json={"clientKey": "bot"}).json == {"errorId": 0, "balance": 12.3456}
         assert res_php(client, action="getbalance") == "12.3456"
-        assert client.get("/res.php", query_string={"key": "bot", "action": "getbalance", "json": "1"}).json == {"status": 1, "request": "12.3456"}
-    assert [body for _method, body in calls] == [{"clientKey": UPSTREAM_KEY}]  # once for the three: anti-captcha asks for 30 s apart
+        assert client.get("/res.php", query_string={"key": "bot", "action": "getbalance", "json": "1"}).json == {
+            "status": 1,
+            "request": "12.3456",
+        }
+    # once for the three: anti-captcha asks for 30 s apart
+    assert [body for _method, body in calls] == [{"clientKey": UPSTREAM_KEY}]
 
 
 def test_a_crowd_of_bots_asking_the_balance_at_once_makes_one_call_to_the_upstream():
@@ -329,7 +385,12 @@ def test_a_crowd_of_bots_asking_the_balance_at_once_makes_one_call_to_the_upstre
     with hostile_upstream(slowly) as (url, _asked):
         app = client_of(url).application
         balances = []
-        crowd = [threading.Thread(target=lambda: balances.append(app.test_client().post("/getBalance", json={"clientKey": "bot"}).json)) for _ in range(8)]
+        crowd = [
+            threading.Thread(
+                target=lambda: balances.append(app.test_client().post("/getBalance", json={"clientKey": "bot"}).json)
+            )
+            for _ in range(8)
+        ]
         for bot in crowd:
             bot.start()
         for bot in crowd:
@@ -347,7 +408,8 @@ def test_an_upstream_that_gives_no_balance_is_asked_again_soon_and_its_last_bala
     calls, answers = [], {}
     with hostile_upstream(answering(answers, calls)) as (url, _asked):
         client = client_of(url)
-        assert client.post("/getBalance", json={"clientKey": "bot"}).json["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"  # HTTP 404: none
+        # HTTP 404: none
+        assert client.post("/getBalance", json={"clientKey": "bot"}).json["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
         assert res_php(client, action="getbalance") == "ERROR_NO_SLOT_AVAILABLE"
         assert len(calls) == 1  # a failure is not asked again at each poll either
         monkeypatch.setattr(upstream_module, "BALANCE_RETRY_SECONDS", 0.0)
@@ -355,16 +417,22 @@ def test_an_upstream_that_gives_no_balance_is_asked_again_soon_and_its_last_bala
         answers["getBalance"] = {"errorId": 0, "balance": 3}
         assert client.post("/getBalance", json={"clientKey": "bot"}).json["balance"] == 3
         answers["getBalance"] = {"errorId": 0, "balance": "lots"}
-        assert client.post("/getBalance", json={"clientKey": "bot"}).json["balance"] == 3  # not the protocol: the last one had
+        # not the protocol: the last one had
+        assert client.post("/getBalance", json={"clientKey": "bot"}).json["balance"] == 3
 
 
-@pytest.mark.parametrize(("upstream_code", "error_id", "legacy"), [
-    ("ERROR_ZERO_BALANCE", 10, "ERROR_ZERO_BALANCE"),
-    ("ERROR_KEY_DOES_NOT_EXIST", 1, "ERROR_KEY_DOES_NOT_EXIST"),
-    ("ERROR_IP_NOT_ALLOWED", 11, "ERROR_IP_NOT_ALLOWED"),
-    ("ERROR_IP_BLOCKED", 21, "IP_BANNED"),
-])
-def test_the_upstreams_account_errors_reach_the_client_as_they_are_and_are_logged_once(upstream_code, error_id, legacy, caplog):
+@pytest.mark.parametrize(
+    ("upstream_code", "error_id", "legacy"),
+    [
+        ("ERROR_ZERO_BALANCE", 10, "ERROR_ZERO_BALANCE"),
+        ("ERROR_KEY_DOES_NOT_EXIST", 1, "ERROR_KEY_DOES_NOT_EXIST"),
+        ("ERROR_IP_NOT_ALLOWED", 11, "ERROR_IP_NOT_ALLOWED"),
+        ("ERROR_IP_BLOCKED", 21, "IP_BANNED"),
+    ],
+)
+def test_the_upstreams_account_errors_reach_the_client_as_they_are_and_are_logged_once(
+    upstream_code, error_id, legacy, caplog
+):
     refusal = {"errorId": error_id, "errorCode": upstream_code, "errorDescription": "see your account"}
     with hostile_upstream(answering({"createTask": refusal, "getBalance": refusal}, [])) as (url, _asked):
         client = client_of(url)
@@ -378,13 +446,17 @@ def test_the_upstreams_account_errors_reach_the_client_as_they_are_and_are_logge
         assert text == legacy  # 2captcha's name for it
         assert client.post("/getBalance", json={"clientKey": "bot"}).json["errorCode"] == upstream_code
         assert res_php(client, action="getbalance") == legacy
-    told = [record for record in caplog.records if record.name == upstream_module.__name__ and record.levelname == "ERROR"]
+    told = [
+        record for record in caplog.records if record.name == upstream_module.__name__ and record.levelname == "ERROR"
+    ]
     assert len(told) == 1 and upstream_code in told[0].getMessage() and "UPSTREAM_SOLVER_KEY" in told[0].getMessage()
 
 
 def test_an_account_error_said_with_capsolvers_http_status_and_name_is_read_too():
     def capsolver(handler):  # CapSolver answers its errors with HTTP 400 / 401 and the JSON error
-        body = json.dumps({"errorId": 1, "errorCode": "ERROR_KEY_DENIED_ACCESS", "errorDescription": "key denied"}).encode()
+        body = json.dumps(
+            {"errorId": 1, "errorCode": "ERROR_KEY_DENIED_ACCESS", "errorDescription": "key denied"}
+        ).encode()
         handler.send_response(401)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
@@ -403,8 +475,14 @@ def test_an_upstream_refusal_that_is_not_about_the_account_is_still_unsolvable()
 
 
 READY = {
-    "errorId": 0, "taskId": UPSTREAM_TASK_ID, "status": "ready", "solution": {"text": "4821"},
-    "cost": "0.000700", "createTime": 1_700_000_000, "endTime": 1_700_000_009, "solveCount": "2",
+    "errorId": 0,
+    "taskId": UPSTREAM_TASK_ID,
+    "status": "ready",
+    "solution": {"text": "4821"},
+    "cost": "0.000700",
+    "createTime": 1_700_000_000,
+    "endTime": 1_700_000_009,
+    "solveCount": "2",
 }
 
 
@@ -419,7 +497,12 @@ def test_the_upstreams_cost_end_and_solvers_are_passed_on_for_its_answers_only()
         task_id = in_php(client).split("|")[1]
         poll(client, int(task_id))
         assert res_php(client, action="get2", id=task_id) == "OK|4821|0.000700"
-        assert client.get("/res.php", query_string={"key": "bot", "action": "get2", "id": task_id, "json": "1"}).json["price"] == "0.000700"
+        assert (
+            client.get("/res.php", query_string={"key": "bot", "action": "get2", "id": task_id, "json": "1"}).json[
+                "price"
+            ]
+            == "0.000700"
+        )
         read_here = client_of(url, MIN_CONFIDENCE=0.0)  # we read it: nothing paid
         local = poll(read_here, create(read_here)["taskId"])
         assert (local["cost"], local["endTime"], local["solveCount"]) == ("0", local["createTime"], 1)
@@ -427,14 +510,23 @@ def test_the_upstreams_cost_end_and_solvers_are_passed_on_for_its_answers_only()
 
 def test_a_report_on_an_upstreams_answer_is_forwarded_to_it_once_with_its_task_id():
     calls = []
-    answers = {"createTask": READY, "reportIncorrectImageCaptcha": {"errorId": 0, "status": "success"}, "reportCorrect": {"errorId": 0, "status": "success"}}
+    answers = {
+        "createTask": READY,
+        "reportIncorrectImageCaptcha": {"errorId": 0, "status": "success"},
+        "reportCorrect": {"errorId": 0, "status": "success"},
+    }
     with hostile_upstream(answering(answers, calls)) as (url, _asked):
         client = client_of(url)
         task_id = create(client)["taskId"]
         poll(client, task_id)
         for _ in range(2):  # the second is answered success too, and forwarded no more
-            assert client.post("/reportIncorrectImageCaptcha", json={"clientKey": "bot", "taskId": task_id}).json["status"] == "success"
-        assert methods_called(calls, "reportIncorrectImageCaptcha") == [{"clientKey": UPSTREAM_KEY, "taskId": UPSTREAM_TASK_ID}]
+            assert (
+                client.post("/reportIncorrectImageCaptcha", json={"clientKey": "bot", "taskId": task_id}).json["status"]
+                == "success"
+            )
+        assert methods_called(calls, "reportIncorrectImageCaptcha") == [
+            {"clientKey": UPSTREAM_KEY, "taskId": UPSTREAM_TASK_ID}
+        ]
         legacy_id = in_php(client).split("|")[1]
         poll(client, int(legacy_id))
         assert res_php(client, action="reportgood", id=legacy_id) == "OK_REPORT_RECORDED"
@@ -446,7 +538,9 @@ def test_a_report_on_an_upstreams_answer_is_forwarded_to_it_once_with_its_task_i
 
 def test_a_report_goes_by_2captchas_name_to_an_upstream_without_anti_captchas_and_not_at_all_for_our_answers():
     calls = []
-    with hostile_upstream(answering({"createTask": READY, "reportIncorrect": {"errorId": 0, "status": "success"}}, calls)) as (url, _asked):
+    with hostile_upstream(
+        answering({"createTask": READY, "reportIncorrect": {"errorId": 0, "status": "success"}}, calls)
+    ) as (url, _asked):
         client = client_of(url)
         task_id = create(client)["taskId"]
         poll(client, task_id)
@@ -456,23 +550,37 @@ def test_a_report_goes_by_2captchas_name_to_an_upstream_without_anti_captchas_an
         ours = create(read_here)["taskId"]
         read_here.post("/reportIncorrectImageCaptcha", json={"clientKey": "bot", "taskId": ours})
         time.sleep(0.5)
-    assert [method for method, _body in calls] == ["createTask", "reportIncorrectImageCaptcha", "reportIncorrect"]  # ours: none
+    # ours: none
+    assert [method for method, _body in calls] == ["createTask", "reportIncorrectImageCaptcha", "reportIncorrect"]
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    ({"cost": "0.0007", "endTime": 5, "solveCount": 3}, Receipt(1, "0.0007", 5, 3)),
-    ({"cost": 0.0007, "solveCount": "0"}, Receipt(1, "0.0007", None, 0)),
-    ({"cost": "nan", "endTime": True, "solveCount": -1}, Receipt(1)),
-    ({"cost": "9" * 900, "endTime": "5", "solveCount": "x"}, Receipt(1)),
-    ({"cost": ["0"], "endTime": 2**60, "solveCount": 2.5}, Receipt(1)),
-    ({"cost": "0.0007\n"}, Receipt(1)), ({"cost": "9e999"}, Receipt(1)),  # float() reads "0.0007\n": get2 would answer two lines
-    ({"cost": " 1"}, Receipt(1)), ({"cost": "-0.5"}, Receipt(1)), ({"cost": "1_000"}, Receipt(1)), ({"cost": "\u0661"}, Receipt(1)),
-    ({"cost": "1e-05"}, Receipt(1, "1e-05")), ({"cost": 1e-05}, Receipt(1, "1e-05")), ({"cost": 2}, Receipt(1, "2")),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"cost": "0.0007", "endTime": 5, "solveCount": 3}, Receipt(1, "0.0007", 5, 3)),
+        ({"cost": 0.0007, "solveCount": "0"}, Receipt(1, "0.0007", None, 0)),
+        ({"cost": "nan", "endTime": True, "solveCount": -1}, Receipt(1)),
+        ({"cost": "9" * 900, "endTime": "5", "solveCount": "x"}, Receipt(1)),
+        ({"cost": ["0"], "endTime": 2**60, "solveCount": 2.5}, Receipt(1)),
+        ({"cost": "0.0007\n"}, Receipt(1)),
+        ({"cost": "9e999"}, Receipt(1)),  # float() reads "0.0007\n": get2 would answer two lines
+        ({"cost": " 1"}, Receipt(1)),
+        ({"cost": "-0.5"}, Receipt(1)),
+        ({"cost": "1_000"}, Receipt(1)),
+        ({"cost": "\u0661"}, Receipt(1)),
+        ({"cost": "1e-05"}, Receipt(1, "1e-05")),
+        ({"cost": 1e-05}, Receipt(1, "1e-05")),
+        ({"cost": 2}, Receipt(1, "2")),
+    ],
+)
 def test_a_receipt_keeps_only_what_the_api_says_and_reads_back_from_its_text(answer, expected):
     receipt = Receipt.of_answer(1, answer)
     assert receipt == expected and Receipt.of_text(receipt.text()) == receipt
-    assert Receipt.of_text("") is None and Receipt.of_text("{\"upstream_id\": [1]}") is None and Receipt.of_text("not json") is None
+    assert (
+        Receipt.of_text("") is None
+        and Receipt.of_text('{"upstream_id": [1]}') is None
+        and Receipt.of_text("not json") is None
+    )
 
 
 def raw(body):
@@ -490,11 +598,17 @@ def raw(body):
 NESTED_TOO_DEEP = b"[" * 20_000 + b"]" * 20_000  # under LARGEST_ANSWER, deeper than json.loads can go (RecursionError)
 
 
-@pytest.mark.parametrize("body", [
-    json.dumps({"errorId": 0, "balance": 10**400}).encode(),  # an int no float holds: math.isfinite raised OverflowError
-    b'{"errorId": 0, "balance": ' + NESTED_TOO_DEEP + b"}",
-    b'{"errorId": 1, "errorCode": ["ERROR_ZERO_BALANCE"]}',  # unhashable: ACCOUNT_ERRORS.get raised TypeError
-], ids=["huge", "nested", "unhashable-code"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(
+            {"errorId": 0, "balance": 10**400}
+        ).encode(),  # an int no float holds: math.isfinite raised OverflowError
+        b'{"errorId": 0, "balance": ' + NESTED_TOO_DEEP + b"}",
+        b'{"errorId": 1, "errorCode": ["ERROR_ZERO_BALANCE"]}',  # unhashable: ACCOUNT_ERRORS.get raised TypeError
+    ],
+    ids=["huge", "nested", "unhashable-code"],
+)
 def test_a_balance_answer_that_is_no_number_is_no_balance_never_a_500_nor_asked_again_at_each_poll(body):
     with hostile_upstream(raw(body)) as (url, asked):
         client = client_of(url)
@@ -514,12 +628,16 @@ def test_an_upstream_answer_nested_too_deep_is_unsolvable_and_gives_its_slot_bac
             assert poll(client, created["taskId"], seconds=5)["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
 
 
-@pytest.mark.parametrize("fields", [
-    {"numeric": 1, "minLength": 9, "maxLength": 9},  # more digits than we pass on (LONGEST)
-    {"numeric": 1, "minLength": 6, "maxLength": 4},
-    {"maxLength": -1},
-    {"numeric": 4, "minLength": 40},  # longer than any text we pass on (LONGEST_TEXT)
-], ids=repr)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"numeric": 1, "minLength": 9, "maxLength": 9},  # more digits than we pass on (LONGEST)
+        {"numeric": 1, "minLength": 6, "maxLength": 4},
+        {"maxLength": -1},
+        {"numeric": 4, "minLength": 40},  # longer than any text we pass on (LONGEST_TEXT)
+    ],
+    ids=repr,
+)
 def test_a_task_whose_answer_we_would_never_pass_on_is_not_paid_for_upstream(fields):
     calls = []
     with hostile_upstream(answering({"createTask": READY}, calls)) as (url, _asked):
@@ -528,7 +646,11 @@ def test_a_task_whose_answer_we_would_never_pass_on_is_not_paid_for_upstream(fie
         created = client.post("/createTask", json={"clientKey": "bot", "task": task}).json
         assert poll(client, created["taskId"])["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
         if all(value >= 0 for value in fields.values()):  # in.php reads a negative number as none
-            legacy = {"min_len": fields.get("minLength", ""), "max_len": fields.get("maxLength", ""), "numeric": fields.get("numeric", "")}
+            legacy = {
+                "min_len": fields.get("minLength", ""),
+                "max_len": fields.get("maxLength", ""),
+                "numeric": fields.get("numeric", ""),
+            }
             task_id = in_php(client, **legacy).split("|")[1]
             assert poll(client, int(task_id))["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
         time.sleep(0.3)
@@ -536,8 +658,8 @@ def test_a_task_whose_answer_we_would_never_pass_on_is_not_paid_for_upstream(fie
 
 
 def test_while_an_upstream_that_never_gave_a_balance_is_asked_again_bots_are_told_at_once_not_held(monkeypatch):
-    """Only the very first ask is waited for: an upstream down or hanging would otherwise hold every bot asking the balance
-    (and the server threads they are on) for a whole exchange at each renewal, every BALANCE_RETRY_SECONDS."""
+    """Only the very first ask is waited for: an upstream down or hanging would otherwise hold every bot asking the
+    balance (and the server threads they are on) for a whole exchange at each renewal, every BALANCE_RETRY_SECONDS."""
     release, asked = threading.Event(), []
 
     def hanging(handler):
@@ -548,7 +670,10 @@ def test_while_an_upstream_that_never_gave_a_balance_is_asked_again_bots_are_tol
 
     with hostile_upstream(hanging) as (url, _asked):
         app = client_of(url).application
-        assert app.test_client().post("/getBalance", json={"clientKey": "bot"}).json["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
+        assert (
+            app.test_client().post("/getBalance", json={"clientKey": "bot"}).json["errorCode"]
+            == "ERROR_NO_SLOT_AVAILABLE"
+        )
         monkeypatch.setattr(upstream_module, "BALANCE_RETRY_SECONDS", 0.0)
         renewal = threading.Thread(target=lambda: app.test_client().post("/getBalance", json={"clientKey": "bot"}))
         renewal.start()
@@ -556,7 +681,9 @@ def test_while_an_upstream_that_never_gave_a_balance_is_asked_again_bots_are_tol
         while len(asked) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         answered = []
-        bot = threading.Thread(target=lambda: answered.append(app.test_client().post("/getBalance", json={"clientKey": "bot"}).json))
+        bot = threading.Thread(
+            target=lambda: answered.append(app.test_client().post("/getBalance", json={"clientKey": "bot"}).json)
+        )
         bot.start()
         bot.join(3)
         held = not answered
@@ -566,7 +693,9 @@ def test_while_an_upstream_that_never_gave_a_balance_is_asked_again_bots_are_tol
     assert not held and answered[0]["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
 
 
-@pytest.mark.parametrize("task_id", [b"[" * 500 + b"]" * 500, b'{"a": 1}', b"true", b"1.5"], ids=["nested", "object", "bool", "float"])
+@pytest.mark.parametrize(
+    "task_id", [b"[" * 500 + b"]" * 500, b'{"a": 1}', b"true", b"1.5"], ids=["nested", "object", "bool", "float"]
+)
 def test_an_upstream_task_id_that_is_no_id_is_unsolvable_and_gives_its_slot_back(task_id):
     """Kept with the task (its handover, in JSON) it must be an id: a list 500 deep made that a RecursionError."""
     with hostile_upstream(raw(b'{"errorId": 0, "taskId": ' + task_id + b"}")) as (url, asked):

@@ -13,8 +13,13 @@ from deploy.vendor_tls import VENDOR_HOSTS, make_certificates
 
 
 def vendor_tls(directory, *arguments):
-    finished = subprocess.run([sys.executable, "-m", "deploy.vendor_tls", str(directory), *arguments], cwd=ROOT,
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-m", "deploy.vendor_tls", str(directory), *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return finished.stdout
 
 
@@ -27,7 +32,11 @@ def test_it_writes_a_certificate_for_every_vendor_host_signed_by_its_own_ca(tmp_
     assert "vendors.pem: OK" in openssl("verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "vendors.pem"))
     names = openssl("x509", "-in", str(tmp_path / "vendors.pem"), "-noout", "-ext", "subjectAltName")
     assert all(f"DNS:{host}" in names for host in VENDOR_HOSTS)
-    assert "api.anti-captcha.com" in VENDOR_HOSTS and "2captcha.com" in VENDOR_HOSTS and "api.capmonster.cloud" in VENDOR_HOSTS
+    assert (
+        "api.anti-captcha.com" in VENDOR_HOSTS
+        and "2captcha.com" in VENDOR_HOSTS
+        and "api.capmonster.cloud" in VENDOR_HOSTS
+    )
 
 
 def test_a_second_run_keeps_the_ca_the_bots_already_trust(tmp_path):
@@ -53,7 +62,9 @@ def test_its_nginx_config_listens_with_tls_before_the_service(tmp_path):
     assert "server 127.0.0.1:9000 " in config and "server 127.0.0.1:9001 " in config
     if NGINX is None:
         pytest.skip("nginx is not installed: its config is not checked by nginx -t")
-    subprocess.run([NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, check=True)
+    subprocess.run(
+        [NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, check=True
+    )
 
 
 def test_the_default_listens_on_443_for_the_libraries_that_call_it(tmp_path):
@@ -67,13 +78,41 @@ def test_the_ca_can_vouch_for_the_vendors_names_only(tmp_path):
     vendor_tls(tmp_path)
     constraints = openssl("x509", "-in", str(tmp_path / "ca.pem"), "-noout", "-ext", "basicConstraints,nameConstraints")
     assert "pathlen:0" in constraints and all(f"DNS:{host}" in constraints for host in VENDOR_HOSTS)
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "other.key"), "-out", str(tmp_path / "other.csr"),
-            "-subj", "/CN=bank.example")
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(tmp_path / "other.key"),
+        "-out",
+        str(tmp_path / "other.csr"),
+        "-subj",
+        "/CN=bank.example",
+    )
     (tmp_path / "other.cnf").write_text("subjectAltName=DNS:bank.example\n")
-    openssl("x509", "-req", "-in", str(tmp_path / "other.csr"), "-CA", str(tmp_path / "ca.pem"), "-CAkey", str(tmp_path / "ca.key"),
-            "-CAcreateserial", "-out", str(tmp_path / "other.pem"), "-days", "1", "-extfile", str(tmp_path / "other.cnf"))
-    refused = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "other.pem")],
-                             capture_output=True, text=True)
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(tmp_path / "other.csr"),
+        "-CA",
+        str(tmp_path / "ca.pem"),
+        "-CAkey",
+        str(tmp_path / "ca.key"),
+        "-CAcreateserial",
+        "-out",
+        str(tmp_path / "other.pem"),
+        "-days",
+        "1",
+        "-extfile",
+        str(tmp_path / "other.cnf"),
+    )
+    refused = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "other.pem")],
+        capture_output=True,
+        text=True,
+    )
     assert refused.returncode != 0 and "permitted subtree violation" in refused.stdout + refused.stderr
     assert "vendors.pem: OK" in openssl("verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "vendors.pem"))
 
@@ -81,4 +120,6 @@ def test_the_ca_can_vouch_for_the_vendors_names_only(tmp_path):
 def test_a_certificate_for_an_address_still_verifies_under_its_constrained_ca(tmp_path):
     """tests/test_solver_clients.py's https front: a CA made for 127.0.0.1 signs a certificate for it."""
     certificate, _key = make_certificates(tmp_path, ["127.0.0.1"], "server")
-    assert "server.pem: OK" in openssl("verify", "-CAfile", str(tmp_path / "ca.pem"), "-verify_ip", "127.0.0.1", str(certificate))
+    assert "server.pem: OK" in openssl(
+        "verify", "-CAfile", str(tmp_path / "ca.pem"), "-verify_ip", "127.0.0.1", str(certificate)
+    )
