@@ -179,23 +179,11 @@ def test_the_container_serves_reads_and_stops_on_sigterm(image, container, tmp_p
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "container.log"
+    # buildah run's options before the command, for the server and its health check alike
+    in_container = [*CHROOT, "--network", "host", "--env", f"PORT={port}", container, "--"]
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [
-                *NICE,
-                "buildah",
-                "run",
-                *CHROOT,
-                "--network",
-                "host",
-                "--env",
-                f"PORT={port}",
-                container,
-                "--",
-                *config["Cmd"],
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [*NICE, "buildah", "run", *in_container, *config["Cmd"]], stdout=log, stderr=subprocess.STDOUT
         )
     try:
         wait_until_healthy(url + "/", timeout=180, still_running=lambda: server.poll() is None)
@@ -207,16 +195,7 @@ def test_the_container_serves_reads_and_stops_on_sigterm(image, container, tmp_p
         served = contained_server(server.pid)
         # not root
         assert f"Uid:\t{config['User'].split(':')[0]}\t" in pathlib.Path(f"/proc/{served}/status").read_text()
-        healthcheck = [
-            *CHROOT,
-            "--network",
-            "host",
-            "--env",
-            f"PORT={port}",
-            container,
-            "--",
-            *config["Healthcheck"]["Test"][1:],
-        ]
+        healthcheck = [*in_container, *config["Healthcheck"]["Test"][1:]]
         assert subprocess.run(["buildah", "run", *healthcheck], capture_output=True, timeout=120).returncode == 0
 
         stopping = time.monotonic()
