@@ -17,7 +17,8 @@ For each it prints:
   no threshold             right and wrong when every reading is answered
   baseline                 ddddocr classification(), then the first 4 digits (the old service)
 then macro right / wrong at other thresholds (risk and coverage), precision by confidence (a
-reliability table), the time per image and the models' memory; and last, the sets side by side: macro right / wrong / refused, and the folder most often wrong.
+reliability table), the time per image and the models' memory; and last, the sets side by side:
+macro right / wrong / refused, and the folder most often wrong.
 Each image is read once (its confidence does not depend on the threshold asked); each threshold
 is applied to those readings.
 With --url the readings come from a running server (POST /ocr; a refusal's body still has the
@@ -36,24 +37,24 @@ import onnxruntime
 import requests
 
 from captcha_service.config import Config
-from captcha_service.ocr.digit_model import MODEL_FILE
+from captcha_service.ocr.digit_model import MODEL_FILES
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, Recogniser, load_calibrations
 
 from .calibrate import calibrations_without, unseen_readings
-from .families import unseeing_model
+from .families import unseeing_models
 
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0001)
 NOT_READ = (None, 0.0, None, False)
 
 
-def engine_reader(model, length, digit_model_file=MODEL_FILE, calibrations=None):
+def engine_reader(model, length, digit_model_files=MODEL_FILES, calibrations=None):
     """(digits, confidence, decided by, whether the two readers disagreed) of image bytes, read in this process;
     NOT_READ if refused."""
-    recogniser = Recogniser(model, 3, digit_model_file=digit_model_file, calibrations=calibrations)
+    recogniser = Recogniser(model, 3, digit_model_files=digit_model_files, calibrations=calibrations)
     recogniser.warm_up()
 
     def read(data):
@@ -67,13 +68,18 @@ def engine_reader(model, length, digit_model_file=MODEL_FILE, calibrations=None)
 
 
 def http_reader(url, length, min_confidence):
-    """(digits, confidence, None, refused as unfamiliar) of image bytes, read by the server at ``url``; NOT_READ if refused."""
+    """(digits, confidence, None, refused as unfamiliar) of image bytes, read by the server at ``url``;
+    NOT_READ if refused."""
     session = requests.Session()
 
     def read(data):
         body = {"image_base64": base64.b64encode(data).decode(), "length": length, "min_confidence": min_confidence}
         answer = session.post(url.rstrip("/") + "/ocr", json=body, timeout=30).json()
-        return (answer["digits"], answer["confidence"], None, answer.get("reason") == "unfamiliar") if "digits" in answer else NOT_READ
+        return (
+            (answer["digits"], answer["confidence"], None, answer.get("reason") == "unfamiliar")
+            if "digits" in answer
+            else NOT_READ
+        )
 
     return read
 
@@ -83,7 +89,7 @@ def unseen_family_readers(model, folders, length):
     calibrations fitted on the other folders' readings by such models (bench.calibrate)."""
     readings, shipped = unseen_readings(model, folders, length), load_calibrations()
     return {
-        folder: engine_reader(model, length, unseeing_model(folder), shipped | calibrations_without(readings, folder))
+        folder: engine_reader(model, length, unseeing_models(folder), shipped | calibrations_without(readings, folder))
         for folder in folders
     }
 
@@ -124,7 +130,10 @@ class Run:
     def rates(self, folder, min_confidence, baseline=False):
         """(right, wrong, refused) shares of one folder."""
         rows = self.folders[folder]
-        answers = [(label, base if baseline else (digits if confidence >= min_confidence else None)) for label, digits, confidence, base, *_ in rows]
+        answers = [
+            (label, base if baseline else (digits if confidence >= min_confidence else None))
+            for label, digits, confidence, base, *_ in rows
+        ]
         right = sum(answer == label for label, answer in answers)
         refused = sum(answer is None for _, answer in answers)
         return right / len(rows), (len(rows) - right - refused) / len(rows), refused / len(rows)
@@ -133,17 +142,29 @@ class Run:
         """Shares of a folder's captchas the cascade answered with our digit model's reading (ddddocr's first view
         agreeing), and jointly after ddddocr's first view."""
         rows = self.folders[folder]
-        return (sum(decided_by == DIGIT_MODEL for *_, decided_by, _ in rows) / len(rows),
-                sum(decided_by is not None and decided_by.endswith(FIRST_VIEW) for *_, decided_by, _ in rows) / len(rows))
+        return (
+            sum(decided_by == DIGIT_MODEL for *_, decided_by, _ in rows) / len(rows),
+            sum(decided_by is not None and decided_by.endswith(FIRST_VIEW) for *_, decided_by, _ in rows) / len(rows),
+        )
 
     def unfamiliar(self, min_confidence):
         """(refusals whose two readers disagreed, i.e. 422 ``unfamiliar``; every refusal) over all folders."""
-        refused = [disagreed for rows in self.folders.values() for *_, confidence, _, _, disagreed in rows if confidence < min_confidence]
+        refused = [
+            disagreed
+            for rows in self.folders.values()
+            for *_, confidence, _, _, disagreed in rows
+            if confidence < min_confidence
+        ]
         return sum(refused), len(refused)
 
     def reliability(self):
         """[(low, high, answers with a confidence in [low, high), share of them right)] over all folders."""
-        rows = [(confidence, digits == label) for rows in self.folders.values() for label, digits, confidence, *_ in rows if digits is not None]
+        rows = [
+            (confidence, digits == label)
+            for rows in self.folders.values()
+            for label, digits, confidence, *_ in rows
+            if digits is not None
+        ]
         bins = []
         for low, high in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:]):
             inside = [right for confidence, right in rows if low <= confidence < high]
@@ -151,20 +172,31 @@ class Run:
         return bins
 
     def macro(self, min_confidence, baseline=False):
-        return tuple(np.mean([self.rates(folder, min_confidence, baseline)[i] for folder in self.folders]) for i in range(3))
+        return tuple(
+            np.mean([self.rates(folder, min_confidence, baseline)[i] for folder in self.folders]) for i in range(3)
+        )
 
     def table(self, min_confidence):
         """{folder or 'macro': {outcome: share}} for the JSON output."""
+
         def row(rates):
             return dict(zip(("right", "wrong", "refused"), rates))
 
         table = {
-            folder: {"images": len(rows), **row(self.rates(folder, min_confidence)),
-                     "no threshold": row(self.rates(folder, 0.0)), "baseline": row(self.rates(folder, 0.0, baseline=True))}
+            folder: {
+                "images": len(rows),
+                **row(self.rates(folder, min_confidence)),
+                "no threshold": row(self.rates(folder, 0.0)),
+                "baseline": row(self.rates(folder, 0.0, baseline=True)),
+            }
             for folder, rows in self.folders.items()
         }
-        table["macro"] = {"images": self.images, **row(self.macro(min_confidence)),
-                          "no threshold": row(self.macro(0.0)), "baseline": row(self.macro(0.0, baseline=True))}
+        table["macro"] = {
+            "images": self.images,
+            **row(self.macro(min_confidence)),
+            "no threshold": row(self.macro(0.0)),
+            "baseline": row(self.macro(0.0, baseline=True)),
+        }
         return table
 
 
@@ -175,7 +207,8 @@ def percent(share):
 def print_report(run, name, min_confidence, model_memory):
     print(f"{name}, min_confidence {min_confidence}")
     header = (
-        f"{'folder':24s} {'n':>5s} | {'right':>6s} {'wrong':>6s} {'refused':>7s} | no threshold {'right':>6s} {'wrong':>6s}"
+        f"{'folder':24s} {'n':>5s} | {'right':>6s} {'wrong':>6s} {'refused':>7s} | "
+        f"no threshold {'right':>6s} {'wrong':>6s}"
         f" | baseline {'right':>6s} {'wrong':>6s} {'refused':>7s}"
     )
     print(header)
@@ -187,22 +220,44 @@ def print_report(run, name, min_confidence, model_memory):
     rows.append(("macro", run.images, run.macro(min_confidence), run.macro(0.0), run.macro(0.0, True)))
     for folder, count, at_threshold, any_reading, baseline in rows:
         print(
-            f"{folder:24s} {count:5d} | {percent(at_threshold[0])} {percent(at_threshold[1])} {percent(at_threshold[2]):>7s} |"
+            f"{folder:24s} {count:5d} | {percent(at_threshold[0])} {percent(at_threshold[1])} "
+            f"{percent(at_threshold[2]):>7s} |"
             f"              {percent(any_reading[0])} {percent(any_reading[1])} |"
             f"          {percent(baseline[0])} {percent(baseline[1])} {percent(baseline[2]):>7s}"
         )
-    print("macro by min_confidence: " + "  ".join(
-        f"{threshold}: right {percent(run.macro(threshold)[0])} wrong {percent(run.macro(threshold)[1])}" for threshold in SWEEP
-    ))
+    print(
+        "macro by min_confidence: "
+        + "  ".join(
+            f"{threshold}: right {percent(run.macro(threshold)[0])} wrong {percent(run.macro(threshold)[1])}"
+            for threshold in SWEEP
+        )
+    )
     if "+" in name and DIGIT_MODEL in name:
         shares = {folder: run.stage_shares(folder) for folder in run.folders}
-        for stage, title in enumerate(("by our digit model, ddddocr's first view reading the same", "jointly after ddddocr's first view (one run, not three)")):
-            print(f"answered {title}: " + ", ".join(f"{folder} {percent(share[stage]).strip()}" for folder, share in shares.items())
-                  + f"; macro {percent(np.mean([share[stage] for share in shares.values()])).strip()}")
-    print("precision by confidence (every folder): " + ", ".join(
-        f"[{low:.2f}, {high:.2f}) {count} read, {percent(precision).strip()} right" for low, high, count, precision in run.reliability() if count
-    ))
-    print("refusals where our model and ddddocr read differently (reason unfamiliar): {} of {}".format(*run.unfamiliar(min_confidence)))
+        for stage, title in enumerate(
+            (
+                "by our digit model, ddddocr's first view reading the same",
+                "jointly after ddddocr's first view (one run, not three)",
+            )
+        ):
+            print(
+                f"answered {title}: "
+                + ", ".join(f"{folder} {percent(share[stage]).strip()}" for folder, share in shares.items())
+                + f"; macro {percent(np.mean([share[stage] for share in shares.values()])).strip()}"
+            )
+    print(
+        "precision by confidence (every folder): "
+        + ", ".join(
+            f"[{low:.2f}, {high:.2f}) {count} read, {percent(precision).strip()} right"
+            for low, high, count, precision in run.reliability()
+            if count
+        )
+    )
+    print(
+        "refusals where our model and ddddocr read differently (reason unfamiliar): {} of {}".format(
+            *run.unfamiliar(min_confidence)
+        )
+    )
     print(f"time per image: {1000 * run.seconds / run.images:.1f} ms (reading only, this process, one at a time)")
     if model_memory is not None:
         print(f"memory of the loaded models (peak RSS growth while loading and warming up): {model_memory:.0f} MB")
@@ -210,6 +265,7 @@ def print_report(run, name, min_confidence, model_memory):
 
 def print_side_by_side(runs, min_confidence):
     """Macro right / wrong / refused of each set of families, and its folder most often wrong, in columns."""
+
     def cells(run):
         worst = max(run.folders, key=lambda folder: run.rates(folder, min_confidence)[1])
         return (
@@ -222,14 +278,18 @@ def print_side_by_side(runs, min_confidence):
     width = max(28, *(len(title) for title in columns))
     print(f"\nside by side, min_confidence {min_confidence} (macro over folders)")
     print(f"{'':34s}" + "".join(f" | {title:{width}s}" for title in columns))
-    for index, label in enumerate(("right / wrong / refused", "no threshold: right / wrong", "folder most often wrong")):
+    for index, label in enumerate(
+        ("right / wrong / refused", "no threshold: right / wrong", "folder most often wrong")
+    ):
         print(f"{label:34s}" + "".join(f" | {column[index]:{width}s}" for column in columns.values()))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", default=[DEFAULT_ROOT])
-    parser.add_argument("--unseen", default=str(UNSEEN_ROOT), help="a root of families never trained or calibrated on ('' for none)")
+    parser.add_argument(
+        "--unseen", default=str(UNSEEN_ROOT), help="a root of families never trained or calibrated on ('' for none)"
+    )
     parser.add_argument("--model", default=Config.OCR_MODEL, choices=sorted(OCR_MODELS))
     parser.add_argument("--min-confidence", type=float, default=Config.MIN_CONFIDENCE)
     parser.add_argument("--length", type=int, default=Config.OCR_DIGITS)
@@ -238,7 +298,11 @@ def main():
     arguments = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     if arguments.url:
-        read, name, model_memory = http_reader(arguments.url, arguments.length, arguments.min_confidence), f"server at {arguments.url}", None
+        read, name, model_memory = (
+            http_reader(arguments.url, arguments.length, arguments.min_confidence),
+            f"server at {arguments.url}",
+            None,
+        )
     else:
         before = rss_mb()
         read, name = engine_reader(arguments.model, arguments.length), f"model {arguments.model}"
@@ -246,7 +310,10 @@ def main():
     seen = labelled_folders(arguments.folders)
     sets = {"seen in development": (arguments.folders, dict.fromkeys(seen, read))}
     if not arguments.url:
-        sets["leave-one-family-out"] = (arguments.folders, unseen_family_readers(arguments.model, seen, arguments.length))
+        sets["leave-one-family-out"] = (
+            arguments.folders,
+            unseen_family_readers(arguments.model, seen, arguments.length),
+        )
     if arguments.unseen:
         sets["unseen families"] = ([arguments.unseen], dict.fromkeys(labelled_folders([arguments.unseen]), read))
     baseline = baseline_reader(arguments.length)

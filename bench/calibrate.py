@@ -1,6 +1,6 @@
 """Fit the confidence calibration of each OCR_MODEL choice on labelled captchas of families the models never saw.
 
-    python -m bench.calibrate [FOLDER ...] [--model M ...] [--seen] [--write]
+    python -m bench.calibrate [FOLDER ...] [--model M ...] [--seen] [--write] [--no-view-weight-sweep]
                               (default: ../shared/captchas, every choice)
 
 Leave-one-family-out (bench/families.py): each folder whose generator our model trained on is
@@ -8,7 +8,8 @@ read by a model trained without that generator, every other folder by the shippe
 ``--seen``, the shipped model reads every folder (the signals of families it knows, for
 comparison). For each calibration it prints what a calibration fitted on the *other* folders
 does on each held-out folder, then the calibration fitted on all folders; ``--write`` writes
-those into captcha_service/ocr/models/calibrations.json, which the service reads. For a cascade (digits+common) that is each of
+those into captcha_service/ocr/models/calibrations.json, which the service reads. For a cascade
+(digits+common) that is each of
 its stages, and then the cascade as the service runs it, with its stages' held-out calibrations:
 right and wrong at each threshold, how often our model answers alone and how often ddddocr's
 first view is enough, over a sweep of each stage's threshold; and over a sweep of VIEW_WEIGHT
@@ -31,7 +32,7 @@ import numpy as np
 import onnxruntime
 
 from captcha_service.ocr.confidence import VIEW_WEIGHT, fit_calibration
-from captcha_service.ocr.digit_model import MODEL_FILE
+from captcha_service.ocr.digit_model import MODEL_FILES
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import (
@@ -48,7 +49,7 @@ from captcha_service.ocr.recogniser import (
 )
 from captcha_service.ocr.rendering import trim_margins
 
-from .families import unseeing_model
+from .families import unseeing_models
 
 THRESHOLDS = (0.0, 0.5, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 # What one wrong answer costs against one refusal, to choose MIN_CONFIDENCE: a wrong answer is a failed
@@ -75,7 +76,19 @@ class Readings:
     confirmed: np.ndarray
 
     def where(self, mask):
-        return Readings(*(column[mask] for column in (self.signals, self.right, self.folder_of, self.image_of, self.true_length, self.confirmed)))
+        return Readings(
+            *(
+                column[mask]
+                for column in (
+                    self.signals,
+                    self.right,
+                    self.folder_of,
+                    self.image_of,
+                    self.true_length,
+                    self.confirmed,
+                )
+            )
+        )
 
     @property
     def weights(self):
@@ -87,11 +100,14 @@ def read_all(model_name, folders, seen=False):
     runs once per image, each folder read by the digit model that never saw its family (unless ``seen``)."""
     recognisers, read = {}, []
     for folder, paths in folders.items():
-        digit_model_file = MODEL_FILE if seen or DIGIT_MODEL not in model_name.split("+") else unseeing_model(folder)
-        if digit_model_file not in recognisers:
-            recognisers[digit_model_file] = Recogniser(model_name, 3, digit_model_file=digit_model_file)
-        recogniser = recognisers[digit_model_file]
-        read += [(folder, label_of(path), recogniser.probabilities(trim_margins(decode_picture(path.read_bytes())))) for path in paths]
+        digit_model_files = MODEL_FILES if seen or DIGIT_MODEL not in model_name.split("+") else unseeing_models(folder)
+        if digit_model_files not in recognisers:
+            recognisers[digit_model_files] = Recogniser(model_name, 3, digit_model_files=digit_model_files)
+        recogniser = recognisers[digit_model_files]
+        read += [
+            (folder, label_of(path), recogniser.probabilities(trim_margins(decode_picture(path.read_bytes()))))
+            for path in paths
+        ]
     return recogniser, read
 
 
@@ -103,22 +119,32 @@ def unseen_readings(model_name, folders, length):
 
 def calibrations_without(readings, folder):
     """{calibration name: Calibration} fitted on every folder of ``readings`` but ``folder``."""
-    return {name: fit_calibration(found.signals[~held_out], found.right[~held_out], found.weights[~held_out])
-            for name, found in readings.items() for held_out in [found.folder_of == folder]}
+    return {
+        name: fit_calibration(found.signals[~held_out], found.right[~held_out], found.weights[~held_out])
+        for name, found in readings.items()
+        for held_out in [found.folder_of == folder]
+    }
 
 
 def collect(recogniser, read, length, view_weight=VIEW_WEIGHT):
-    """{calibration name: Readings} of every image read (``read_all``) at ``length`` and at one digit fewer and one more."""
+    """{calibration name: Readings} of every image read (``read_all``) at ``length`` and at one digit fewer and
+    one more."""
     rows = {}
     for image, (folder, label, probabilities) in enumerate(read):
         first_view = None if probabilities[1] is None else probabilities[1][: recogniser.ddddocr.runs_per_view]
-        for asked, by_name in recogniser.evidence_by_choice(probabilities, (length - 1, length, length + 1), view_weight).items():
+        for asked, by_name in recogniser.evidence_by_choice(
+            probabilities, (length - 1, length, length + 1), view_weight
+        ).items():
             for name, evidence in by_name.items():
                 if evidence is not None:
                     confirmed = first_view is None or first_view_reads(first_view, evidence.digits, asked)
-                    rows.setdefault(name, []).append((evidence.signals, evidence.digits == label, folder, image, asked == length, confirmed))
+                    rows.setdefault(name, []).append(
+                        (evidence.signals, evidence.digits == label, folder, image, asked == length, confirmed)
+                    )
     return {
-        name: Readings(*(np.array(column, dtype=float if index == 1 else None) for index, column in enumerate(zip(*found))))
+        name: Readings(
+            *(np.array(column, dtype=float if index == 1 else None) for index, column in enumerate(zip(*found)))
+        )
         for name, found in rows.items()
     }
 
@@ -155,7 +181,10 @@ def report(title, answers, folder_of_image, folders):
     rates = macro_rates(answers, folder_of_image, folders, THRESHOLDS)
     for threshold, (right, wrong) in zip(THRESHOLDS, rates):
         cost = WRONG_COST * wrong + (1 - right - wrong)
-        print(f"  min_confidence {threshold:.2f}: right {100 * right:5.1f}%  wrong {100 * wrong:4.2f}%  cost {100 * cost:5.1f} refusals per 100")
+        print(
+            f"  min_confidence {threshold:.2f}: right {100 * right:5.1f}%  wrong {100 * wrong:4.2f}%  "
+            f"cost {100 * cost:5.1f} refusals per 100"
+        )
     cheapest = min(zip(THRESHOLDS, rates), key=lambda row: WRONG_COST * row[1][1] + (1 - sum(row[1])))[0]
     print(f"  least cost, a wrong answer counted as {WRONG_COST} refusals: min_confidence {cheapest}")
 
@@ -165,8 +194,17 @@ def main():
     parser.add_argument("folders", nargs="*", default=[DEFAULT_ROOT])
     parser.add_argument("--model", action="append", choices=sorted(OCR_MODELS), help="default: every choice")
     parser.add_argument("--length", type=int, default=4)
-    parser.add_argument("--seen", action="store_true", help="the shipped model reads every folder, families it trained on too")
-    parser.add_argument("--write", action="store_true", help=f"write the calibrations fitted on all folders to {CALIBRATIONS_FILE.name}")
+    parser.add_argument(
+        "--seen", action="store_true", help="the shipped model reads every folder, families it trained on too"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help=f"write the calibrations fitted on all folders to {CALIBRATIONS_FILE.name}"
+    )
+    parser.add_argument(
+        "--no-view-weight-sweep",
+        action="store_true",
+        help="skip the sweep of VIEW_WEIGHT (each weight reads everything again)",
+    )
     arguments = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     folders = labelled_folders(arguments.folders)
@@ -180,15 +218,21 @@ def main():
         for name, readings in collect(recogniser, read, arguments.length).items():
             held_out = held_out_confidences(readings)
             fitted[name] = (readings, held_out)
-            report(f"\n{name}: {len(readings.right)} readings in {time.perf_counter() - started:.0f} s; leave-one-folder-out, macro over folders:",
-                   by_image(readings, held_out), folder_of_image, folders)
+            report(
+                f"\n{name}: {len(readings.right)} readings in {time.perf_counter() - started:.0f} s; "
+                "leave-one-folder-out, macro over folders:",
+                by_image(readings, held_out),
+                folder_of_image,
+                folders,
+            )
             off_length = held_out[~readings.true_length] >= 0.9
             print(f"  readings of the wrong length at or above 0.9: {100 * off_length.mean():.1f}%")
             weights, bias = fit_logistic(readings)
             print(f"  fitted on every folder: weights ({', '.join(f'{w:.4f}' for w in weights)}), bias {bias:.4f}")
         if DIGIT_MODEL in model and "+" in model:
             cascade(fitted[DIGIT_MODEL], fitted[model + FIRST_VIEW], fitted[model], folder_of_image, folders)
-            view_weight_sweep(recogniser, read, arguments.length, fitted[DIGIT_MODEL], folder_of_image, folders)
+            if not arguments.no_view_weight_sweep:
+                view_weight_sweep(recogniser, read, arguments.length, fitted[DIGIT_MODEL], folder_of_image, folders)
     if arguments.write:
         write_calibrations(fitted, arguments)
 
@@ -198,17 +242,23 @@ def write_calibrations(fitted, arguments):
     missing = sorted({name for model in OCR_MODELS for name in calibration_names(model)} - set(fitted))
     if missing:
         raise SystemExit(f"not written: {missing} were not fitted (run without --model to fit every choice)")
-    protocol = "the shipped digit model on every folder" if arguments.seen else "leave-one-family-out (bench/families.py)"
+    protocol = (
+        "the shipped digit model on every folder" if arguments.seen else "leave-one-family-out (bench/families.py)"
+    )
     document = {
-        "about": "The calibration of each way of reading (each OCR_MODEL choice, and each cascade's middle stage ':view1'): "
-                 "logistic weights of its signals. Written by python -m bench.calibrate --write; refit whenever the models, "
-                 "the views, the signals or VIEW_WEIGHT change.",
+        "about": "The calibration of each way of reading (each OCR_MODEL choice, and each cascade's middle stage "
+        "':view1'): "
+        "logistic weights of its signals. Written by python -m bench.calibrate --write; refit whenever the models, "
+        "the views, the signals or VIEW_WEIGHT change.",
         "fitted on": f"{', '.join(os.path.relpath(folder, REPOSITORY) for folder in arguments.folders)}; {protocol}",
         "calibrations": {},
     }
     for name in sorted(fitted):
         calibration = fit_calibration(fitted[name][0].signals, fitted[name][0].right, fitted[name][0].weights)
-        document["calibrations"][name] = {"weights": [round(w, 4) for w in calibration.weights], "bias": round(calibration.bias, 4)}
+        document["calibrations"][name] = {
+            "weights": [round(w, 4) for w in calibration.weights],
+            "bias": round(calibration.bias, 4),
+        }
     CALIBRATIONS_FILE.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwrote {CALIBRATIONS_FILE}")
 
@@ -234,15 +284,22 @@ def cascade_answers(stages, folder_of_image, folders, sure_alone=SURE_ALONE, sur
 
 
 def _stands(confidence, _right, confirmed, sure_alone):
-    """Whether our model's reading is the cascade's answer: sure alone, or sure enough and ddddocr's first view reads the same."""
+    """Whether our models' reading is the cascade's answer: sure alone, or sure enough and ddddocr's first view
+    reads the same."""
     return confidence >= sure_alone or (confirmed and confidence >= SURE_CONFIRMED)
 
 
 def alone_stage(alone):
-    """{image: (held-out confidence, right, whether ddddocr's first view reads the same)} of our model's true-length readings."""
+    """{image: (held-out confidence, right, whether ddddocr's first view reads the same)} of our models'
+    true-length readings."""
     readings, confidences = alone
     mask = readings.true_length
-    return dict(zip(readings.image_of[mask].tolist(), zip(confidences[mask].tolist(), readings.right[mask].tolist(), readings.confirmed[mask].tolist())))
+    return dict(
+        zip(
+            readings.image_of[mask].tolist(),
+            zip(confidences[mask].tolist(), readings.right[mask].tolist(), readings.confirmed[mask].tolist()),
+        )
+    )
 
 
 def cascade(alone, first_view, joint, folder_of_image, folders):
@@ -258,18 +315,33 @@ def cascade(alone, first_view, joint, folder_of_image, folders):
             answers, shares = answers_at(sure_alone, sure_first_view)
             alone_share, first_view_share = np.mean(list(shares.values()), axis=0)
             rates = zip((0.0, 0.9), macro_rates(answers, folder_of_image, folders, (0.0, 0.9)))
-            print(f"  alone at {sure_alone:.3f}, first view at {sure_first_view:.3f}: answered alone {100 * alone_share:5.1f}%, "
-                  f"after the first view {100 * first_view_share:5.1f}%  "
-                  + "  ".join(f"right/wrong at {threshold}: {100 * r:5.1f}/{100 * w:3.1f}" for threshold, (r, w) in rates))
+            print(
+                f"  alone at {sure_alone:.3f}, first view at {sure_first_view:.3f}: "
+                f"answered alone {100 * alone_share:5.1f}%, "
+                f"after the first view {100 * first_view_share:5.1f}%  "
+                + "  ".join(f"right/wrong at {threshold}: {100 * r:5.1f}/{100 * w:3.1f}" for threshold, (r, w) in rates)
+            )
 
-    sweep(f"by how sure our model must be to answer alone (first view at {SURE_FIRST_VIEW})", [(sure, SURE_FIRST_VIEW) for sure in SURE_SWEEP])
-    sweep(f"by how sure the first view must make it (alone at {SURE_ALONE})", [(SURE_ALONE, sure) for sure in SURE_SWEEP])
+    sweep(
+        f"by how sure our model must be to answer alone (first view at {SURE_FIRST_VIEW})",
+        [(sure, SURE_FIRST_VIEW) for sure in SURE_SWEEP],
+    )
+    sweep(
+        f"by how sure the first view must make it (alone at {SURE_ALONE})", [(SURE_ALONE, sure) for sure in SURE_SWEEP]
+    )
     answers, shares = answers_at(SURE_ALONE, SURE_FIRST_VIEW)
     configured = f"SURE_ALONE {SURE_ALONE}, SURE_CONFIRMED {SURE_CONFIRMED}, SURE_FIRST_VIEW {SURE_FIRST_VIEW}"
     report(f"cascade as configured ({configured}), leave-one-folder-out:", answers, folder_of_image, folders)
-    print("  answered alone / after the first view: "
-          + ", ".join(f"{folder} {100 * alone:.0f}/{100 * first:.0f}%" for folder, (alone, first) in shares.items()))
-    report("every captcha through both models, every view (no cascade), leave-one-folder-out:", stages[2], folder_of_image, folders)
+    print(
+        "  answered alone / after the first view: "
+        + ", ".join(f"{folder} {100 * alone:.0f}/{100 * first:.0f}%" for folder, (alone, first) in shares.items())
+    )
+    report(
+        "every captcha through both models, every view (no cascade), leave-one-folder-out:",
+        stages[2],
+        folder_of_image,
+        folders,
+    )
 
 
 def view_weight_sweep(recogniser, read, length, alone, folder_of_image, folders):
@@ -277,27 +349,43 @@ def view_weight_sweep(recogniser, read, length, alone, folder_of_image, folders)
     views in the joint reading; and VIEW_WEIGHT's choice tested as it is made: for each folder, the
     weight with the most right answers (no threshold: the weight decides which reading wins, the
     calibration how sure it is) on the *other* folders, measured on that folder."""
-    print(f"\ncascade as configured, leave-one-folder-out, by the weight of ddddocr's views in the joint reading (VIEW_WEIGHT {VIEW_WEIGHT}):")
+    print(
+        "\ncascade as configured, leave-one-folder-out, by the weight of ddddocr's views in the joint reading "
+        f"(VIEW_WEIGHT {VIEW_WEIGHT}):"
+    )
     alone_answers = alone_stage(alone)
     joint_stages = (recogniser.model_name + FIRST_VIEW, recogniser.model_name)
     per_folder = {}  # {weight: {folder: (right with no threshold, right at 0.9, wrong at 0.9)}}
     for weight in VIEW_WEIGHT_SWEEP:
         readings = collect(recogniser, read, length, weight)
-        stages = [alone_answers] + [by_image(readings[name], held_out_confidences(readings[name])) for name in joint_stages]
+        stages = [alone_answers] + [
+            by_image(readings[name], held_out_confidences(readings[name])) for name in joint_stages
+        ]
         answers, _ = cascade_answers(stages, folder_of_image, folders)
         for folder in folders:
             (right_anyway, _), (right, wrong) = macro_rates(answers, folder_of_image, [folder], (0.0, 0.9))
             per_folder.setdefault(weight, {})[folder] = (right_anyway, right, wrong)
         no_threshold, right, wrong = np.mean(list(per_folder[weight].values()), axis=0)
-        print(f"  view weight {weight:.2f}: right with no threshold {100 * no_threshold:5.2f}%, at 0.9 right {100 * right:5.2f}% wrong {100 * wrong:4.2f}%")
+        print(
+            f"  view weight {weight:.2f}: right with no threshold {100 * no_threshold:5.2f}%, "
+            f"at 0.9 right {100 * right:5.2f}% wrong {100 * wrong:4.2f}%"
+        )
     chosen = {
-        folder: max(VIEW_WEIGHT_SWEEP, key=lambda weight: (np.mean([per_folder[weight][other][0] for other in folders if other != folder]), weight))
+        folder: max(
+            VIEW_WEIGHT_SWEEP,
+            key=lambda weight: (
+                np.mean([per_folder[weight][other][0] for other in folders if other != folder]),
+                weight,
+            ),
+        )
         for folder in folders
     }
     no_threshold, right, wrong = np.mean([per_folder[chosen[folder]][folder] for folder in folders], axis=0)
     print("  chosen on the other folders: " + ", ".join(f"{folder} {weight}" for folder, weight in chosen.items()))
-    print(f"  so chosen, on each held-out folder: right with no threshold {100 * no_threshold:5.2f}%, "
-          f"at 0.9 right {100 * right:5.2f}% wrong {100 * wrong:4.2f}%")
+    print(
+        f"  so chosen, on each held-out folder: right with no threshold {100 * no_threshold:5.2f}%, "
+        f"at 0.9 right {100 * right:5.2f}% wrong {100 * wrong:4.2f}%"
+    )
 
 
 def macro_rates(answers, folder_of_image, folders, thresholds):

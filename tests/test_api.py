@@ -63,14 +63,20 @@ def test_accepts_every_input_form(client, body):
         ({"image_base64": None}, "image_base64: must be a base64 string, not null"),
         ({"image_base64": 1234}, "image_base64: must be a base64 string"),
         ({"image_base64": ["a"]}, "image_base64: must be a base64 string"),
-        ({"image_base64": "iVBORw0K", "text": "R0lGOD"}, "'image_base64' and 'text' hold different images; send one of them"),
+        (
+            {"image_base64": "iVBORw0K", "text": "R0lGOD"},
+            "'image_base64' and 'text' hold different images; send one of them",
+        ),
         ({"image_base64": "not base64!"}, "not valid base64"),
         ({"image_base64": base64.b64encode(b"just some text").decode()}, "not a decodable image"),
         ({"image_base64": base64_of(A_CAPTCHA), "length": 2}, "length: must be a whole number from 3 to 8"),
         ({"image_base64": base64_of(A_CAPTCHA), "length": 10**100}, "length: must be a whole number from 3 to 8"),
         ({"image_base64": base64_of(A_CAPTCHA), "length": 4.5}, "length: must be a whole number from 3 to 8"),
         ({"image_base64": base64_of(A_CAPTCHA), "min_confidence": 1.5}, "min_confidence: must be a number from 0 to 1"),
-        ({"image_base64": base64_of(A_CAPTCHA), "min_confidence": "high"}, "min_confidence: must be a number from 0 to 1"),
+        (
+            {"image_base64": base64_of(A_CAPTCHA), "min_confidence": "high"},
+            "min_confidence: must be a number from 0 to 1",
+        ),
         ([{"image_base64": "x"}], "the body must be a JSON object"),
         ("a string", "the body must be a JSON object"),
     ],
@@ -129,7 +135,14 @@ def test_wrong_method_is_405_json_with_allow(client):
 def test_health_names_the_model_and_version(client):
     response = client.get("/")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "ready": True, "model": "digits+common", "digits": 4, "min_confidence": 0.9, "version": __version__}
+    assert response.json == {
+        "status": "ok",
+        "ready": True,
+        "model": "digits+common",
+        "digits": 4,
+        "min_confidence": 0.9,
+        "version": __version__,
+    }
 
 
 def test_a_reading_below_min_confidence_is_refused_with_what_was_read(client):
@@ -155,7 +168,7 @@ def test_a_captcha_the_two_readers_read_differently_is_refused_as_unfamiliar(cli
     assert response.status_code == 422
     assert response.json["reason"] == "unfamiliar"
     assert response.json["confidence"] < 0.9 and len(response.json["digits"]) == 4
-    assert response.json["detail"].startswith("unfamiliar captcha: our model and ddddocr read it differently")
+    assert response.json["detail"].startswith("unfamiliar captcha: our models and ddddocr read it differently")
     assert "captcha-ocr finetune" in response.json["detail"]
     answered_anyway = client.post("/ocr", json={"image_base64": base64_of(UNFAMILIAR), "min_confidence": 0})
     assert answered_anyway.status_code == 200 and answered_anyway.json["digits"] == response.json["digits"]

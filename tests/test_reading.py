@@ -10,7 +10,15 @@ from captcha_service.api.extension import ocr
 from captcha_service.ocr.confidence import own_reading
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.recogniser import CALIBRATIONS_FILE, FIRST_VIEW, SURE_ALONE, SURE_CONFIRMED, SURE_FIRST_VIEW, load_calibrations
+from captcha_service.ocr.recogniser import (
+    CALIBRATIONS_FILE,
+    FIRST_VIEW,
+    SURE_ALONE,
+    SURE_CONFIRMED,
+    SURE_FIRST_VIEW,
+    load_calibrations,
+    signal_count,
+)
 from captcha_service.ocr.rendering import STRETCHES, trim_margins
 from tests.captchas import CAPTCHA_FILES, FIXTURES, UNFAMILIAR, label_of
 
@@ -61,7 +69,11 @@ def test_reads_each_fixture_surely(reader, path):
         (lambda image: image, "BMP", {}),
         (lambda image: image, "WEBP", {"lossless": True}),
         (lambda image: image.resize((image.width // 3, image.height // 3), Image.Resampling.LANCZOS), "PNG", {}),
-        (lambda image: image.resize((image.width * 4, image.height * 4), Image.Resampling.BICUBIC), "JPEG", {"quality": 95}),
+        (
+            lambda image: image.resize((image.width * 4, image.height * 4), Image.Resampling.BICUBIC),
+            "JPEG",
+            {"quality": 95},
+        ),
         (in_a_large_canvas, "PNG", {}),
     ],
     ids=["grey", "palette", "bmp", "webp", "very-small", "very-large", "band-in-large-canvas"],
@@ -97,7 +109,9 @@ def first_view_reading(reader, picture, length=4):
 def test_our_model_answers_alone_only_when_very_sure_or_when_ddddocr_reads_the_same(reader, path):
     picture = decode_picture(path.read_bytes())
     reading = reader.read(picture, 4)
-    if reading.decided_by == "digits" and reading.confidence < SURE_ALONE:  # not sure enough alone: ddddocr confirmed it
+    if (
+        reading.decided_by == "digits" and reading.confidence < SURE_ALONE
+    ):  # not sure enough alone: ddddocr confirmed it
         assert reading.confidence >= SURE_CONFIRMED and reading.readers_agree is True
         assert first_view_reading(reader, picture) == reading.digits
     elif reading.decided_by.endswith(FIRST_VIEW):
@@ -119,3 +133,19 @@ def test_a_calibrations_file_without_a_stage_of_every_choice_is_refused_by_name(
     (tmp_path / "calibrations.json").write_text(json.dumps(shipped))
     with pytest.raises(ValueError, match="digits\\+common:view1"):
         load_calibrations(tmp_path / "calibrations.json")
+
+
+def test_a_calibrations_file_fitted_on_other_signals_is_refused_by_name(tmp_path):
+    shipped = json.loads(CALIBRATIONS_FILE.read_text())
+    shipped["calibrations"]["digits"]["weights"] = shipped["calibrations"]["digits"]["weights"][
+        :2
+    ]  # one model's two signals
+    (tmp_path / "calibrations.json").write_text(json.dumps(shipped))
+    with pytest.raises(ValueError, match="\\['digits'\\] on other signals"):
+        load_calibrations(tmp_path / "calibrations.json")
+
+
+def test_each_way_of_reading_gives_as_many_signals_as_its_calibration_weighs(reader):
+    probabilities = reader.probabilities(decode_picture(CAPTCHA_FILES[0].read_bytes()))
+    for name, evidence in reader.evidence_by_choice(probabilities, [4])[4].items():
+        assert len(evidence.signals) == signal_count(name) == len(reader.calibrations[name].weights)

@@ -10,7 +10,14 @@ from captcha_service import create_app
 from captcha_service.api.extension import ocr
 from captcha_service.api.reports import RecentRequests
 from captcha_service.cli import main as cli
-from captcha_service.ocr.confidence import STEADY_SIGNAL, STEADY_SIGNALS, Calibration, fit_calibration, is_steady, steady_evidence
+from captcha_service.ocr.confidence import (
+    STEADY_SIGNAL,
+    STEADY_SIGNALS,
+    Calibration,
+    fit_calibration,
+    is_steady,
+    steady_evidence,
+)
 from captcha_service.ocr.digit_model import SIGHTINGS
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.recogniser import Reading, agreed
@@ -54,7 +61,9 @@ def test_a_model_fine_tuned_while_the_server_runs_is_served_by_name(serving, sit
 
     card = finetune(site_folder, "shop", models_dir, steps=3, batch=8, log=lambda *args, **kwargs: None)
     assert card["images"] == 60 and card["held_out"]["images"] == 12
-    assert set(card["held_out"]) >= {"right", "wrong", "refused"} and len(card["calibration"]["weights"]) == STEADY_SIGNALS
+    assert (
+        set(card["held_out"]) >= {"right", "wrong", "refused"} and len(card["calibration"]["weights"]) == STEADY_SIGNALS
+    )
     assert card["captcha_ocr"] == __version__
 
     answer = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "shop", "min_confidence": 0})
@@ -76,13 +85,19 @@ def before_card_versions(card):
     card["calibration"]["weights"] = card["calibration"]["weights"][:2]
 
 
-@pytest.mark.parametrize(("change", "refusal"), [
-    (before_card_versions, "run finetune again"),
-    (lambda card: card.update(card_version=1), "run finetune again"),
-    (lambda card: card.update(card_version=CARD_VERSION + 1), f"this service reads version {CARD_VERSION}"),
-    (lambda card: card.pop("card_version"), None),  # 1.4.0's cards: steady_evidence's, before the field
-], ids=["before-steady-evidence", "version-1", "newer", "1.4.0"])
-def test_a_site_model_calibrated_on_other_signals_is_refused_until_fine_tuned_again(serving, models_dir, change, refusal):
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        (before_card_versions, "run finetune again"),
+        (lambda card: card.update(card_version=1), "run finetune again"),
+        (lambda card: card.update(card_version=CARD_VERSION + 1), f"this service reads version {CARD_VERSION}"),
+        (lambda card: card.pop("card_version"), None),  # 1.4.0's cards: steady_evidence's, before the field
+    ],
+    ids=["before-steady-evidence", "version-1", "newer", "1.4.0"],
+)
+def test_a_site_model_calibrated_on_other_signals_is_refused_until_fine_tuned_again(
+    serving, models_dir, change, refusal
+):
     app, _samples = serving
     shutil.copytree(models_dir / "shop", models_dir / "older")
     card = json.loads((models_dir / "older" / CARD_FILE_NAME).read_text())
@@ -91,7 +106,10 @@ def test_a_site_model_calibrated_on_other_signals_is_refused_until_fine_tuned_ag
     (models_dir / "older" / CARD_FILE_NAME).write_text(json.dumps(card))
     answer = app.test_client().post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "older"})
     if refusal is None:
-        assert answer.status_code in (200, 422) and answer.json.get("reason") not in ("outdated_model", "unusable_model")
+        assert answer.status_code in (200, 422) and answer.json.get("reason") not in (
+            "outdated_model",
+            "unusable_model",
+        )
     else:
         assert answer.status_code == 422 and refusal in answer.json["detail"]
     shutil.rmtree(models_dir / "older")
@@ -107,7 +125,9 @@ def test_the_general_model_answers_requests_that_name_none(serving, client):
 @pytest.mark.parametrize("name", ["../escape", "a/b", "/etc", "..", "general", "-flag", "x" * 65, "caf\u00e9"])
 def test_path_traversal_and_bad_names_are_refused(client, site_folder, tmp_path, name):
     answer = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": name})
-    assert answer.status_code == (200 if name == "general" else 422)  # "general" names the general model; no site model has it
+    assert answer.status_code == (
+        200 if name == "general" else 422
+    )  # "general" names the general model; no site model has it
     with pytest.raises(FinetuneError):
         finetune(site_folder, name, tmp_path, steps=1)
     assert not any(tmp_path.iterdir())
@@ -156,17 +176,25 @@ def test_a_report_writes_the_image_labelled_into_samples_dir(serving):
 def test_a_refusal_reported_with_its_digits_is_the_sample_worth_most(serving):
     app, samples = serving
     client = app.test_client()
-    refused = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "min_confidence": 1.0}, headers={"X-Request-ID": "bot-7"})
+    refused = client.post(
+        "/ocr", json={"image_base64": base64_of(CAPTCHA), "min_confidence": 1.0}, headers={"X-Request-ID": "bot-7"}
+    )
     assert refused.status_code == 422
     nothing = client.post("/ocr/report", json={"request_id": "bot-7", "correct": True})
     assert nothing.status_code == 422 and "send the right 'digits'" in nothing.json["detail"]
     before = reports_counted(client)
     recorded = client.post("/ocr/report", json={"request_id": "bot-7", "digits": label_of(CAPTCHA)}).json
-    assert recorded["verdict"] == "refused" and recorded["counted"] and (samples / "general" / f"bot-7_{label_of(CAPTCHA)}.jpg").exists()
+    assert (
+        recorded["verdict"] == "refused"
+        and recorded["counted"]
+        and (samples / "general" / f"bot-7_{label_of(CAPTCHA)}.jpg").exists()
+    )
     again = client.post("/ocr/report", json={"request_id": "bot-7", "digits": label_of(CAPTCHA)}).json
     assert again["verdict"] == "refused" and not again["counted"]
     after = reports_counted(client)
-    assert after["refused"] == before.get("refused", 0) + 1 and after.get("wrong", 0) == before.get("wrong", 0)  # never "wrong": we said nothing
+    assert after["refused"] == before.get("refused", 0) + 1 and after.get("wrong", 0) == before.get(
+        "wrong", 0
+    )  # never "wrong": we said nothing
 
 
 def reports_counted(client):
@@ -177,7 +205,12 @@ def reports_counted(client):
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"request_id": "never-seen", "correct": True}, 404), ({"request_id": "x"}, 422), ({"request_id": "x", "digits": "12ab"}, 422), ([], 422)],
+    [
+        ({"request_id": "never-seen", "correct": True}, 404),
+        ({"request_id": "x"}, 422),
+        ({"request_id": "x", "digits": "12ab"}, 422),
+        ([], 422),
+    ],
     ids=["unknown-id", "neither", "bad-digits", "not-an-object"],
 )
 def test_reports_on_unknown_ids_or_without_a_verdict_are_refused(client, body, status):
@@ -190,14 +223,18 @@ def test_without_samples_dir_reports_are_counted_only(client):
     before = reports_counted(client).get("wrong", 0)
     expected = {"request_id": request_id, "verdict": "wrong", "counted": True, "sample": None}
     assert client.post("/ocr/report", json={"request_id": request_id, "correct": False}).json == expected
-    assert client.post("/ocr/report", json={"request_id": request_id, "correct": False}).json == expected | {"counted": False}
+    assert client.post("/ocr/report", json={"request_id": request_id, "correct": False}).json == expected | {
+        "counted": False
+    }
     assert reports_counted(client)["wrong"] == before + 1
 
 
 def test_solver_protocol_reports_flow_into_samples_dir(serving):
     app, samples = serving
     client = app.test_client()
-    created = client.post("/createTask", json={"clientKey": "k", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}})
+    created = client.post(
+        "/createTask", json={"clientKey": "k", "task": {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}}
+    )
     assert client.post("/reportCorrect", json={"clientKey": "k", "taskId": created.json["taskId"]}).json["errorId"] == 0
     request_id = created.headers["X-Request-ID"]
     assert (samples / "general" / f"{request_id}_{created.json['solution']['text']}.jpg").exists()
@@ -208,7 +245,9 @@ def test_recent_requests_are_bounded_by_count_age_and_bytes():
     recent = RecentRequests(count=3, seconds=60, max_bytes=250, keep_images=True, clock=lambda: now[0])
     for index in range(4):
         recent.remember("", f"r{index}", b"x" * 100, None, "1234")
-    assert recent.get("", "r0") is None and recent.get("", "r1") is None  # r0 over the count; r1 over the bytes (3 x 100 > 250)
+    assert (
+        recent.get("", "r0") is None and recent.get("", "r1") is None
+    )  # r0 over the count; r1 over the bytes (3 x 100 > 250)
     assert recent.get("", "r3").model == "general" and recent.get("", "r3").image == b"x" * 100
     now[0] = 61
     assert recent.get("", "r3") is None
@@ -245,7 +284,7 @@ CUT_THROUGH_THEIR_LAST_DIGIT = ("java_easycaptcha_gif-0_8985.gif", "django_simpl
 
 
 def test_a_reading_is_steady_only_if_nudging_the_picture_leaves_it_as_it_is(app):
-    digit_model = ocr.state(app).pipeline.recogniser.digit_model
+    digit_model = ocr.state(app).pipeline.recogniser.digit_models.members[0]
     for name in CLEAN:
         evidence = steady_evidence(digit_model.nudged_probabilities(picture_of(name), SIGHTINGS), 4)
         assert evidence.digits == label_of(FIXTURES / name) and is_steady(evidence)
@@ -269,20 +308,27 @@ def test_a_sighting_that_reads_otherwise_lowers_the_steady_signals():
     assert agreeing.digits == one_off.digits == "1234"
     assert is_steady(agreeing) and not is_steady(one_off)
     lowest = STEADY_SIGNAL + 1
-    assert one_off.signals[STEADY_SIGNAL] == pytest.approx(0.8) and one_off.signals[lowest] < agreeing.signals[lowest] - 10
+    assert (
+        one_off.signals[STEADY_SIGNAL] == pytest.approx(0.8) and one_off.signals[lowest] < agreeing.signals[lowest] - 10
+    )
 
 
 def test_two_readings_of_one_picture_that_differ_cannot_both_be_sure():
     site, general = Reading("1234", 0.97, "shop+ddddocr"), Reading("1234", 0.6, "digits+common")
     assert agreed(site, general) == site and agreed(general, site) == site
     assert agreed(site, Reading("1284", 0.3, "digits+common")) == Reading("1234", 0.7, "shop+ddddocr", False)
-    assert agreed(Reading("4741", 0.94, "shop+ddddocr"), Reading("4747", 0.8, "digits+common")).confidence == pytest.approx(0.2)
+    assert agreed(
+        Reading("4741", 0.94, "shop+ddddocr"), Reading("4747", 0.8, "digits+common")
+    ).confidence == pytest.approx(0.2)
 
 
 def test_a_site_model_answers_alone_only_when_sure_and_steady_and_else_with_the_general_model(app):
     recogniser = ocr.state(app).pipeline.recogniser
     # The general digit model stands in for a site model, with a calibration always or never sure.
-    sure, doubtful = (SiteModel("shop", recogniser.digit_model, Calibration((0.0,) * STEADY_SIGNALS, bias), 0.0) for bias in (20.0, -20.0))
+    sure, doubtful = (
+        SiteModel("shop", recogniser.digit_models.members[0], Calibration((0.0,) * STEADY_SIGNALS, bias), 0.0)
+        for bias in (20.0, -20.0)
+    )
     assert recogniser.read(picture_of(CLEAN[0]), 4, sure) == Reading("3674", 1.0, "shop")
     jointly = recogniser.read(picture_of(CLEAN[0]), 4, doubtful)
     # Both joint readings are the same here (the same model), so they agree, at their confidence.
@@ -300,7 +346,9 @@ def mislabelled_folder(site_folder, tmp_path_factory):
     folder = tmp_path_factory.mktemp("mislabelled")
     rng = np.random.default_rng(0)
     for path in sorted(site_folder.iterdir()):
-        (folder / f"{path.stem.rsplit('_', 1)[0]}_{rng.integers(0, 10**4):04d}{path.suffix}").write_bytes(path.read_bytes())
+        (folder / f"{path.stem.rsplit('_', 1)[0]}_{rng.integers(0, 10**4):04d}{path.suffix}").write_bytes(
+            path.read_bytes()
+        )
     return folder
 
 
@@ -312,7 +360,14 @@ def test_finetune_installs_nothing_below_the_bar_unless_forced(mislabelled_folde
 
 @pytest.mark.parametrize(
     ("right", "wrong", "images", "installed"),
-    [(0.9, 0.0, 20, True), (0.9, 0.05, 20, True), (0.85, 0.1, 20, False), (0.75, 1 / 12, 12, True), (0.4, 0.0, 20, False), (0.0, 0.95, 20, False)],
+    [
+        (0.9, 0.0, 20, True),
+        (0.9, 0.05, 20, True),
+        (0.85, 0.1, 20, False),
+        (0.75, 1 / 12, 12, True),
+        (0.4, 0.0, 20, False),
+        (0.0, 0.95, 20, False),
+    ],
 )
 def test_the_bar_allows_one_wrong_image_and_no_more_than_max_wrong(right, wrong, images, installed):
     assert meets_the_bar({"right": right, "wrong": wrong}, images) is installed

@@ -22,8 +22,8 @@ def _length_field(strict):
         validate=validate.Range(SHORTEST, LONGEST, error=f"must be a whole number from {SHORTEST} to {LONGEST}"),
         error_messages={"invalid": f"must be a whole number from {SHORTEST} to {LONGEST}"},
         metadata={
-            "description": "How many digits the captcha has (default: with model, the length the site model was fine-tuned on, "
-            "else the server's OCR_DIGITS, 4).",
+            "description": "How many digits the captcha has (default: with model, the length the site model was "
+            "fine-tuned on, else the server's OCR_DIGITS, 4).",
             "example": 4,
         },
     )
@@ -45,8 +45,13 @@ def _min_confidence_field():
 def _model_field():
     return fields.String(
         load_default=None,
-        validate=validate.Regexp(SITE_MODEL_NAME, error="must be a site model's name: 1-64 letters, digits, '_' or '-'"),
-        metadata={"description": "A site model to read with (see GET /models); default: the general model.", "example": "general"},
+        validate=validate.Regexp(
+            SITE_MODEL_NAME, error="must be a site model's name: 1-64 letters, digits, '_' or '-'"
+        ),
+        metadata={
+            "description": "A site model to read with (see GET /models); default: the general model.",
+            "example": "general",
+        },
     )
 
 
@@ -95,7 +100,9 @@ class OcrRequestSchema(ReadOptionsSchema):
             return data
         given = [name for name in ("image_base64", *IMAGE_ALIASES) if name in data]
         if len({repr(data[name]) for name in given}) > 1:
-            raise ValidationError(f"{' and '.join(repr(name) for name in given)} hold different images; send one of them")
+            raise ValidationError(
+                f"{' and '.join(repr(name) for name in given)} hold different images; send one of them"
+            )
         return {**data, "image_base64": data[given[0]]} if given else data
 
 
@@ -105,7 +112,10 @@ class ReportSchema(Schema):
     error_messages = {"type": "the body must be a JSON object"}
 
     request_id = fields.String(required=True, metadata={"description": "The X-Request-ID of the answer reported on."})
-    correct = fields.Boolean(load_default=None, metadata={"description": "true: our digits were right (false without digits: wrong, no label)."})
+    correct = fields.Boolean(
+        load_default=None,
+        metadata={"description": "true: our digits were right (false without digits: wrong, no label)."},
+    )
     digits = fields.String(
         load_default=None,
         validate=validate.Regexp(rf"[0-9]{{{SHORTEST},{LONGEST}}}\Z", error=f"must be {SHORTEST} to {LONGEST} digits"),
@@ -147,7 +157,8 @@ class RefusalSchema(ErrorSchema):
     reason = fields.String(
         metadata={
             "description": "Why, as a stable code: bad_base64, not_an_image, no_reading, low_confidence, unfamiliar "
-            "(our model and ddddocr read it differently: a site model would help), ... (absent for a malformed request)."
+            "(our models and ddddocr read it differently: a site model would help), ... "
+            "(absent for a malformed request)."
         }
     )
     digits = fields.String(metadata={"description": "low_confidence and unfamiliar only: the digits read."})
@@ -157,7 +168,9 @@ class RefusalSchema(ErrorSchema):
 class HealthSchema(Schema):
     """The answer of ``GET /``."""
 
-    status = fields.String(required=True, metadata={"description": "'ok' once the model is loaded and warmed up, 'starting' before."})
+    status = fields.String(
+        required=True, metadata={"description": "'ok' once the model is loaded and warmed up, 'starting' before."}
+    )
     ready = fields.Boolean(required=True, metadata={"description": "Whether /ocr can read now."})
     model = fields.String(required=True, metadata={"description": "The ddddocr model in use."})
     digits = fields.Integer(required=True, metadata={"description": "Default number of digits a captcha has."})

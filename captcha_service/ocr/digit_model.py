@@ -32,23 +32,48 @@ class DigitModel:
     """The loaded model: a picture in, per time step the probabilities of blank and '0'..'9' out."""
 
     def __init__(self, session_options, path=MODEL_FILE):
-        self._session = onnxruntime.InferenceSession(str(path), sess_options=session_options, providers=["CPUExecutionProvider"])
+        self._session = onnxruntime.InferenceSession(
+            str(path), sess_options=session_options, providers=["CPUExecutionProvider"]
+        )
         self._input_name = self._session.get_inputs()[0].name
 
     def probabilities(self, picture):
         """(time steps, 11) float64 probabilities, blank then '0'..'9' (the model's own classes)."""
-        return self._run(digit_model_input(picture)[np.newaxis])[0]
+        return self.run(digit_model_input(picture)[np.newaxis])[0]
 
     def nudged_probabilities(self, picture, nudges):
         """The probabilities of the picture's input moved by each (right, down) of ``nudges``, in one run."""
         pixels = digit_model_input(picture)
         reach = max(abs(offset) for nudge in nudges for offset in nudge)
         padded = np.pad(pixels, reach, mode="edge")
-        return list(self._run(np.stack([
-            padded[reach - down : reach - down + INPUT_HEIGHT, reach - right : reach - right + INPUT_WIDTH] for right, down in nudges
-        ])))
+        return list(
+            self.run(
+                np.stack(
+                    [
+                        padded[reach - down : reach - down + INPUT_HEIGHT, reach - right : reach - right + INPUT_WIDTH]
+                        for right, down in nudges
+                    ]
+                )
+            )
+        )
 
-    def _run(self, inputs):
+    def run(self, inputs):
         """Probabilities of a batch of model inputs (N, H, W) uint8."""
         pixels = inputs.astype(np.float32)[:, np.newaxis] * (1.0 / 255.0)
         return np.exp(self._session.run(None, {self._input_name: pixels})[0].astype(np.float64))
+
+
+# The models our readings come from: the first, and the second trained apart.
+MODEL_FILES = (MODEL_FILE, SECOND_MODEL_FILE)
+
+
+class DigitModels:
+    """Our models, reading together: each reads the picture on its own (``confidence.ours_evidence``)."""
+
+    def __init__(self, session_options, paths=MODEL_FILES):
+        self.members = tuple(DigitModel(session_options, path) for path in paths)
+
+    def probabilities(self, picture):
+        """Each model's (time steps, 11) probabilities of the picture."""
+        pixels = digit_model_input(picture)[np.newaxis]
+        return tuple(member.run(pixels)[0] for member in self.members)

@@ -11,7 +11,8 @@ from .site_models import GENERAL, SiteModels
 
 
 def intra_op_threads(config):
-    """onnxruntime threads per run of ddddocr's models: ``ORT_INTRA_OP_THREADS``, or 0 for up to 2 (their sweet spot)."""
+    """onnxruntime threads per run of ddddocr's models: ``ORT_INTRA_OP_THREADS``, or 0 for up to 2 (their sweet
+    spot)."""
     return config["ORT_INTRA_OP_THREADS"] or min(2, os.cpu_count() or 1)
 
 
@@ -30,10 +31,15 @@ class CaptchaPipeline:
         recogniser.warm_up()
         limits = ImageLimits.from_config(config)
         guard_pillow(limits)
-        return cls(recogniser, limits, SiteModels(config["MODELS_DIR"], config["SITE_MODELS_LOADED"], config["ORT_LOGGING_LEVEL"]))
+        return cls(
+            recogniser,
+            limits,
+            SiteModels(config["MODELS_DIR"], config["SITE_MODELS_LOADED"], config["ORT_LOGGING_LEVEL"]),
+        )
 
     def read(self, image_bytes, length, min_confidence, model=None):
-        """Read ``length`` digits with the site model ``model`` (None: OCR_MODEL's); refuse, with what was read, a reading less sure than ``min_confidence``."""
+        """Read ``length`` digits with the site model ``model`` (None: OCR_MODEL's); refuse, with what was read, a
+        reading less sure than ``min_confidence``."""
         site_model = None if model in (None, GENERAL) else self.site_models.get(model)
         reading = self.recogniser.read(decode_picture(image_bytes, self.limits), length, site_model)
         if reading.confidence < min_confidence:
@@ -46,7 +52,8 @@ def _unsure(reading, min_confidence):
     below = f"confidence {reading.confidence}, below min_confidence {min_confidence}"
     if reading.readers_agree is False:
         detail = (
-            f"unfamiliar captcha: our model and ddddocr read it differently; the likelier reading {reading.digits} has "
+            "unfamiliar captcha: our models and ddddocr read it differently; "
+            f"the likelier reading {reading.digits} has "
             f"{below}. If this site's captchas are often refused so, a site model fine-tuned on them (captcha-ocr "
             "finetune) should read them"
         )
