@@ -69,6 +69,7 @@ class Tally:
     def __init__(self):
         self.lock = threading.Lock()
         self.outcomes, self.latencies, self.statuses = Counter(), defaultdict(list), Counter()
+        self.server_errors = Counter()  # (call, status) of each 5xx
         self.refusals_while_down = []  # seconds each refusal took
         self.last_refusal = None  # time.monotonic() of the last call refused "no slot"
 
@@ -86,6 +87,8 @@ class Tally:
             took = time.perf_counter() - started
             with self.lock:
                 self.statuses[response.status_code // 100 * 100] += 1
+                if response.status_code >= 500:
+                    self.server_errors[f"{kind} {response.status_code}"] += 1
                 self.latencies[kind].append(took)
             if NO_SLOT not in response.text:
                 return response
@@ -98,13 +101,14 @@ class Tally:
 
 
 def known_answers(url, images):
-    """{path: the digits /ocr answers, or None where it refuses}: what every task of that image must answer."""
+    """{path: the digits /ocr answers, or None where it refuses}: what every task of that image must answer. (A
+    refusal's body names the digits read too: they are not an answer.)"""
     answers = {}
     for path in images:
-        answer = requests.post(
+        response = requests.post(
             f"{url}/ocr", json={"image_base64": base64.b64encode(path.read_bytes()).decode()}, timeout=30
-        ).json()
-        answers[path] = answer.get("digits")
+        )
+        answers[path] = response.json()["digits"] if response.status_code == 200 else None
     return answers
 
 
@@ -116,7 +120,7 @@ def create_task_round(session, url, tally, body, redis_down):
         redis_down,
         json={"clientKey": "bot", "task": {"type": "ImageToTextTask", "body": body}},
     )
-    if created is None or created.json().get("errorId"):
+    if created is None or _json(created).get("errorId", 1):
         return "not created"
     task_id, deadline = created.json()["taskId"], time.monotonic() + GIVE_UP_SECONDS
     while time.monotonic() < deadline:
@@ -125,7 +129,7 @@ def create_task_round(session, url, tally, body, redis_down):
         )
         if polled is None:
             continue
-        answer = polled.json()
+        answer = _json(polled)
         if answer.get("status") == "ready":
             return answer["solution"]["text"]
         if answer.get("errorCode") == "ERROR_CAPTCHA_UNSOLVABLE":
@@ -134,6 +138,15 @@ def create_task_round(session, url, tally, body, redis_down):
             return "lost"
         time.sleep(0.05)
     return "lost"
+
+
+def _json(response):
+    """The JSON object answered, or {} for anything else (nginx's own error page while a backend dies)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def in_php_round(session, url, tally, body, redis_down):
@@ -168,7 +181,13 @@ def client(url, answers, tally, until, redis_down, seed):
         path = rng.choice(images)
         got = rounds[rng.randrange(2)](session, url, tally, bodies[path], redis_down)
         verdict = (
-            got if got in ("lost", "not created") else "right" if got == answers[path] else "another task's answer"
+            got
+            if got in ("lost", "not created")
+            else "right"
+            if got == answers[path]
+            else "refused, though /ocr reads it"
+            if got is None
+            else "another task's answer"
         )
         with tally.lock:
             tally.outcomes[verdict] += 1
@@ -217,13 +236,15 @@ def main():
     parser.add_argument("--kill-every", type=float, default=10)
     parser.add_argument("--redis-down-for", type=float, default=10)
     parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--logs", help="keep the processes', nginx's and Redis's logs in this folder")
     arguments = parser.parse_args()
     if NGINX is None:
         raise SystemExit("nginx is not installed (make nginx)")
     images = [path for paths in labelled_folders([DEFAULT_ROOT]).values() for path in paths]
     images = random.Random(0).sample(images, arguments.images)
-    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
-        folder = pathlib.Path(folder)
+    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
+        folder = pathlib.Path(arguments.logs or scratch).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
         redis_server = RedisServer(folder)
         redis_server.start()
         stack.callback(lambda: redis_server.process.poll() is None and redis_server.stop())
@@ -277,7 +298,10 @@ def recovery_seconds(tally, back_at):
 
 def report(arguments, tally, kills, store_p50s, ocr_seen, recovery):
     outcomes = tally.outcomes
-    tasks = sum(outcomes[name] for name in ("right", "lost", "another task's answer", "not created"))
+    tasks = sum(
+        outcomes[name]
+        for name in ("right", "lost", "another task's answer", "refused, though /ocr reads it", "not created")
+    )
     print(
         f"{arguments.processes} processes behind round-robin nginx, {arguments.clients} clients, "
         f"{arguments.seconds:.0f} s, kill -9 of one process every {arguments.kill_every:.0f} s ({kills} kills), "
@@ -286,10 +310,14 @@ def report(arguments, tally, kills, store_p50s, ocr_seen, recovery):
     mixed_up = outcomes["another task's answer"]
     print(
         f"  tasks: {tasks}; right {outcomes['right']}, lost {outcomes['lost']}, another task's answer {mixed_up}, "
+        f"refused though /ocr reads it {outcomes['refused, though /ocr reads it']}, "
         f"not created {outcomes['not created']} (goal: 0 lost, 0 mixed up); "
         f"calls answered 'no slot' and retried: {outcomes['no slot, retried']}"
     )
-    print(f"  HTTP answers by class: {dict(sorted(tally.statuses.items(), key=str))}  (goal: no 5xx)")
+    print(
+        f"  HTTP answers by class: {dict(sorted(tally.statuses.items(), key=str))}  (goal: no 5xx); "
+        f"5xx by call: {dict(tally.server_errors)}"
+    )
     print(
         "  p50 per call (ms): "
         + ", ".join(f"{kind} {p50_ms(values):.1f}" for kind, values in sorted(tally.latencies.items()))

@@ -20,7 +20,7 @@ def nginx_conf(instances, port, listen, certificate=None, certificate_key=None, 
     the processes keep their tasks in one Redis (REDIS_URL), so the protocols' calls go round robin too. ``hosts``:
     the machines, each running ``instances`` processes from ``port`` on."""
     servers = "\n".join(  # an IPv6 address in brackets, as nginx reads one with a port ("fd00::2:8000" would not be)
-        f"        server {f'[{host}]' if ':' in host else host}:{port + index} max_fails=1 fail_timeout=10s;"
+        f"        server {f'[{host}]' if ':' in host else host}:{port + index} max_fails=3 fail_timeout=2s;"
         for host in hosts
         for index in range(instances)
     )
