@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bench.families import LOFO_MODELS, TRAINED_ON
 from captcha_service.ocr.confidence import digit_evidence
-from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, MODEL_FILE, DigitModel
+from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, MODEL_FILE, SECOND_MODEL_FILE, DigitModel
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.reasons import Reason
@@ -44,7 +44,9 @@ def test_rendered_captchas_vary_and_decode_as_the_service_decodes():
 def digit_layer(size, ink, font_size):
     """One digit '8' on a transparent canvas, as the renderer's layers are."""
     layer = Image.new("RGBA", size, (0, 0, 0, 0))
-    ImageDraw.Draw(layer).text((10, 2), "8", font=ImageFont.truetype(str(digit_fonts()[0]), font_size), fill=ink + (255,))
+    ImageDraw.Draw(layer).text(
+        (10, 2), "8", font=ImageFont.truetype(str(digit_fonts()[0]), font_size), fill=ink + (255,)
+    )
     return layer
 
 
@@ -68,17 +70,32 @@ def test_only_captchas_a_person_could_read_are_kept():
     hidden = finished(clear, white, lambda draw: draw.rectangle((0, 0, 60, 32), fill=white))
     assert not legible([clear], hidden)  # most strokes painted over in the background's colour
     assert legible([clear], finished(clear, light))
-    dotted = finished(clear, light, lambda draw: [draw.point((x, y), fill=dark) for x in range(60) for y in range(50) if (x + y) % 2])
+    dotted = finished(
+        clear, light, lambda draw: [draw.point((x, y), fill=dark) for x in range(60) for y in range(50) if (x + y) % 2]
+    )
     assert not legible([clear], dotted)  # lost in dots of its own colour
 
 
 def test_the_renderer_draws_with_many_installed_fonts():
-    assert len(digit_fonts()) >= 100  # `make training-packages` installs the Debian packages of training/debian-packages.txt
+    assert (
+        len(digit_fonts()) >= 100
+    )  # `make training-packages` installs the Debian packages of training/debian-packages.txt
 
 
 def dry_run(tmp_path, *arguments):
     """``python -m training --dry-run`` with its checkpoint and rendered captchas kept in ``tmp_path``."""
-    train.main(["--dry-run", "--validation", "", "--checkpoint", str(tmp_path / "run.pt"), "--work", str(tmp_path / "work"), *arguments])
+    train.main(
+        [
+            "--dry-run",
+            "--validation",
+            "",
+            "--checkpoint",
+            str(tmp_path / "run.pt"),
+            "--work",
+            str(tmp_path / "work"),
+            *arguments,
+        ]
+    )
 
 
 def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path):
@@ -122,7 +139,10 @@ def test_a_stopped_run_carries_on_from_its_checkpoint_to_the_model_an_unbroken_r
     dry_run(tmp_path / "b", "--out", str(resumed))
     assert not (tmp_path / "b" / "run.pt").exists()  # a finished run needs no checkpoint
     pixels = np.random.default_rng(1).random((2, 1, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.float32)
-    outputs = [onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"pixels": pixels})[0] for path in (unbroken, resumed)]
+    outputs = [
+        onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"pixels": pixels})[0]
+        for path in (unbroken, resumed)
+    ]
     assert np.allclose(*outputs, atol=1e-5)
     assert "carrying on from" in (tmp_path / "b" / "work" / "resumed.log").read_text()
 
@@ -156,7 +176,9 @@ def test_the_leave_one_family_out_models_are_trained_without_the_generator_of_th
 
 def test_a_generator_that_cannot_run_is_named_and_left_out(monkeypatch):
     generators.stop_line_services()  # those an earlier test started
-    monkeypatch.setitem(generators.LINE_SERVICES, "django", (["false"], {}))  # a django-simple-captcha that is not installed
+    monkeypatch.setitem(
+        generators.LINE_SERVICES, "django", (["false"], {})
+    )  # a django-simple-captcha that is not installed
     usable, missing = data.runnable()
     assert [name for _, name in usable] == ["render", "captcha", "wheezy", "gregwar"]
     assert "the django generator (false) exited" in missing["django"]
@@ -169,7 +191,11 @@ def test_a_render_worker_that_fails_stops_the_build_at_once_with_its_error():
     with pytest.raises(KeyError):
         data.build(0, 8, processes=1, sources=((1.0, "no-such-generator"),))
     refusal = pickle.loads(pickle.dumps(UnreadableInput("not a decodable image", Reason.NOT_AN_IMAGE, size=3)))
-    assert (refusal.detail, refusal.reason, refusal.extra) == ("not a decodable image", Reason.NOT_AN_IMAGE, {"size": 3})  # so it reaches the parent
+    assert (refusal.detail, refusal.reason, refusal.extra) == (
+        "not a decodable image",
+        Reason.NOT_AN_IMAGE,
+        {"size": 3},
+    )  # so it reaches the parent
 
 
 def test_the_plans_are_data_and_the_committed_models_are_what_their_plan_trains(capsys):
@@ -177,7 +203,14 @@ def test_the_plans_are_data_and_the_committed_models_are_what_their_plan_trains(
     assert all(stage.done() for stage in lofo)  # each card records a run of its stage's arguments
     assert [stage.init for stage in lofo[1:]] == [lofo[0].out] * 4
     shipped = stages.PLANS["model"]()
-    assert shipped[-1].out == MODEL_FILE and [stage.init for stage in shipped[1:]] == [stage.out for stage in shipped[:-1]]
+    assert shipped[-1].out == MODEL_FILE and [stage.init for stage in shipped[1:]] == [
+        stage.out for stage in shipped[:-1]
+    ]
+    second = stages.PLANS["second"]()
+    assert second[-1].out == SECOND_MODEL_FILE and second[-1].done() and second[1].init == second[0].out
+    assert all(
+        set(stage.leave_out) == set(TRAINED_ON.values()) for stage in second
+    )  # so it never saw a folder's family
     stages.main(["model", "--print"])
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 4 and all(line.startswith("python -m training --out ") for line in printed)
