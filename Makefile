@@ -22,6 +22,7 @@ test-fast: $(VENV)/.dev-installed
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Rebuild the digit model from scratch in four stages (under an hour each on 2 cores): each
 # trains the one before further on fresh captchas. Writes captcha_service/ocr/models/digits.onnx
