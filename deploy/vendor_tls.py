@@ -53,12 +53,9 @@ def make_certificates(directory, names, certificate_name="vendors"):
     nginx's machine, cannot impersonate any other site to them."""
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-
-    def openssl(*arguments):
-        subprocess.run(["openssl", *arguments], cwd=directory, check=True, capture_output=True)
-
     if not (directory / "ca.pem").exists() or not (directory / "ca.key").exists():
-        openssl(
+        _openssl(
+            directory,
             "req",
             "-x509",
             "-newkey",
@@ -80,8 +77,14 @@ def make_certificates(directory, names, certificate_name="vendors"):
             f"nameConstraints=critical,{','.join(f'permitted;{permitted_subtree(name)}' for name in names)}",
         )
         (directory / "ca.key").chmod(0o600)
+    return issue_certificate(directory, names, certificate_name)
+
+
+def issue_certificate(directory, names, certificate_name):
+    """A server certificate for ``names`` signed by the CA in ``directory``; returns the (certificate, key) paths."""
     certificate, key = directory / f"{certificate_name}.pem", directory / f"{certificate_name}.key"
-    openssl(
+    _openssl(
+        directory,
         "req",
         "-newkey",
         "rsa:2048",
@@ -100,7 +103,8 @@ def make_certificates(directory, names, certificate_name="vendors"):
         "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
     )
     # 397 days: the longest validity browsers and Apple's TLS stack accept for a server certificate.
-    openssl(
+    _openssl(
+        directory,
         "x509",
         "-req",
         "-in",
@@ -118,6 +122,10 @@ def make_certificates(directory, names, certificate_name="vendors"):
         f"{certificate_name}.cnf",
     )
     return certificate, key
+
+
+def _openssl(directory, *arguments):
+    subprocess.run(["openssl", *arguments], cwd=directory, check=True, capture_output=True)
 
 
 def subject_alternative_name(name):

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from deploy.local_server import NGINX, ROOT
-from deploy.vendor_tls import VENDOR_HOSTS, make_certificates
+from deploy.vendor_tls import VENDOR_HOSTS, issue_certificate, make_certificates
 
 
 def vendor_tls(directory, *arguments):
@@ -78,36 +78,7 @@ def test_the_ca_can_vouch_for_the_vendors_names_only(tmp_path):
     vendor_tls(tmp_path)
     constraints = openssl("x509", "-in", str(tmp_path / "ca.pem"), "-noout", "-ext", "basicConstraints,nameConstraints")
     assert "pathlen:0" in constraints and all(f"DNS:{host}" in constraints for host in VENDOR_HOSTS)
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        str(tmp_path / "other.key"),
-        "-out",
-        str(tmp_path / "other.csr"),
-        "-subj",
-        "/CN=bank.example",
-    )
-    (tmp_path / "other.cnf").write_text("subjectAltName=DNS:bank.example\n")
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        str(tmp_path / "other.csr"),
-        "-CA",
-        str(tmp_path / "ca.pem"),
-        "-CAkey",
-        str(tmp_path / "ca.key"),
-        "-CAcreateserial",
-        "-out",
-        str(tmp_path / "other.pem"),
-        "-days",
-        "1",
-        "-extfile",
-        str(tmp_path / "other.cnf"),
-    )
+    issue_certificate(tmp_path, ["bank.example"], "other")
     refused = subprocess.run(
         ["openssl", "verify", "-CAfile", str(tmp_path / "ca.pem"), str(tmp_path / "other.pem")],
         capture_output=True,
