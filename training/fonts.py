@@ -1,37 +1,56 @@
-"""The fonts the renderer draws digits with: every installed font whose ten digits are real glyphs."""
+"""The fonts the renderer draws digits with: the fonts of the packages training names whose digits are real glyphs."""
 
 import functools
 import hashlib
 import pathlib
+import subprocess
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-FONT_FOLDERS = (pathlib.Path("/usr/share/fonts"),)
+FONT_FOLDER = pathlib.Path("/usr/share/fonts")
 FONT_SUFFIXES = {".ttf", ".otf"}
+# The Debian packages training draws with; the font packages among them are the renderer's fonts.
+PACKAGES_FILE = pathlib.Path(__file__).with_name("debian-packages.txt")
 DIGITS = "0123456789"
 # Faces whose digit code points hold other pictures (dingbats, symbols, math).
 NOT_DIGIT_FACES = ("D050000L", "StandardSymbolsPS", "DejaVuMathTeXGyre")
 
 
 @functools.cache
-def digit_fonts(folders=FONT_FOLDERS):
+def digit_fonts():
     """Sorted paths of the fonts that draw ten distinct, non-empty digits (no symbol or icon fonts).
 
     Sorted so that a seed picks the same font on every machine that has the same packages.
     One file per font name: the same face shipped as .ttf and .otf counts once.
     """
     by_name = {}
-    for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            if (
-                path.suffix.lower() in FONT_SUFFIXES
-                and path.stem not in by_name
-                and path.stem not in NOT_DIGIT_FACES
-                and _draws_digits(path)
-            ):
-                by_name[path.stem] = path
+    for path in sorted(_font_files()):
+        if (
+            path.suffix.lower() in FONT_SUFFIXES
+            and path.stem not in by_name
+            and path.stem not in NOT_DIGIT_FACES
+            and _draws_digits(path)
+        ):
+            by_name[path.stem] = path
     return tuple(sorted(by_name.values()))
+
+
+def _font_files():
+    """The files under FONT_FOLDER of the font packages PACKAGES_FILE names (as dpkg lists them), or, where dpkg
+    knows none of them (not Debian), every file there.
+
+    Only the named packages: one installed for something else would change what the renderer draws, and so the
+    training data and the int8 copy of ddddocr's model (tests/test_model_files.py). Chromium's older Liberation,
+    whose files have the names of fonts-liberation2's, did.
+    """
+    packages = [line for line in PACKAGES_FILE.read_text().splitlines() if line.startswith(("fonts-", "ttf-"))]
+    try:
+        listed = subprocess.run(["dpkg", "-L", *packages], capture_output=True, text=True).stdout.split("\n")
+    except FileNotFoundError:
+        listed = []
+    files = [pathlib.Path(line) for line in listed if line.startswith(f"{FONT_FOLDER}/")]
+    return [path for path in files if path.is_file()] or [path for path in FONT_FOLDER.rglob("*") if path.is_file()]
 
 
 def _draws_digits(path):
