@@ -59,7 +59,9 @@ def test_a_model_fine_tuned_while_the_server_runs_is_served_by_name(serving, sit
     refused = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "shop"})
     assert refused.status_code == 422 and refused.json["detail"] == "no site model 'shop' (GET /models lists them)"
 
-    card = finetune(site_folder, "shop", models_dir, steps=3, batch=8, log=lambda *args, **kwargs: None)
+    # Forced: three steps on 12 held-out rendered captchas land either side of the bar by a reading or two, and
+    # this test is about serving the model; the bar has its own (test_finetune_installs_nothing_below_the_bar...).
+    card = finetune(site_folder, "shop", models_dir, steps=3, batch=8, force=True, log=lambda *args, **kwargs: None)
     assert card["images"] == 60 and card["held_out"]["images"] == 12
     assert (
         set(card["held_out"]) >= {"right", "wrong", "refused"} and len(card["calibration"]["weights"]) == STEADY_SIGNALS
