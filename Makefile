@@ -8,7 +8,7 @@ PM2 := node_modules/.bin/pm2
 # pm2 comes from npm; where there is no npm the PM2 test is skipped rather than failed.
 NODE_TOOLS := $(if $(shell command -v npm),$(PM2))
 
-.PHONY: serve test test-fast lint redis model second-model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx container-tools chromium
+.PHONY: serve test test-fast lint redis model lofo-models ddddocr-int8 training-packages pm2-start pm2-stop nginx container-tools chromium
 
 serve: $(VENV)/.runtime-installed
 	$(VENV_PYTHON) wsgi.py
@@ -31,10 +31,6 @@ lint: $(VENV)/.dev-installed
 # either command run again skips the stages done and carries on the one a session's end stopped.
 model: $(VENV)/.train-installed training-packages
 	$(VENV_PYTHON) -m training.stages model
-
-# The second reader (captcha_service/ocr/models/digits-wide.onnx): wider, its own seeds, from scratch.
-second-model: $(VENV)/.train-installed training-packages
-	$(VENV_PYTHON) -m training.stages second
 
 lofo-models: $(VENV)/.train-installed training-packages
 	$(VENV_PYTHON) -m training.stages lofo

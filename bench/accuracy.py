@@ -37,24 +37,24 @@ import onnxruntime
 import requests
 
 from captcha_service.config import Config
-from captcha_service.ocr.digit_model import MODEL_FILES
+from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, Recogniser, load_calibrations
 
 from .calibrate import calibrations_without, unseen_readings
-from .families import unseeing_models
+from .families import unseeing_model
 
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0001)
 NOT_READ = (None, 0.0, None, False)
 
 
-def engine_reader(model, length, digit_model_files=MODEL_FILES, calibrations=None):
+def engine_reader(model, length, digit_model_file=MODEL_FILE, calibrations=None):
     """(digits, confidence, decided by, whether the two readers disagreed) of image bytes, read in this process;
     NOT_READ if refused."""
-    recogniser = Recogniser(model, 3, digit_model_files=digit_model_files, calibrations=calibrations)
+    recogniser = Recogniser(model, 3, digit_model_file=digit_model_file, calibrations=calibrations)
     recogniser.warm_up()
 
     def read(data):
@@ -89,7 +89,7 @@ def unseen_family_readers(model, folders, length):
     calibrations fitted on the other folders' readings by such models (bench.calibrate)."""
     readings, shipped = unseen_readings(model, folders, length), load_calibrations()
     return {
-        folder: engine_reader(model, length, unseeing_models(folder), shipped | calibrations_without(readings, folder))
+        folder: engine_reader(model, length, unseeing_model(folder), shipped | calibrations_without(readings, folder))
         for folder in folders
     }
 

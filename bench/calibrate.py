@@ -32,7 +32,7 @@ import numpy as np
 import onnxruntime
 
 from captcha_service.ocr.confidence import VIEW_WEIGHT, fit_calibration
-from captcha_service.ocr.digit_model import MODEL_FILES
+from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import (
@@ -49,7 +49,7 @@ from captcha_service.ocr.recogniser import (
 )
 from captcha_service.ocr.rendering import trim_margins
 
-from .families import unseeing_models
+from .families import unseeing_model
 
 THRESHOLDS = (0.0, 0.5, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 # What one wrong answer costs against one refusal, to choose MIN_CONFIDENCE: a wrong answer is a failed
@@ -100,10 +100,10 @@ def read_all(model_name, folders, seen=False):
     runs once per image, each folder read by the digit model that never saw its family (unless ``seen``)."""
     recognisers, read = {}, []
     for folder, paths in folders.items():
-        digit_model_files = MODEL_FILES if seen or DIGIT_MODEL not in model_name.split("+") else unseeing_models(folder)
-        if digit_model_files not in recognisers:
-            recognisers[digit_model_files] = Recogniser(model_name, 3, digit_model_files=digit_model_files)
-        recogniser = recognisers[digit_model_files]
+        digit_model_file = MODEL_FILE if seen or DIGIT_MODEL not in model_name.split("+") else unseeing_model(folder)
+        if digit_model_file not in recognisers:
+            recognisers[digit_model_file] = Recogniser(model_name, 3, digit_model_file=digit_model_file)
+        recogniser = recognisers[digit_model_file]
         read += [
             (folder, label_of(path), recogniser.probabilities(trim_margins(decode_picture(path.read_bytes()))))
             for path in paths
@@ -284,13 +284,13 @@ def cascade_answers(stages, folder_of_image, folders, sure_alone=SURE_ALONE, sur
 
 
 def _stands(confidence, _right, confirmed, sure_alone):
-    """Whether our models' reading is the cascade's answer: sure alone, or sure enough and ddddocr's first view
+    """Whether our model's reading is the cascade's answer: sure alone, or sure enough and ddddocr's first view
     reads the same."""
     return confidence >= sure_alone or (confirmed and confidence >= SURE_CONFIRMED)
 
 
 def alone_stage(alone):
-    """{image: (held-out confidence, right, whether ddddocr's first view reads the same)} of our models'
+    """{image: (held-out confidence, right, whether ddddocr's first view reads the same)} of our model's
     true-length readings."""
     readings, confidences = alone
     mask = readings.true_length

@@ -6,14 +6,11 @@ seen. So each of those folders is read by a model trained without its generator
 (``make lofo-models``, a smaller budget than the shipped model's); every other folder, whose
 family no training draws from, by the shipped model. Calibration fitted on those readings is
 fitted on what unseen families look like to us, which is what users send.
-
-Our second model (training.stages second) trains on our renderer alone, so it never saw any
-folder's family: it reads every folder as it is shipped.
 """
 
 import pathlib
 
-from captcha_service.ocr.digit_model import MODEL_FILE, SECOND_MODEL_FILE
+from captcha_service.ocr.digit_model import MODEL_FILE
 
 LOFO_MODELS = pathlib.Path(__file__).resolve().parent / "lofo_models"
 # The folders of ../shared/captchas drawn by a generator training uses, and that generator's name there.
@@ -25,13 +22,8 @@ TRAINED_ON = {
 }
 
 
-def unseeing_models(folder):
-    """Our digit model files (as ``Recogniser`` reads them) that never saw ``folder``'s family."""
-    return (unseeing_model(folder), SECOND_MODEL_FILE)
-
-
 def unseeing_model(folder):
-    """The first digit model's file that never saw ``folder``'s family."""
+    """The digit model file that never saw ``folder``'s family."""
     source = TRAINED_ON.get(folder)
     if source is None:
         return MODEL_FILE

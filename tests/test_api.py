@@ -168,7 +168,7 @@ def test_a_captcha_the_two_readers_read_differently_is_refused_as_unfamiliar(cli
     assert response.status_code == 422
     assert response.json["reason"] == "unfamiliar"
     assert response.json["confidence"] < 0.9 and len(response.json["digits"]) == 4
-    assert response.json["detail"].startswith("unfamiliar captcha: our models and ddddocr read it differently")
+    assert response.json["detail"].startswith("unfamiliar captcha: our model and ddddocr read it differently")
     assert "captcha-ocr finetune" in response.json["detail"]
     answered_anyway = client.post("/ocr", json={"image_base64": base64_of(UNFAMILIAR), "min_confidence": 0})
     assert answered_anyway.status_code == 200 and answered_anyway.json["digits"] == response.json["digits"]

@@ -137,9 +137,7 @@ def test_a_calibrations_file_without_a_stage_of_every_choice_is_refused_by_name(
 
 def test_a_calibrations_file_fitted_on_other_signals_is_refused_by_name(tmp_path):
     shipped = json.loads(CALIBRATIONS_FILE.read_text())
-    shipped["calibrations"]["digits"]["weights"] = shipped["calibrations"]["digits"]["weights"][
-        :2
-    ]  # one model's two signals
+    shipped["calibrations"]["digits"]["weights"].append(0.5)  # a calibration of a reader with one signal more
     (tmp_path / "calibrations.json").write_text(json.dumps(shipped))
     with pytest.raises(ValueError, match="\\['digits'\\] on other signals"):
         load_calibrations(tmp_path / "calibrations.json")

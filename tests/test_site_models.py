@@ -286,7 +286,7 @@ CUT_THROUGH_THEIR_LAST_DIGIT = ("java_easycaptcha_gif-0_8985.gif", "django_simpl
 
 
 def test_a_reading_is_steady_only_if_nudging_the_picture_leaves_it_as_it_is(app):
-    digit_model = ocr.state(app).pipeline.recogniser.digit_models.members[0]
+    digit_model = ocr.state(app).pipeline.recogniser.digit_model
     for name in CLEAN:
         evidence = steady_evidence(digit_model.nudged_probabilities(picture_of(name), SIGHTINGS), 4)
         assert evidence.digits == label_of(FIXTURES / name) and is_steady(evidence)
@@ -328,7 +328,7 @@ def test_a_site_model_answers_alone_only_when_sure_and_steady_and_else_with_the_
     recogniser = ocr.state(app).pipeline.recogniser
     # The general digit model stands in for a site model, with a calibration always or never sure.
     sure, doubtful = (
-        SiteModel("shop", recogniser.digit_models.members[0], Calibration((0.0,) * STEADY_SIGNALS, bias), 0.0)
+        SiteModel("shop", recogniser.digit_model, Calibration((0.0,) * STEADY_SIGNALS, bias), 0.0)
         for bias in (20.0, -20.0)
     )
     assert recogniser.read(picture_of(CLEAN[0]), 4, sure) == Reading("3674", 1.0, "shop")

@@ -1,7 +1,6 @@
 """The training plans as data: the stages of the shipped digit model, and of the leave-one-family-out models.
 
     python -m training.stages model        the shipped model (make model): four stages, hours on 2 cores
-    python -m training.stages second       the second reader (make second-model): two wider stages, under 2 hours
     python -m training.stages lofo         bench/lofo_models (make lofo-models): about 50 minutes
     python -m training.stages model --print    the commands, without running them
 
@@ -20,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 
 from bench.families import LOFO_MODELS
-from captcha_service.ocr.digit_model import MODEL_FILE, SECOND_MODEL_FILE
+from captcha_service.ocr.digit_model import MODEL_FILE
 
 from . import data, train
 
@@ -81,24 +80,6 @@ def _stages_of_the_shipped_model():
     ]
 
 
-def _stages_of_the_second_model():
-    """Our renderer's captchas only: no folder's family is in its training, so its readings of every
-    folder are out-of-family readings a calibration can be fitted on as they are."""
-    first = pathlib.Path("build") / "digits-wide-stage1.onnx"
-    return [
-        Stage(first, seed=10, samples=160_000, epochs=2, width=1.0, leave_out=OUTSIDE_GENERATORS),
-        Stage(
-            SECOND_MODEL_FILE,
-            init=first,
-            seed=11,
-            learning_rate=1e-3,
-            samples=160_000,
-            epochs=2,
-            leave_out=OUTSIDE_GENERATORS,
-        ),
-    ]
-
-
 def _stages_of_the_lofo_models():
     base = LOFO_MODELS / "renderer-only.onnx"
     return [Stage(base, samples=96_000, epochs=2, leave_out=OUTSIDE_GENERATORS)] + [
@@ -117,7 +98,6 @@ def _stages_of_the_lofo_models():
 
 PLANS = {
     "model": _stages_of_the_shipped_model,
-    "second": _stages_of_the_second_model,
     "lofo": _stages_of_the_lofo_models,
 }
 

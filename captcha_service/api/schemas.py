@@ -157,7 +157,7 @@ class RefusalSchema(ErrorSchema):
     reason = fields.String(
         metadata={
             "description": "Why, as a stable code: bad_base64, not_an_image, no_reading, low_confidence, unfamiliar "
-            "(our models and ddddocr read it differently: a site model would help), ... "
+            "(our model and ddddocr read it differently: a site model would help), ... "
             "(absent for a malformed request)."
         }
     )

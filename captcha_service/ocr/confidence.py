@@ -1,11 +1,10 @@
 """Choose one reading from the models' probabilities, and say how likely it is right (no Flask).
 
-Five kinds of evidence, one per way of reading (see ``recogniser``):
-  ``ours_evidence``   our digit models together, without ddddocr
-  ``digit_evidence``  one digit model alone
+Four kinds of evidence, one per way of reading (see ``recogniser``):
+  ``digit_evidence``  our digit model alone
   ``steady_evidence`` a site model alone, over the picture as it is and nudged each way
   ``view_evidence``   ddddocr's models over three views of the picture
-  ``joint_evidence``  ours and ddddocr's: each proposes readings, the one both find likeliest wins
+  ``joint_evidence``  both: each proposes readings, the one both find likeliest wins
 Each gives the reading and its signals; a ``Calibration`` fitted by bench/calibrate.py turns
 the signals into the probability that the reading is right.
 """
@@ -31,10 +30,10 @@ CALIBRATION_L2 = 1e-2
 # readings of families the reading model never saw (docs/accuracy.md).
 VIEW_WEIGHT = 0.9
 STEADY_SIGNAL, STEADY_SIGNALS = 2, 4  # where steady_evidence's agreeing share is, and how many signals it gives
-# How many signals ours_evidence, view_evidence and joint_evidence give: a calibration of another
-# count was fitted on other signals, and would turn these into a meaningless confidence.
-OURS_SIGNALS, VIEW_SIGNALS, JOINT_SIGNALS = 4, 4, 7
 BOTH_BEST_SIGNAL = 3  # where joint_evidence says whether the reading is each reader's own best
+# How many signals digit_evidence, view_evidence and joint_evidence give: a calibration of another
+# count was fitted on other signals, and would turn these into a meaningless confidence.
+DIGIT_SIGNALS, VIEW_SIGNALS, JOINT_SIGNALS = 2, 4, 6
 
 
 @dataclass(frozen=True)
@@ -80,36 +79,18 @@ def fit_calibration(signals, right, sample_weights=None):
     return Calibration(tuple(float(weight) for weight in weights), float(coefficients[-1] - weights @ mean))
 
 
-def ours_evidence(members, length):
-    """Our models' best reading of ``length`` digits, read together, or ``None``.
+def digit_evidence(probabilities, length):
+    """Our model's best reading of ``length`` digits, or ``None``.
 
-    ``members``: each of our models' probabilities, (time steps, 11), blank then '0'..'9'. A
-    reading's log probability is the mean of its log probabilities under each model (their
-    geometric mean: one model's doubt weighs on the reading as much as another's belief). Signals:
-    that mean for the best reading; how much more it is than the runner-up's; the share of the
-    models whose own best reading it is; the lowest log probability a model gives it. Models trained
-    apart seldom agree on the same wrong digits, so on a family neither knows, agreement is what
-    speaks for a reading and one model's softmax alone does not.
+    ``probabilities``: (time steps, 11), blank then '0'..'9'. Signals: log of the reading's
+    probability; log of how much more probable it is than the runner-up.
     """
-    per_member = _per_member(members, _our_candidates(members, length))
-    log_probabilities = _mean_logs(per_member)
+    log_probabilities = _log_probabilities(probabilities, best_readings(probabilities, length)[:CANDIDATES_PER_MODEL])
     if not log_probabilities or max(log_probabilities.values()) < math.log(PLAUSIBLE):
         return None
     best, *others = sorted(log_probabilities, key=log_probabilities.get, reverse=True)
     runner_up = log_probabilities[others[0]] if others else math.log(FLOOR)
-    lowest = min(logs[best] for logs in per_member)
-    return Evidence(
-        best, (log_probabilities[best], log_probabilities[best] - runner_up, _own_share(per_member, best), lowest)
-    )
-
-
-def digit_evidence(probabilities, length):
-    """One digit model's best reading of ``length`` digits, or ``None`` (a site model's, or one of ours).
-
-    Signals: log of the reading's probability; log of how much more probable it is than the runner-up.
-    """
-    evidence = ours_evidence((probabilities,), length)
-    return None if evidence is None else Evidence(evidence.digits, evidence.signals[:2])
+    return Evidence(best, (log_probabilities[best], log_probabilities[best] - runner_up))
 
 
 def steady_evidence(sightings, length):
@@ -162,26 +143,23 @@ def view_evidence(view_probabilities, length):
     return Evidence(best, signals)
 
 
-def joint_evidence(members, view_probabilities, length, view_weight=VIEW_WEIGHT):
-    """Evidence from our models and ddddocr's views together, or ``None``.
+def joint_evidence(digit_probabilities, view_probabilities, length, view_weight=VIEW_WEIGHT):
+    """Evidence from our model and ddddocr's views together, or ``None``.
 
-    ``members``: each of our models' probabilities (as ``ours_evidence``). Candidates: each of
-    our models' few best readings and each view's own. Each is scored by the product of our
-    models' (geometric mean) probability and ddddocr's, the views' raised to ``view_weight`` (a
-    product of experts: a reading must convince both). Signals: log of our models' probability of
-    the winner; log of its mean probability over the views, raw and renormalised over blank and
-    digits; whether it is both our models' best and the views' best; the share of views whose
-    own best reading it is; log of how much more the winner's product is than the runner-up's;
-    the share of our models whose own best reading it is.
+    Candidates: our model's few best readings and each view's own. Each is scored by the
+    product of the two models' probabilities, the views' raised to ``view_weight`` (a product
+    of experts: a reading must convince both). Signals: log of our model's probability of the
+    winner; log of its mean probability over the views, raw and renormalised over blank and
+    digits; whether it is both our model's best and the views' best; the share of views whose
+    own best reading it is; log of how much more the winner's product is than the runner-up's.
     """
-    ours = _mean_logs(_per_member(members, _our_candidates(members, length)))
+    ours = _log_probabilities(digit_probabilities, best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL])
     ours = {reading: value for reading, value in ours.items() if value >= math.log(PLAUSIBLE)}
     own_readings = [own_reading(probabilities, length) for probabilities in view_probabilities]
     candidates = set(ours) | {reading for reading in own_readings if reading}
     if not candidates:
         return None
-    per_member = _per_member(members, candidates)
-    our_logs = _mean_logs(per_member)
+    our_logs = ours | _log_probabilities(digit_probabilities, candidates - set(ours))
     per_view = {candidate: _view_log_probabilities(view_probabilities, candidate) for candidate in candidates}
     view_logs = {candidate: _log_mean_exp(logs) for candidate, logs in per_view.items()}
     products = {candidate: our_logs[candidate] + view_weight * view_logs[candidate] for candidate in candidates}
@@ -196,7 +174,6 @@ def joint_evidence(members, view_probabilities, length, view_weight=VIEW_WEIGHT)
         float(best == ours_best == views_best),
         own_readings.count(best) / len(own_readings),
         products[best] - runner_up,
-        _own_share(per_member, best),
     )
     return Evidence(best, signals)
 
@@ -205,32 +182,6 @@ def own_reading(probabilities, length):
     """One reader's own best reading of ``length`` digits from its probabilities (time steps, 11), or None."""
     readings = best_readings(probabilities, length)
     return readings[0] if readings else None
-
-
-def _our_candidates(members, length):
-    """Each of our models' few best readings, in order and once each."""
-    return list(
-        dict.fromkeys(
-            reading
-            for probabilities in members
-            for reading in best_readings(probabilities, length)[:CANDIDATES_PER_MODEL]
-        )
-    )
-
-
-def _per_member(members, readings):
-    """[{reading: log P(reading)}] under each of our models."""
-    return [_log_probabilities(probabilities, readings) for probabilities in members]
-
-
-def _mean_logs(per_member):
-    """{reading: the mean over our models of its log probability}."""
-    return {reading: float(np.mean([logs[reading] for logs in per_member])) for reading in per_member[0]}
-
-
-def _own_share(per_member, digits):
-    """The share of our models that find ``digits`` the likeliest of the readings they were asked about."""
-    return sum(max(logs, key=logs.get) == digits for logs in per_member) / len(per_member)
 
 
 def _indices(digits):

@@ -7,9 +7,6 @@ import onnxruntime
 from PIL import Image
 
 MODEL_FILE = pathlib.Path(__file__).resolve().parent / "models" / "digits.onnx"
-# A second reader of our own, trained apart (wider, other seeds, the broader renderer), so that its
-# errors and the first's seldom coincide.
-SECOND_MODEL_FILE = MODEL_FILE.with_name("digits-wide.onnx")
 INPUT_WIDTH, INPUT_HEIGHT = 128, 32
 # How a reading's steadiness is tried (``Recogniser``): the model's input moved this far, (right,
 # down) in its own pixels, the edges repeated into the gap. A fraction of a stroke's width: a
@@ -39,7 +36,7 @@ class DigitModel:
 
     def probabilities(self, picture):
         """(time steps, 11) float64 probabilities, blank then '0'..'9' (the model's own classes)."""
-        return self.run(digit_model_input(picture)[np.newaxis])[0]
+        return self._run(digit_model_input(picture)[np.newaxis])[0]
 
     def nudged_probabilities(self, picture, nudges):
         """The probabilities of the picture's input moved by each (right, down) of ``nudges``, in one run."""
@@ -47,7 +44,7 @@ class DigitModel:
         reach = max(abs(offset) for nudge in nudges for offset in nudge)
         padded = np.pad(pixels, reach, mode="edge")
         return list(
-            self.run(
+            self._run(
                 np.stack(
                     [
                         padded[reach - down : reach - down + INPUT_HEIGHT, reach - right : reach - right + INPUT_WIDTH]
@@ -57,23 +54,7 @@ class DigitModel:
             )
         )
 
-    def run(self, inputs):
+    def _run(self, inputs):
         """Probabilities of a batch of model inputs (N, H, W) uint8."""
         pixels = inputs.astype(np.float32)[:, np.newaxis] * (1.0 / 255.0)
         return np.exp(self._session.run(None, {self._input_name: pixels})[0].astype(np.float64))
-
-
-# The models our readings come from: the first, and the second trained apart.
-MODEL_FILES = (MODEL_FILE, SECOND_MODEL_FILE)
-
-
-class DigitModels:
-    """Our models, reading together: each reads the picture on its own (``confidence.ours_evidence``)."""
-
-    def __init__(self, session_options, paths=MODEL_FILES):
-        self.members = tuple(DigitModel(session_options, path) for path in paths)
-
-    def probabilities(self, picture):
-        """Each model's (time steps, 11) probabilities of the picture."""
-        pixels = digit_model_input(picture)[np.newaxis]
-        return tuple(member.run(pixels)[0] for member in self.members)

@@ -52,8 +52,7 @@ def _unsure(reading, min_confidence):
     below = f"confidence {reading.confidence}, below min_confidence {min_confidence}"
     if reading.readers_agree is False:
         detail = (
-            "unfamiliar captcha: our models and ddddocr read it differently; "
-            f"the likelier reading {reading.digits} has "
+            f"unfamiliar captcha: our model and ddddocr read it differently; the likelier reading {reading.digits} has "
             f"{below}. If this site's captchas are often refused so, a site model fine-tuned on them (captcha-ocr "
             "finetune) should read them"
         )

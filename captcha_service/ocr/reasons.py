@@ -21,7 +21,7 @@ class Reason(enum.StrEnum):
     # the models read it, but not surely (``exceptions.UNSURE_REASONS``)
     NO_READING = "no_reading"
     LOW_CONFIDENCE = "low_confidence"
-    UNFAMILIAR = "unfamiliar"  # our models and ddddocr read it differently
+    UNFAMILIAR = "unfamiliar"  # our model and ddddocr read it differently
     # a site model that cannot serve
     UNKNOWN_MODEL = "unknown_model"
     UNUSABLE_MODEL = "unusable_model"

@@ -1,18 +1,18 @@
 """The models of one OCR_MODEL choice: a grey picture in, a reading and its confidence out (no Flask).
 
-    digits          our two digit models, read together (``ours_evidence``; about two milliseconds)
+    digits          our digit model alone (about a millisecond)
     common, ...     ddddocr's models over three views (see ``ddddocr_model``)
-    digits+common   the default: a cascade. Our models read first; very sure (calibrated
-                    confidence at least ``SURE_ALONE``, a calibration fitted on families they never
-                    saw) that is the answer. Else ddddocr reads the first view; if our models are
+    digits+common   the default: a cascade. Our model reads first; very sure (calibrated
+                    confidence at least ``SURE_ALONE``, a calibration fitted on families it never
+                    saw) that is the answer. Else ddddocr reads the first view; if our model is
                     sure enough (``SURE_CONFIRMED``) and ddddocr's own best reading is the same,
-                    that is the answer: on a family they never saw our models can be sure and wrong,
+                    that is the answer: on a family it never saw our model can be sure and wrong,
                     so a less than very sure reading never stands alone. Else
-                    all of them together decide (``joint_evidence``) if that makes them sure
+                    both together decide (``joint_evidence``) if that makes them sure
                     (``SURE_FIRST_VIEW``); else ddddocr's two other views read too, and all of it
                     decides. Each stage has its own calibration.
     digits+common_old   the same cascade with ddddocr's smaller model
-A site model (``captcha-ocr finetune``) reads in our models' place, more warily
+A site model (``captcha-ocr finetune``) reads in our model's place, more warily
 (``Recogniser._read_with_site_model``).
 """
 
@@ -26,20 +26,20 @@ from PIL import Image
 
 from .confidence import (
     BOTH_BEST_SIGNAL,
+    DIGIT_SIGNALS,
     JOINT_SIGNALS,
-    OURS_SIGNALS,
     VIEW_SIGNALS,
     VIEW_WEIGHT,
     Calibration,
+    digit_evidence,
     is_steady,
     joint_evidence,
-    ours_evidence,
     own_reading,
     steady_evidence,
     view_evidence,
 )
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
-from .digit_model import MODEL_FILES, SIGHTINGS, DigitModels
+from .digit_model import MODEL_FILE, SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
 from .reasons import Reason
 from .rendering import STRETCHES, trim_margins
@@ -51,7 +51,7 @@ FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view on
 # fitted by `python -m bench.calibrate --write` on labelled captchas (its file says on which).
 CALIBRATIONS_FILE = pathlib.Path(__file__).resolve().parent / "models" / "calibrations.json"
 OCR_MODELS = ("digits", "digits+common", "digits+common_old", "common", "common_old", "common+common_old")
-# How sure our models must be to answer without ddddocr (SURE_ALONE), or with ddddocr's first view
+# How sure our model must be to answer without ddddocr (SURE_ALONE), or with ddddocr's first view
 # reading the same digits (SURE_CONFIRMED), and how sure both must be after ddddocr's first view to
 # answer without its other two views (SURE_FIRST_VIEW): chosen with bench/calibrate.py's sweeps over
 # readings of families the reading model never saw (docs/accuracy.md). SURE_ALONE and
@@ -73,7 +73,7 @@ class Reading:
     digits: str
     confidence: float
     decided_by: str  # the OCR_MODEL choice whose calibration gave the confidence
-    # Whether our models and ddddocr, each reading on its own, found these digits: ``None`` where
+    # Whether our model and ddddocr, each reading on its own, found these digits: ``None`` where
     # only one of them read. Two independent readers that disagree are the mark of a captcha
     # family neither reads well (a refusal's reason says so: ``unfamiliar``).
     readers_agree: bool | None = None
@@ -99,7 +99,7 @@ def calibration_names(model_name):
 def signal_count(name):
     """How many signals the calibration ``name`` (one of ``calibration_names``) weighs."""
     if name == DIGIT_MODEL:
-        return OURS_SIGNALS
+        return DIGIT_SIGNALS
     return JOINT_SIGNALS if DIGIT_MODEL in name.removesuffix(FIRST_VIEW).split("+") else VIEW_SIGNALS
 
 
@@ -135,7 +135,7 @@ def session_options(log_severity, threads):
 
 
 def _calibrated(evidence, calibration, decided_by, length, both_read=False):
-    """The reading of ``evidence`` with its calibrated confidence; ``both_read``: ``joint_evidence`` of our models
+    """The reading of ``evidence`` with its calibrated confidence; ``both_read``: ``joint_evidence`` of our model
     and ddddocr, each of which found a reading of its own (so whether they agree is known)."""
     if evidence is None:
         raise UnreadableInput(f"no reading of {length} digits in the image", Reason.NO_READING)
@@ -144,7 +144,7 @@ def _calibrated(evidence, calibration, decided_by, length, both_read=False):
 
 
 def _sure(evidence, calibration, name, sure):
-    """The reading of our models (or a site model) alone if its confidence is at least ``sure``; else ``None``."""
+    """The reading of our model (or a site model) alone if its confidence is at least ``sure``; else ``None``."""
     if evidence is None:
         return None
     confidence = calibration.probability_right(evidence.signals)
@@ -153,7 +153,7 @@ def _sure(evidence, calibration, name, sure):
 
 def first_view_reads(first_view, digits, length):
     """Whether each of ddddocr's models, reading the first view on its own, finds these digits: what lets our
-    models' sure reading stand without the joint one."""
+    model's sure reading stand without the joint one."""
     return all(own_reading(probabilities, length) == digits for probabilities in first_view)
 
 
@@ -182,18 +182,18 @@ class Recogniser:
     """The loaded models of one OCR_MODEL choice. Immutable after construction: threads share it.
 
     ``ddddocr_threads``: onnxruntime threads per run of ddddocr's models (0: onnxruntime's
-    choice). Our models run on one each: they are too small to gain from more. ``digit_model_files`` and
+    choice). Our model runs on one: it is too small to gain from more. ``digit_model_file`` and
     ``calibrations`` (what ``load_calibrations`` gives) are the shipped ones unless named: the
     benchmarks read with models that never saw a family, calibrated without it.
     """
 
-    def __init__(self, model_name, log_severity, ddddocr_threads=0, digit_model_files=MODEL_FILES, calibrations=None):
+    def __init__(self, model_name, log_severity, ddddocr_threads=0, digit_model_file=MODEL_FILE, calibrations=None):
         check_model_name(model_name)
         names = model_name.split("+")
         self.model_name = model_name
         digit_options = session_options(log_severity, 1)
         digit_options.enable_cpu_mem_arena = False  # its tensors are a few kB: an arena would only hold memory
-        self.digit_models = DigitModels(digit_options, digit_model_files) if DIGIT_MODEL in names else None
+        self.digit_model = DigitModel(digit_options, digit_model_file) if DIGIT_MODEL in names else None
         ddddocr_names = [name for name in names if name in ONNX_MODELS]
         self.ddddocr = (
             DdddocrModels(ddddocr_names, session_options(log_severity, ddddocr_threads)) if ddddocr_names else None
@@ -208,14 +208,14 @@ class Recogniser:
         The caller decides whether the confidence is enough: it does not depend on what is asked.
         """
         picture = trim_margins(picture)
-        cascade = self.digit_models is not None and self.ddddocr is not None
+        cascade = self.digit_model is not None and self.ddddocr is not None
         if site_model is not None:
             return self._read_with_site_model(picture, length, site_model, cascade)
         if not cascade:
             (evidence,) = self.evidence_by_choice(self.probabilities(picture), [length])[length].values()
             return _calibrated(evidence, self.calibration, self.model_name, length)
-        digit_probabilities = self.digit_models.probabilities(picture)
-        alone = ours_evidence(digit_probabilities, length)
+        digit_probabilities = self.digit_model.probabilities(picture)
+        alone = digit_evidence(digit_probabilities, length)
         sure = _sure(alone, self.calibrations[DIGIT_MODEL], DIGIT_MODEL, SURE_CONFIRMED)
         if sure is not None and sure.confidence >= SURE_ALONE:
             return sure
@@ -245,14 +245,14 @@ class Recogniser:
             return sure
         views = _Views(self.ddddocr, picture)
         return agreed(
-            self._read_jointly(sightings[:1], views, length, f"{site_model.name}+ddddocr"),
-            self._read_jointly(self.digit_models.probabilities(picture), views, length, self.model_name),
+            self._read_jointly(sightings[0], views, length, f"{site_model.name}+ddddocr"),
+            self._read_jointly(self.digit_model.probabilities(picture), views, length, self.model_name),
         )
 
     def _read_jointly(self, digit_probabilities, views, length, name, both_read=True):
         """The cascade's stages with ddddocr: its first view, and all three if that does not make both models sure.
 
-        ``both_read``: whether our models and ddddocr's first view each found a reading of their own; if
+        ``both_read``: whether our model and ddddocr's first view each found a reading of their own; if
         either read nothing (a blank picture), the readers did not disagree.
         """
         evidence = joint_evidence(digit_probabilities, views.first, length)
@@ -267,9 +267,9 @@ class Recogniser:
         )
 
     def probabilities(self, trimmed):
-        """(our models' probabilities, ddddocr's over every view) of a trimmed picture, each model run
-        once; ``None`` for models this choice does not have."""
-        digit_probabilities = None if self.digit_models is None else self.digit_models.probabilities(trimmed)
+        """(our model's probabilities, ddddocr's over every view) of a trimmed picture, each model run
+        once; ``None`` for a model this choice does not have."""
+        digit_probabilities = None if self.digit_model is None else self.digit_model.probabilities(trimmed)
         view_probabilities = None if self.ddddocr is None else self.ddddocr.view_probabilities(trimmed, STRETCHES)
         return digit_probabilities, view_probabilities
 
@@ -282,13 +282,13 @@ class Recogniser:
         """
         digit_probabilities, view_probabilities = probabilities
         if view_probabilities is None:
-            return {length: {DIGIT_MODEL: ours_evidence(digit_probabilities, length)} for length in lengths}
+            return {length: {DIGIT_MODEL: digit_evidence(digit_probabilities, length)} for length in lengths}
         if digit_probabilities is None:
             return {length: {self.model_name: view_evidence(view_probabilities, length)} for length in lengths}
         first_view = view_probabilities[: self.ddddocr.runs_per_view]
         return {
             length: {
-                DIGIT_MODEL: ours_evidence(digit_probabilities, length),
+                DIGIT_MODEL: digit_evidence(digit_probabilities, length),
                 self.model_name + FIRST_VIEW: joint_evidence(digit_probabilities, first_view, length, view_weight),
                 self.model_name: joint_evidence(digit_probabilities, view_probabilities, length, view_weight),
             }
