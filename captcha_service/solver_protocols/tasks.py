@@ -74,7 +74,13 @@ class Receipt:
             receipt = cls(**json.loads(text)) if text else None
         except (ValueError, TypeError):
             return None
-        return receipt if receipt is None or isinstance(receipt.upstream_id, int | str) else None
+        return receipt if receipt is None or is_task_id(receipt.upstream_id) else None
+
+
+def is_task_id(value):
+    """Whether an upstream's task id, as its JSON gave it, is one to poll and report by: a number or a text (JSON's
+    true is no id, though Python counts it an int)."""
+    return isinstance(value, int | str) and not isinstance(value, bool)
 
 
 def _is_cost(text):

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, replace
 
 from .callbacks import Callback
 from .errors import ACCOUNT_ERRORS, UNSOLVABLE, SolverError
-from .tasks import Receipt
+from .tasks import Receipt, is_task_id
 
 logger = logging.getLogger(__name__)
 
@@ -218,12 +218,7 @@ class Upstream:
         error = self._account_error_of(answer)
         if error:
             return None, error, None
-        if (
-            answer.get("errorId")
-            or answer.get("status") != "ready"
-            or not isinstance(upstream_id, int | str)
-            or isinstance(upstream_id, bool)
-        ):
+        if answer.get("errorId") or answer.get("status") != "ready" or not is_task_id(upstream_id):
             return None, UNSOLVABLE, None
         text = handover.expected.checked(answer["solution"]["text"])
         return (text, None, Receipt.of_answer(upstream_id, answer)) if text else (None, UNSOLVABLE, None)
@@ -234,7 +229,7 @@ class Upstream:
         answer = self._call("createTask", {"clientKey": self.key, "task": task}, handover.deadline)
         upstream_id = answer.get("taskId")
         # no id to poll by, nor to keep in the handover (a list 500 deep made its JSON a RecursionError): unsolvable
-        if answer.get("errorId") or not isinstance(upstream_id, int | str) or isinstance(upstream_id, bool):
+        if answer.get("errorId") or not is_task_id(upstream_id):
             return answer, None
         handover = replace(handover, upstream_id=answer["taskId"])
         self.store.lease(task_id, handover.text())  # from here on the answer is paid for: another process can fetch it
@@ -388,7 +383,7 @@ class Handover:
             handover = cls(float(found["deadline"]), Expected(**found["expected"]), found["upstream_id"], callback)
         except (ValueError, KeyError, TypeError):
             return None
-        return handover if isinstance(handover.upstream_id, int | str | None) else None
+        return handover if handover.upstream_id is None or is_task_id(handover.upstream_id) else None
 
 
 class HttpStatus(ValueError):
