@@ -41,7 +41,7 @@ from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_folders
-from captcha_service.ocr.recogniser import DIGIT_MODEL, FIRST_VIEW, OCR_MODELS, Recogniser, load_calibrations
+from captcha_service.ocr.recogniser import DIGIT_MODEL, OCR_MODELS, DecidedBy, Recogniser, is_cascade, load_calibrations
 
 from .calibrate import calibrations_without, unseen_readings
 from .families import unseeing_model
@@ -143,8 +143,8 @@ class Run:
         agreeing), and jointly after ddddocr's first view."""
         rows = self.folders[folder]
         return (
-            sum(decided_by == DIGIT_MODEL for *_, decided_by, _ in rows) / len(rows),
-            sum(decided_by is not None and decided_by.endswith(FIRST_VIEW) for *_, decided_by, _ in rows) / len(rows),
+            sum(decided_by == DecidedBy(DIGIT_MODEL) for *_, decided_by, _ in rows) / len(rows),
+            sum(decided_by is not None and decided_by.first_view_only for *_, decided_by, _ in rows) / len(rows),
         )
 
     def unfamiliar(self, min_confidence):
@@ -232,7 +232,7 @@ def print_report(run, name, min_confidence, model_memory):
             for threshold in SWEEP
         )
     )
-    if "+" in name and DIGIT_MODEL in name:
+    if is_cascade(name):
         shares = {folder: run.stage_shares(folder) for folder in run.folders}
         for stage, title in enumerate(
             (

@@ -38,14 +38,15 @@ from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folder
 from captcha_service.ocr.recogniser import (
     CALIBRATIONS_FILE,
     DIGIT_MODEL,
-    FIRST_VIEW,
     OCR_MODELS,
     SURE_ALONE,
     SURE_CONFIRMED,
     SURE_FIRST_VIEW,
+    DecidedBy,
     Recogniser,
-    calibration_names,
+    calibration_signals,
     first_view_reads,
+    is_cascade,
 )
 from captcha_service.ocr.rendering import trim_margins
 
@@ -139,7 +140,7 @@ def collect(recogniser, read, length, view_weight=VIEW_WEIGHT):
                 if evidence is not None:
                     confirmed = first_view is None or first_view_reads(first_view, evidence.digits, asked)
                     rows.setdefault(name, []).append(
-                        (evidence.signals, evidence.digits == label, folder, image, asked == length, confirmed)
+                        (evidence.signals.values(), evidence.digits == label, folder, image, asked == length, confirmed)
                     )
     return {
         name: Readings(
@@ -229,8 +230,9 @@ def main():
             print(f"  readings of the wrong length at or above 0.9: {100 * off_length.mean():.1f}%")
             weights, bias = fit_logistic(readings)
             print(f"  fitted on every folder: weights ({', '.join(f'{w:.4f}' for w in weights)}), bias {bias:.4f}")
-        if DIGIT_MODEL in model and "+" in model:
-            cascade(fitted[DIGIT_MODEL], fitted[model + FIRST_VIEW], fitted[model], folder_of_image, folders)
+        if is_cascade(model):
+            first_view = DecidedBy(model, first_view_only=True).name
+            cascade(fitted[DIGIT_MODEL], fitted[first_view], fitted[model], folder_of_image, folders)
             if not arguments.no_view_weight_sweep:
                 view_weight_sweep(recogniser, read, arguments.length, fitted[DIGIT_MODEL], folder_of_image, folders)
     if arguments.write:
@@ -239,7 +241,7 @@ def main():
 
 def write_calibrations(fitted, arguments):
     """calibrations.json of the calibrations fitted on every folder, with what they were fitted on."""
-    missing = sorted({name for model in OCR_MODELS for name in calibration_names(model)} - set(fitted))
+    missing = sorted({name for model in OCR_MODELS for name in calibration_signals(model)} - set(fitted))
     if missing:
         raise SystemExit(f"not written: {missing} were not fitted (run without --model to fit every choice)")
     protocol = (
@@ -354,7 +356,7 @@ def view_weight_sweep(recogniser, read, length, alone, folder_of_image, folders)
         f"(VIEW_WEIGHT {VIEW_WEIGHT}):"
     )
     alone_answers = alone_stage(alone)
-    joint_stages = (recogniser.model_name + FIRST_VIEW, recogniser.model_name)
+    joint_stages = (DecidedBy(recogniser.model_name, first_view_only=True).name, recogniser.model_name)
     per_folder = {}  # {weight: {folder: (right with no threshold, right at 0.9, wrong at 0.9)}}
     for weight in VIEW_WEIGHT_SWEEP:
         readings = collect(recogniser, read, length, weight)

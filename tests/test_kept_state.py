@@ -16,7 +16,7 @@ from captcha_service import create_app
 from captcha_service.api.auth import key_owner
 from captcha_service.api.reports import STALE_PARTIAL_SECONDS, file_name_part, folder_bytes
 from captcha_service.files import write_atomically
-from captcha_service.ocr.confidence import STEADY_SIGNALS
+from captcha_service.ocr.confidence import SteadySignals
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.solver_protocols.tasks import TaskStore, task_store
 from deploy.local_server import ROOT
@@ -25,7 +25,7 @@ from tests.captchas import CAPTCHA_FILES, UNFAMILIAR, base64_of, label_of
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
 OTHER = next(path for path in CAPTCHA_FILES if path.name.startswith("captcha_py"))
 GOOD_CARD = {"name": "shop", "calibration": {"weights": [1.0, 0.5, 2.0, 0.1], "bias": 0.0}}
-assert len(GOOD_CARD["calibration"]["weights"]) == STEADY_SIGNALS
+assert len(GOOD_CARD["calibration"]["weights"]) == SteadySignals.count()
 
 
 def read(client, path=CAPTCHA, **headers):

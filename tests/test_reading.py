@@ -12,12 +12,13 @@ from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.recogniser import (
     CALIBRATIONS_FILE,
-    FIRST_VIEW,
+    DIGIT_MODEL,
     SURE_ALONE,
     SURE_CONFIRMED,
     SURE_FIRST_VIEW,
+    DecidedBy,
+    calibration_signals,
     load_calibrations,
-    signal_count,
 )
 from captcha_service.ocr.rendering import STRETCHES, trim_margins
 from tests.captchas import CAPTCHA_FILES, FIXTURES, UNFAMILIAR, label_of
@@ -109,14 +110,13 @@ def first_view_reading(reader, picture, length=4):
 def test_our_model_answers_alone_only_when_very_sure_or_when_ddddocr_reads_the_same(reader, path):
     picture = decode_picture(path.read_bytes())
     reading = reader.read(picture, 4)
-    if (
-        reading.decided_by == "digits" and reading.confidence < SURE_ALONE
-    ):  # not sure enough alone: ddddocr confirmed it
+    alone = reading.decided_by == DecidedBy(DIGIT_MODEL)
+    if alone and reading.confidence < SURE_ALONE:  # not sure enough alone: ddddocr confirmed it
         assert reading.confidence >= SURE_CONFIRMED and reading.readers_agree is True
         assert first_view_reading(reader, picture) == reading.digits
-    elif reading.decided_by.endswith(FIRST_VIEW):
+    elif reading.decided_by.first_view_only:
         assert reading.confidence >= SURE_FIRST_VIEW  # else the two other views would have been read
-    if first_view_reading(reader, picture) != reading.digits and reading.decided_by == "digits":
+    if first_view_reading(reader, picture) != reading.digits and alone:
         assert reading.confidence >= SURE_ALONE and reading.readers_agree is None  # ddddocr was never asked
     if reading.confidence >= SURE:
         assert reading.digits == label_of(path)
@@ -124,12 +124,12 @@ def test_our_model_answers_alone_only_when_very_sure_or_when_ddddocr_reads_the_s
 
 def test_the_fixtures_reach_both_our_model_with_ddddocr_agreeing_and_the_joint_reading(reader):
     stages = {reader.read(decode_picture(path.read_bytes()), 4).decided_by for path in CAPTCHA_FILES + [UNFAMILIAR]}
-    assert "digits" in stages and stages - {"digits"}
+    assert DecidedBy(DIGIT_MODEL) in stages and stages - {DecidedBy(DIGIT_MODEL)}
 
 
 def test_a_calibrations_file_without_a_stage_of_every_choice_is_refused_by_name(tmp_path):
     shipped = json.loads(CALIBRATIONS_FILE.read_text())
-    del shipped["calibrations"]["digits+common" + FIRST_VIEW]
+    del shipped["calibrations"][DecidedBy("digits+common", first_view_only=True).name]
     (tmp_path / "calibrations.json").write_text(json.dumps(shipped))
     with pytest.raises(ValueError, match="digits\\+common:view1"):
         load_calibrations(tmp_path / "calibrations.json")
@@ -145,5 +145,7 @@ def test_a_calibrations_file_fitted_on_other_signals_is_refused_by_name(tmp_path
 
 def test_each_way_of_reading_gives_as_many_signals_as_its_calibration_weighs(reader):
     probabilities = reader.probabilities(decode_picture(CAPTCHA_FILES[0].read_bytes()))
+    signals_of = calibration_signals(reader.model_name)
     for name, evidence in reader.evidence_by_choice(probabilities, [4])[4].items():
-        assert len(evidence.signals) == signal_count(name) == len(reader.calibrations[name].weights)
+        assert type(evidence.signals) is signals_of[name]
+        assert len(evidence.signals.values()) == signals_of[name].count() == len(reader.calibrations[name].weights)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from captcha_service import create_app
-from captcha_service.ocr.confidence import STEADY_SIGNALS
+from captcha_service.ocr.confidence import SteadySignals
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.site_models import CARD_FILE_NAME, CARD_VERSION, MODEL_FILE_NAME, SiteModels, card_length
 from tests.captchas import CAPTCHA_FILES, base64_of
@@ -21,7 +21,7 @@ def site_model(models_dir, name, **card):
     folder = models_dir / name
     folder.mkdir()
     shutil.copyfile(MODEL_FILE, folder / MODEL_FILE_NAME)
-    calibration = {"weights": [0.0] * STEADY_SIGNALS, "bias": 20.0}
+    calibration = {"weights": [0.0] * SteadySignals.count(), "bias": 20.0}
     (folder / CARD_FILE_NAME).write_text(
         json.dumps({"card_version": CARD_VERSION, "name": name, "calibration": calibration, **card})
     )

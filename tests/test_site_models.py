@@ -11,16 +11,15 @@ from captcha_service.api.extension import ocr
 from captcha_service.api.reports import RecentRequests
 from captcha_service.cli import main as cli
 from captcha_service.ocr.confidence import (
-    STEADY_SIGNAL,
-    STEADY_SIGNALS,
     Calibration,
+    SteadySignals,
     fit_calibration,
     is_steady,
     steady_evidence,
 )
 from captcha_service.ocr.digit_model import SIGHTINGS
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.recogniser import Reading, agreed
+from captcha_service.ocr.recogniser import DecidedBy, Reading, agreed
 from captcha_service.ocr.rendering import trim_margins
 from captcha_service.ocr.site_models import CARD_FILE_NAME, CARD_VERSION, SiteModel
 from captcha_service.version import __version__
@@ -63,9 +62,8 @@ def test_a_model_fine_tuned_while_the_server_runs_is_served_by_name(serving, sit
     # this test is about serving the model; the bar has its own (test_finetune_installs_nothing_below_the_bar...).
     card = finetune(site_folder, "shop", models_dir, steps=3, batch=8, force=True, log=lambda *args, **kwargs: None)
     assert card["images"] == 60 and card["held_out"]["images"] == 12
-    assert (
-        set(card["held_out"]) >= {"right", "wrong", "refused"} and len(card["calibration"]["weights"]) == STEADY_SIGNALS
-    )
+    assert set(card["held_out"]) >= {"right", "wrong", "refused"}
+    assert len(card["calibration"]["weights"]) == SteadySignals.count()
     assert card["captcha_ocr"] == __version__
 
     answer = client.post("/ocr", json={"image_base64": base64_of(CAPTCHA), "model": "shop", "min_confidence": 0})
@@ -292,7 +290,7 @@ def test_a_reading_is_steady_only_if_nudging_the_picture_leaves_it_as_it_is(app)
         assert evidence.digits == label_of(FIXTURES / name) and is_steady(evidence)
     for name in CUT_THROUGH_THEIR_LAST_DIGIT:
         evidence = steady_evidence(digit_model.nudged_probabilities(picture_of(name, kept_width=0.86), SIGHTINGS), 4)
-        assert not is_steady(evidence) and evidence.signals[STEADY_SIGNAL] < 1.0
+        assert not is_steady(evidence) and evidence.signals.agreeing < 1.0
 
 
 def certain_of(digits, steps=32):
@@ -309,34 +307,30 @@ def test_a_sighting_that_reads_otherwise_lowers_the_steady_signals():
     one_off = steady_evidence([certain_of("1234")] * 4 + [certain_of("1734")], 4)
     assert agreeing.digits == one_off.digits == "1234"
     assert is_steady(agreeing) and not is_steady(one_off)
-    lowest = STEADY_SIGNAL + 1
-    assert (
-        one_off.signals[STEADY_SIGNAL] == pytest.approx(0.8) and one_off.signals[lowest] < agreeing.signals[lowest] - 10
-    )
+    assert one_off.signals.agreeing == pytest.approx(0.8) and one_off.signals.lowest < agreeing.signals.lowest - 10
 
 
 def test_two_readings_of_one_picture_that_differ_cannot_both_be_sure():
-    site, general = Reading("1234", 0.97, "shop+ddddocr"), Reading("1234", 0.6, "digits+common")
+    by_site, by_general = DecidedBy("shop", with_ddddocr=True), DecidedBy("digits+common")
+    site, general = Reading("1234", 0.97, by_site), Reading("1234", 0.6, by_general)
     assert agreed(site, general) == site and agreed(general, site) == site
-    assert agreed(site, Reading("1284", 0.3, "digits+common")) == Reading("1234", 0.7, "shop+ddddocr", False)
-    assert agreed(
-        Reading("4741", 0.94, "shop+ddddocr"), Reading("4747", 0.8, "digits+common")
-    ).confidence == pytest.approx(0.2)
+    assert agreed(site, Reading("1284", 0.3, by_general)) == Reading("1234", 0.7, by_site, False)
+    assert agreed(Reading("4741", 0.94, by_site), Reading("4747", 0.8, by_general)).confidence == pytest.approx(0.2)
 
 
 def test_a_site_model_answers_alone_only_when_sure_and_steady_and_else_with_the_general_model(app):
     recogniser = ocr.state(app).pipeline.recogniser
     # The general digit model stands in for a site model, with a calibration always or never sure.
     sure, doubtful = (
-        SiteModel("shop", recogniser.digit_model, Calibration((0.0,) * STEADY_SIGNALS, bias), 0.0)
+        SiteModel("shop", recogniser.digit_model, Calibration((0.0,) * SteadySignals.count(), bias), 0.0)
         for bias in (20.0, -20.0)
     )
-    assert recogniser.read(picture_of(CLEAN[0]), 4, sure) == Reading("3674", 1.0, "shop")
+    assert recogniser.read(picture_of(CLEAN[0]), 4, sure) == Reading("3674", 1.0, DecidedBy("shop"))
     jointly = recogniser.read(picture_of(CLEAN[0]), 4, doubtful)
     # Both joint readings are the same here (the same model), so they agree, at their confidence.
-    assert jointly.digits == "3674" and jointly.decided_by.startswith("shop+ddddocr")
+    assert jointly.digits == "3674" and jointly.decided_by.reader == "shop" and jointly.decided_by.with_ddddocr
     unsteady = picture_of(CUT_THROUGH_THEIR_LAST_DIGIT[0], kept_width=0.86)
-    assert recogniser.read(unsteady, 4, sure).decided_by != "shop"
+    assert recogniser.read(unsteady, 4, sure).decided_by != DecidedBy("shop")
 
 
 # ---------------------------------------------------------------- finetune's bar and its install

@@ -158,7 +158,7 @@ def held_out_readings(digit_model, pictures):
                 rows.append(
                     (
                         index,
-                        evidence.signals,
+                        evidence.signals.values(),
                         evidence.digits == digits,
                         1.0 if asked == len(digits) else OFF_LENGTH_WEIGHT,
                     )

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from flask import g
 
+from ..ocr.recogniser import DecidedBy
+
 
 @dataclass
 class Outcome:
@@ -11,7 +13,7 @@ class Outcome:
     reason, the time reading."""
 
     digits: str | None = None
-    decided_by: str | None = None
+    decided_by: DecidedBy | None = None
     confidence: float | None = None
     reason: str | None = None
     reading_seconds: float | None = None

@@ -10,7 +10,7 @@ the signals into the probability that the reading is right.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 
@@ -29,19 +29,73 @@ CALIBRATION_L2 = 1e-2
 # confusions (1s and 7s) overturned right readings of ours; bench/calibrate.py chooses it on
 # readings of families the reading model never saw (docs/accuracy.md).
 VIEW_WEIGHT = 0.9
-STEADY_SIGNAL, STEADY_SIGNALS = 2, 4  # where steady_evidence's agreeing share is, and how many signals it gives
-BOTH_BEST_SIGNAL = 3  # where joint_evidence says whether the reading is each reader's own best
-# How many signals digit_evidence, view_evidence and joint_evidence give: a calibration of another
-# count was fitted on other signals, and would turn these into a meaningless confidence.
-DIGIT_SIGNALS, VIEW_SIGNALS, JOINT_SIGNALS = 2, 4, 6
+
+
+class _Signals:
+    """What speaks for one reading, in the order a ``Calibration``'s weights weigh it."""
+
+    @classmethod
+    def count(cls):
+        """How many signals this kind gives: a calibration of another count was fitted on other signals, and
+        would turn these into a meaningless confidence."""
+        return len(fields(cls))
+
+    def values(self):
+        return astuple(self)
+
+
+@dataclass(frozen=True)
+class DigitSignals(_Signals):
+    """``digit_evidence``'s: our model's log probability of the reading, and how much more probable (log) it is
+    than the runner-up."""
+
+    log_probability: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class SteadySignals(_Signals):
+    """``steady_evidence``'s: those of ``DigitSignals`` for the mean of the sightings; the share of sightings whose
+    own best reading it is; the lowest log probability a sighting gives it."""
+
+    log_probability: float
+    margin: float
+    agreeing: float
+    lowest: float
+
+
+@dataclass(frozen=True)
+class ViewSignals(_Signals):
+    """``view_evidence``'s: log of the reading's mean probability over ddddocr's views, raw and renormalised over
+    blank and digits; the share of views whose own best reading it is; how much more probable (log) it is than
+    the runner-up."""
+
+    log_probability: float
+    renormalised: float
+    agreeing_views: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class JointSignals(_Signals):
+    """``joint_evidence``'s: our model's log probability of the reading; its mean over ddddocr's views, raw and
+    renormalised; 1.0 if it is both our model's best and the views' best, else 0.0; the share of views whose own
+    best reading it is; how much more the winner's product of experts is (log) than the runner-up's."""
+
+    our_log_probability: float
+    view_log_probability: float
+    renormalised: float
+    both_best: float
+    agreeing_views: float
+    margin: float
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The best reading and what speaks for it (``signals``: see each ``*_evidence`` function)."""
+    """The best reading and what speaks for it (one of the ``*Signals``)."""
 
     digits: str
-    signals: tuple
+    signals: _Signals
 
 
 @dataclass(frozen=True)
@@ -51,8 +105,9 @@ class Calibration:
     weights: tuple
     bias: float
 
-    def probability_right(self, signals):
-        score = self.bias + sum(weight * signal for weight, signal in zip(self.weights, signals))
+    def probability_right(self, values):
+        """P(right) of a reading whose signals have these ``values`` (``Evidence.signals.values()``)."""
+        score = self.bias + sum(weight * value for weight, value in zip(self.weights, values, strict=True))
         return 1.0 / (1.0 + math.exp(-min(max(score, -700.0), 700.0)))
 
 
@@ -82,15 +137,14 @@ def fit_calibration(signals, right, sample_weights=None):
 def digit_evidence(probabilities, length):
     """Our model's best reading of ``length`` digits, or ``None``.
 
-    ``probabilities``: (time steps, 11), blank then '0'..'9'. Signals: log of the reading's
-    probability; log of how much more probable it is than the runner-up.
+    ``probabilities``: (time steps, 11), blank then '0'..'9'. Its signals: ``DigitSignals``.
     """
     log_probabilities = _log_probabilities(probabilities, best_readings(probabilities, length)[:CANDIDATES_PER_MODEL])
     if not log_probabilities or max(log_probabilities.values()) < math.log(PLAUSIBLE):
         return None
     best, *others = sorted(log_probabilities, key=log_probabilities.get, reverse=True)
     runner_up = log_probabilities[others[0]] if others else math.log(FLOOR)
-    return Evidence(best, (log_probabilities[best], log_probabilities[best] - runner_up))
+    return Evidence(best, DigitSignals(log_probabilities[best], log_probabilities[best] - runner_up))
 
 
 def steady_evidence(sightings, length):
@@ -99,9 +153,8 @@ def steady_evidence(sightings, length):
     ``sightings``: its probabilities for the picture as it is and nudged each way
     (``digit_model.SIGHTINGS``). Fine-tuned on a hundred-odd images, a model can know an image
     by heart; a reading that holds however the picture falls on its pixels does not hang on a
-    detail it learnt. The reading is the best of the mean probabilities. Signals: those of
-    ``digit_evidence`` for the mean; the share of sightings whose own best reading it is
-    (1 if every one's: ``is_steady``); the lowest log probability a sighting gives it.
+    detail it learnt. The reading is the best of the mean probabilities. Its signals:
+    ``SteadySignals`` (``agreeing`` is 1 if every sighting read it: ``is_steady``).
     """
     mean = digit_evidence(np.mean(sightings, axis=0), length)
     if mean is None:
@@ -109,22 +162,20 @@ def steady_evidence(sightings, length):
     own = [digit_evidence(probabilities, length) for probabilities in sightings]
     agreeing = sum(evidence is not None and evidence.digits == mean.digits for evidence in own) / len(own)
     lowest = min(_log_probabilities(probabilities, [mean.digits])[mean.digits] for probabilities in sightings)
-    return Evidence(mean.digits, (*mean.signals, agreeing, lowest))
+    return Evidence(mean.digits, SteadySignals(*mean.signals.values(), agreeing, lowest))
 
 
 def is_steady(evidence):
     """Whether every sighting of a ``steady_evidence`` read the same digits."""
-    return evidence.signals[STEADY_SIGNAL] == 1.0
+    return evidence.signals.agreeing == 1.0
 
 
 def view_evidence(view_probabilities, length):
     """Evidence for the most probable reading of ``length`` digits over ddddocr's views, or ``None``.
 
     ``view_probabilities``: one (time steps, 11) array per view. Each view proposes its own
-    best reading; the one with the highest mean probability wins. Signals: log of its mean
-    probability over the views; the same with the probabilities renormalised over blank and
-    digits (ignoring mass on letters); the share of views whose own best reading it is; log of
-    how much more probable it is than the runner-up.
+    best reading; the one with the highest mean probability wins. Its signals: ``ViewSignals``
+    (renormalised: ignoring the mass ddddocr puts on letters).
     """
     own_readings = [own_reading(probabilities, length) for probabilities in view_probabilities]
     candidates = {reading for reading in own_readings if reading}
@@ -134,7 +185,7 @@ def view_evidence(view_probabilities, length):
     scores = {candidate: _log_mean_exp(logs) for candidate, logs in per_view.items()}
     best, *others = sorted(candidates, key=scores.get, reverse=True)
     runner_up = scores[others[0]] if others else math.log(FLOOR)
-    signals = (
+    signals = ViewSignals(
         scores[best],
         _renormalised(view_probabilities, per_view[best]),
         own_readings.count(best) / len(own_readings),
@@ -148,10 +199,7 @@ def joint_evidence(digit_probabilities, view_probabilities, length, view_weight=
 
     Candidates: our model's few best readings and each view's own. Each is scored by the
     product of the two models' probabilities, the views' raised to ``view_weight`` (a product
-    of experts: a reading must convince both). Signals: log of our model's probability of the
-    winner; log of its mean probability over the views, raw and renormalised over blank and
-    digits; whether it is both our model's best and the views' best; the share of views whose
-    own best reading it is; log of how much more the winner's product is than the runner-up's.
+    of experts: a reading must convince both). Its signals: ``JointSignals``.
     """
     ours = _log_probabilities(digit_probabilities, best_readings(digit_probabilities, length)[:CANDIDATES_PER_MODEL])
     ours = {reading: value for reading, value in ours.items() if value >= math.log(PLAUSIBLE)}
@@ -167,7 +215,7 @@ def joint_evidence(digit_probabilities, view_probabilities, length, view_weight=
     runner_up = products[others[0]] if others else (1 + view_weight) * math.log(FLOOR)
     views_best = max(candidates, key=view_logs.get)
     ours_best = max(candidates, key=our_logs.get)
-    signals = (
+    signals = JointSignals(
         our_logs[best],
         view_logs[best],
         _renormalised(view_probabilities, per_view[best]),

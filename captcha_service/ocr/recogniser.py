@@ -25,12 +25,11 @@ import onnxruntime
 from PIL import Image
 
 from .confidence import (
-    BOTH_BEST_SIGNAL,
-    DIGIT_SIGNALS,
-    JOINT_SIGNALS,
-    VIEW_SIGNALS,
     VIEW_WEIGHT,
     Calibration,
+    DigitSignals,
+    JointSignals,
+    ViewSignals,
     digit_evidence,
     is_steady,
     joint_evidence,
@@ -45,7 +44,6 @@ from .reasons import Reason
 from .rendering import STRETCHES, trim_margins
 
 DIGIT_MODEL = "digits"
-FIRST_VIEW = ":view1"  # names a cascade's middle stage: ddddocr's first view only
 
 # The calibration of each way of reading: each OCR_MODEL choice, and each cascade's middle stage,
 # fitted by `python -m bench.calibrate --write` on labelled captchas (its file says on which).
@@ -67,12 +65,26 @@ SURE_FIRST_VIEW = 0.98
 
 
 @dataclass(frozen=True)
+class DecidedBy:
+    """The way of reading whose calibration gave a reading's confidence."""
+
+    reader: str  # an OCR_MODEL choice, or a site model's name
+    with_ddddocr: bool = False  # a site model's reading jointly with ddddocr's views
+    first_view_only: bool = False  # a cascade's middle stage: ddddocr's first view only
+
+    @property
+    def name(self):
+        """As logs, metrics and calibrations.json name it: ``digits``, ``digits+common:view1``, ``shop+ddddocr``."""
+        return self.reader + ("+ddddocr" if self.with_ddddocr else "") + (":view1" if self.first_view_only else "")
+
+
+@dataclass(frozen=True)
 class Reading:
     """What was read from one captcha. ``digits`` keeps leading zeros; ``number`` does not."""
 
     digits: str
     confidence: float
-    decided_by: str  # the OCR_MODEL choice whose calibration gave the confidence
+    decided_by: DecidedBy
     # Whether our model and ddddocr, each reading on its own, found these digits: ``None`` where
     # only one of them read. Two independent readers that disagree are the mark of a captcha
     # family neither reads well (a refusal's reason says so: ``unfamiliar``).
@@ -89,29 +101,29 @@ def check_model_name(model_name):
         raise ValueError(f"unknown OCR model {model_name!r}; choose one of {sorted(OCR_MODELS)}")
 
 
-def calibration_names(model_name):
-    """The calibrations one OCR_MODEL choice reads with: its own, and for a cascade its stages'."""
-    if DIGIT_MODEL in model_name.split("+") and "+" in model_name:
-        return (DIGIT_MODEL, model_name + FIRST_VIEW, model_name)
-    return (model_name,)
+def calibration_signals(model_name):
+    """{name: the kind of signals it weighs} of the calibrations one OCR_MODEL choice reads with: its own, and for a
+    cascade its stages'."""
+    if is_cascade(model_name):
+        first_view = DecidedBy(model_name, first_view_only=True).name
+        return {DIGIT_MODEL: DigitSignals, first_view: JointSignals, model_name: JointSignals}
+    return {model_name: DigitSignals if model_name == DIGIT_MODEL else ViewSignals}
 
 
-def signal_count(name):
-    """How many signals the calibration ``name`` (one of ``calibration_names``) weighs."""
-    if name == DIGIT_MODEL:
-        return DIGIT_SIGNALS
-    return JOINT_SIGNALS if DIGIT_MODEL in name.removesuffix(FIRST_VIEW).split("+") else VIEW_SIGNALS
+def is_cascade(model_name):
+    """Whether an OCR_MODEL choice reads with our digit model and ddddocr's."""
+    return DIGIT_MODEL in model_name.split("+") and "+" in model_name
 
 
 def load_calibrations(path=CALIBRATIONS_FILE):
     """{name: Calibration} of a calibrations file, every choice's stages there with as many weights as their signals,
     or a ValueError naming what is missing or fitted on other signals."""
     fitted = json.loads(pathlib.Path(path).read_text())["calibrations"]
-    needed = {name for model_name in OCR_MODELS for name in calibration_names(model_name)}
-    missing = sorted(needed - set(fitted))
+    needed = {name: signals for model_name in OCR_MODELS for name, signals in calibration_signals(model_name).items()}
+    missing = sorted(needed.keys() - fitted.keys())
     if missing:
         raise ValueError(f"{path} has no calibration of {missing}: refit with python -m bench.calibrate --write")
-    other_signals = sorted(name for name in needed if len(fitted[name]["weights"]) != signal_count(name))
+    other_signals = sorted(name for name, signals in needed.items() if len(fitted[name]["weights"]) != signals.count())
     if other_signals:
         raise ValueError(
             f"{path} fitted {other_signals} on other signals than they give: "
@@ -139,16 +151,17 @@ def _calibrated(evidence, calibration, decided_by, length, both_read=False):
     and ddddocr, each of which found a reading of its own (so whether they agree is known)."""
     if evidence is None:
         raise UnreadableInput(f"no reading of {length} digits in the image", Reason.NO_READING)
-    agree = bool(evidence.signals[BOTH_BEST_SIGNAL]) if both_read else None
-    return Reading(evidence.digits, round(calibration.probability_right(evidence.signals), 4), decided_by, agree)
+    agree = bool(evidence.signals.both_best) if both_read else None
+    confidence = calibration.probability_right(evidence.signals.values())
+    return Reading(evidence.digits, round(confidence, 4), decided_by, agree)
 
 
-def _sure(evidence, calibration, name, sure):
+def _sure(evidence, calibration, decided_by, sure):
     """The reading of our model (or a site model) alone if its confidence is at least ``sure``; else ``None``."""
     if evidence is None:
         return None
-    confidence = calibration.probability_right(evidence.signals)
-    return Reading(evidence.digits, round(confidence, 4), name) if confidence >= sure else None
+    confidence = calibration.probability_right(evidence.signals.values())
+    return Reading(evidence.digits, round(confidence, 4), decided_by) if confidence >= sure else None
 
 
 def first_view_reads(first_view, digits, length):
@@ -200,6 +213,8 @@ class Recogniser:
         )
         self.calibrations = load_calibrations() if calibrations is None else calibrations
         self.calibration = self.calibrations[model_name]
+        first_view = DecidedBy(model_name, first_view_only=True).name
+        self.first_view_calibration = self.calibrations[first_view] if is_cascade(model_name) else None
 
     def read(self, picture, length, site_model=None):
         """Read exactly ``length`` digits from a grey picture, with the probability they are right.
@@ -208,22 +223,22 @@ class Recogniser:
         The caller decides whether the confidence is enough: it does not depend on what is asked.
         """
         picture = trim_margins(picture)
-        cascade = self.digit_model is not None and self.ddddocr is not None
+        cascade = is_cascade(self.model_name)
         if site_model is not None:
             return self._read_with_site_model(picture, length, site_model, cascade)
         if not cascade:
             (evidence,) = self.evidence_by_choice(self.probabilities(picture), [length])[length].values()
-            return _calibrated(evidence, self.calibration, self.model_name, length)
+            return _calibrated(evidence, self.calibration, DecidedBy(self.model_name), length)
         digit_probabilities = self.digit_model.probabilities(picture)
         alone = digit_evidence(digit_probabilities, length)
-        sure = _sure(alone, self.calibrations[DIGIT_MODEL], DIGIT_MODEL, SURE_CONFIRMED)
+        sure = _sure(alone, self.calibrations[DIGIT_MODEL], DecidedBy(DIGIT_MODEL), SURE_CONFIRMED)
         if sure is not None and sure.confidence >= SURE_ALONE:
             return sure
         views = _Views(self.ddddocr, picture)
         if sure is not None and first_view_reads(views.first, sure.digits, length):
             return replace(sure, readers_agree=True)
         both_read = alone is not None and any(own_reading(probabilities, length) for probabilities in views.first)
-        return self._read_jointly(digit_probabilities, views, length, self.model_name, both_read)
+        return self._read_jointly(digit_probabilities, views, length, DecidedBy(self.model_name), both_read)
 
     def _read_with_site_model(self, picture, length, site_model, cascade):
         """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.
@@ -239,31 +254,32 @@ class Recogniser:
         sightings = site_model.digit_model.nudged_probabilities(picture, SIGHTINGS)
         alone = steady_evidence(sightings, length)
         if not cascade:
-            return _calibrated(alone, site_model.calibration, site_model.name, length)
-        sure = _sure(alone, site_model.calibration, site_model.name, SURE_CONFIRMED)  # steadiness is its confirmation
+            return _calibrated(alone, site_model.calibration, DecidedBy(site_model.name), length)
+        sure = _sure(alone, site_model.calibration, DecidedBy(site_model.name), SURE_CONFIRMED)  # steadiness confirms
         if sure is not None and is_steady(alone):
             return sure
         views = _Views(self.ddddocr, picture)
         return agreed(
-            self._read_jointly(sightings[0], views, length, f"{site_model.name}+ddddocr"),
-            self._read_jointly(self.digit_model.probabilities(picture), views, length, self.model_name),
+            self._read_jointly(sightings[0], views, length, DecidedBy(site_model.name, with_ddddocr=True)),
+            self._read_jointly(self.digit_model.probabilities(picture), views, length, DecidedBy(self.model_name)),
         )
 
-    def _read_jointly(self, digit_probabilities, views, length, name, both_read=True):
+    def _read_jointly(self, digit_probabilities, views, length, decided_by, both_read=True):
         """The cascade's stages with ddddocr: its first view, and all three if that does not make both models sure.
 
-        ``both_read``: whether our model and ddddocr's first view each found a reading of their own; if
-        either read nothing (a blank picture), the readers did not disagree.
+        ``decided_by``: the reader's, for all three views. ``both_read``: whether our model and ddddocr's first
+        view each found a reading of their own; if either read nothing (a blank picture), the readers did not
+        disagree.
         """
         evidence = joint_evidence(digit_probabilities, views.first, length)
         if evidence is not None:
             first = _calibrated(
-                evidence, self.calibrations[self.model_name + FIRST_VIEW], name + FIRST_VIEW, length, both_read
+                evidence, self.first_view_calibration, replace(decided_by, first_view_only=True), length, both_read
             )
             if first.confidence >= SURE_FIRST_VIEW:
                 return first
         return _calibrated(
-            joint_evidence(digit_probabilities, views.every, length), self.calibration, name, length, both_read
+            joint_evidence(digit_probabilities, views.every, length), self.calibration, decided_by, length, both_read
         )
 
     def probabilities(self, trimmed):
@@ -286,10 +302,11 @@ class Recogniser:
         if digit_probabilities is None:
             return {length: {self.model_name: view_evidence(view_probabilities, length)} for length in lengths}
         first_view = view_probabilities[: self.ddddocr.runs_per_view]
+        first_view_stage = DecidedBy(self.model_name, first_view_only=True).name
         return {
             length: {
                 DIGIT_MODEL: digit_evidence(digit_probabilities, length),
-                self.model_name + FIRST_VIEW: joint_evidence(digit_probabilities, first_view, length, view_weight),
+                first_view_stage: joint_evidence(digit_probabilities, first_view, length, view_weight),
                 self.model_name: joint_evidence(digit_probabilities, view_probabilities, length, view_weight),
             }
             for length in lengths

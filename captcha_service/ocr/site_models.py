@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from .asks import LONGEST, SHORTEST
-from .confidence import STEADY_SIGNALS, Calibration, steady_evidence
+from .confidence import Calibration, SteadySignals, steady_evidence
 from .digit_model import SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
 from .reasons import Reason
@@ -36,7 +36,7 @@ SITE_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")  # \Z: re.matc
 GENERAL = "general"  # no site model: the service's OCR_MODEL (also the samples folder of its answers)
 LARGEST_MODEL_FILE, LARGEST_CARD_FILE = 64 * 1024 * 1024, 1024 * 1024  # finetune writes far less of each
 CARD_FIGURES = ("trained", "images", "held_out", "seconds", "length")
-# The kind of card finetune writes: 2, a calibration of ``steady_evidence``'s STEADY_SIGNALS signals.
+# The kind of card finetune writes: 2, a calibration of ``SteadySignals``.
 # A card of another version was calibrated on other signals: its confidences would mean nothing.
 CARD_VERSION = 2
 CLASSES = 11  # the digit model's per step: blank, then '0'..'9'
@@ -187,7 +187,7 @@ def _no_constant(name):
 
 
 def card_calibration(card):
-    """The calibration a card holds: STEADY_SIGNALS finite weights and a finite bias."""
+    """The calibration a card holds: as many finite weights as ``SteadySignals`` and a finite bias."""
     calibration = card.get("calibration")
     weights = calibration.get("weights") if isinstance(calibration, dict) else None
     bias = calibration.get("bias") if isinstance(calibration, dict) else None
@@ -196,7 +196,7 @@ def card_calibration(card):
         raise UnusableModel(f"its {CARD_FILE_NAME} holds no calibration (finite 'weights' and 'bias')")
     if card_version(card) < CARD_VERSION:
         raise OutdatedModel("it was fine-tuned by an older version: run finetune again")
-    if card_version(card) > CARD_VERSION or len(weights) != STEADY_SIGNALS:
+    if card_version(card) > CARD_VERSION or len(weights) != SteadySignals.count():
         raise UnusableModel(
             f"its {CARD_FILE_NAME} is of card version {card_version(card)}; this service reads version {CARD_VERSION}"
         )
@@ -214,10 +214,10 @@ def card_length(card):
 
 def card_version(card):
     """The card's ``card_version``. Cards written before it was (1.4.0 and older) say it by their calibration's
-    length: STEADY_SIGNALS weights were version 2, fewer version 1."""
+    length: as many weights as ``SteadySignals`` were version 2, fewer version 1."""
     version = card.get("card_version")
     if version is None:
-        return CARD_VERSION if len(card["calibration"]["weights"]) == STEADY_SIGNALS else 1
+        return CARD_VERSION if len(card["calibration"]["weights"]) == SteadySignals.count() else 1
     return version if isinstance(version, int) and not isinstance(version, bool) else 0
 
 
