@@ -40,8 +40,8 @@ from captcha_service.config import Config
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import DIGIT_MODEL, OCR_MODELS, DecidedBy, Recogniser, is_cascade, load_calibrations
+from training.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_folders
 
 from .calibrate import calibrations_without, unseen_readings
 from .families import unseeing_model

@@ -34,7 +34,6 @@ import onnxruntime
 from captcha_service.ocr.confidence import VIEW_WEIGHT, fit_calibration
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 from captcha_service.ocr.recogniser import (
     CALIBRATIONS_FILE,
     DIGIT_MODEL,
@@ -49,6 +48,7 @@ from captcha_service.ocr.recogniser import (
     is_cascade,
 )
 from captcha_service.ocr.rendering import trim_margins
+from training.labelled import DEFAULT_ROOT, label_of, labelled_folders
 
 from .families import unseeing_model
 

@@ -28,11 +28,11 @@ from collections import Counter, defaultdict
 
 import requests
 
-from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
 from captcha_service.shared import connect
 from captcha_service.solver_protocols.redis_tasks import RedisTaskStore
 from captcha_service.solver_protocols.tasks import TaskStore
 from deploy.local_server import NGINX, RedisServer, free_port, running_nginx, start_server, wait_until_healthy
+from training.labelled import DEFAULT_ROOT, labelled_folders
 
 NO_SLOT = "ERROR_NO_SLOT_AVAILABLE"  # the protocols' "try again" (Redis away, or no read slot free)
 GIVE_UP_SECONDS = 60  # a task still unanswered after this is counted lost

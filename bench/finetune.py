@@ -19,9 +19,9 @@ import time
 
 from captcha_service.config import Config, load_config
 from captcha_service.ocr.exceptions import UnreadableInput
-from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 from captcha_service.ocr.pipeline import CaptchaPipeline
 from training.finetune import finetune
+from training.labelled import DEFAULT_ROOT, label_of, labelled_folders
 
 DEFAULT_FOLDERS = (DEFAULT_ROOT / "real_dotted_transparent", DEFAULT_ROOT / "captcha_py")
 

@@ -46,11 +46,11 @@ from captcha_service.config import Config
 from captcha_service.ocr.ddddocr_model import DdddocrModels, model_input
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
 from captcha_service.ocr.pipeline import intra_op_threads
 from captcha_service.ocr.recogniser import DIGIT_MODEL, Recogniser, load_calibrations, session_options
 from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME
 from deploy.local_server import rss_mb, running_server
+from training.labelled import DEFAULT_ROOT, labelled_folders
 
 CONCURRENCIES = (1, 2, 4, 8, 16, 32)
 OLD_SERVICE_MODEL = "common_old"

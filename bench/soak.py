@@ -35,9 +35,9 @@ from collections import Counter
 from PIL import Image
 
 from captcha_service.ocr.digit_model import MODEL_FILE
-from captcha_service.ocr.labelled import DEFAULT_ROOT, labelled_folders
 from captcha_service.ocr.site_models import CARD_FILE_NAME, MODEL_FILE_NAME
 from deploy.local_server import ROOT, free_port, rss_mb, wait_until_healthy
+from training.labelled import DEFAULT_ROOT, labelled_folders
 
 PM2 = ROOT / "node_modules" / ".bin" / "pm2"
 KEYS = ("soak-key-a", "soak-key-b")

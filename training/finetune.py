@@ -38,7 +38,6 @@ from captcha_service.ocr.confidence import Calibration, fit_calibration, steady_
 from captcha_service.ocr.digit_model import MODEL_FILE, SIGHTINGS, DigitModel
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.labelled import IMAGE_SUFFIXES
 from captcha_service.ocr.recogniser import Recogniser, session_options
 from captcha_service.ocr.rendering import trim_margins
 from captcha_service.ocr.site_models import (
@@ -51,6 +50,7 @@ from captcha_service.ocr.site_models import (
 from captcha_service.version import __version__
 
 from . import data
+from .labelled import IMAGE_SUFFIXES
 from .memory import keep_freed_heap
 from .onnx_weights import digit_net_from_onnx
 from .train import Run, as_tensor, export

@@ -34,9 +34,9 @@ import torch
 from torch import nn
 
 from captcha_service.ocr.digit_model import MODEL_FILE
-from captcha_service.ocr.labelled import DEFAULT_ROOT, label_of, labelled_folders
 
 from . import data
+from .labelled import DEFAULT_ROOT, label_of, labelled_folders
 from .memory import keep_freed_heap
 from .model import DigitNet
 from .onnx_weights import digit_net_from_onnx

@@ -4,7 +4,7 @@ import pathlib
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
 # ../shared/captchas beside the repository: the labelled folders of development and benchmarks.
-DEFAULT_ROOT = pathlib.Path(__file__).resolve().parents[3] / "shared" / "captchas"
+DEFAULT_ROOT = pathlib.Path(__file__).resolve().parents[2] / "shared" / "captchas"
 # ../shared/ood: families nothing here was trained, calibrated or tuned on. Measured only.
 UNSEEN_ROOT = DEFAULT_ROOT.parent / "ood"
 
