@@ -24,7 +24,7 @@ lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Rebuild the digit model from scratch in four stages (under an hour each on 2 cores): each
+# Rebuild the digit model from scratch in five stages (under an hour each on 2 cores): each
 # trains the one before further on fresh captchas. Writes captcha_service/ocr/models/digits.onnx
 # and its card. Then refit the calibrations: python -m bench.calibrate --write. The stages, and
 # those of the leave-one-family-out models bench.calibrate fits on, are training/stages.py's;

@@ -1,6 +1,6 @@
 """The training plans as data: the stages of the shipped digit model, and of the leave-one-family-out models.
 
-    python -m training.stages model        the shipped model (make model): four stages, hours on 2 cores
+    python -m training.stages model        the shipped model (make model): five stages, hours on 2 cores
     python -m training.stages lofo         bench/lofo_models (make lofo-models): about 50 minutes
     python -m training.stages model --print    the commands, without running them
 
@@ -71,12 +71,14 @@ def _shown(path):
 
 def _stages_of_the_shipped_model():
     build = pathlib.Path("build")
-    stage = [build / f"digits-stage{number}.onnx" for number in (1, 2, 3)]
+    stage = [build / f"digits-stage{number}.onnx" for number in (1, 2, 3, 4)]
     return [
         Stage(stage[0]),
         Stage(stage[1], init=stage[0], seed=1, learning_rate=1.5e-3),
         Stage(stage[2], init=stage[1], seed=2, learning_rate=1e-3),
-        Stage(MODEL_FILE, init=stage[2], seed=3, learning_rate=5e-4),
+        Stage(stage[3], init=stage[2], seed=3, learning_rate=5e-4),
+        # The first stage drawn by the broader renderer (large canvases, cut digits, bitmap fonts, ...).
+        Stage(MODEL_FILE, init=stage[3], seed=4, learning_rate=5e-4, samples=96_000),
     ]
 
 
