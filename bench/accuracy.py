@@ -204,7 +204,7 @@ def percent(share):
     return f"{100 * share:5.1f}%"
 
 
-def print_report(run, name, min_confidence, model_memory):
+def print_report(run, name, min_confidence, model_memory, cascade):
     print(f"{name}, min_confidence {min_confidence}")
     header = (
         f"{'folder':24s} {'n':>5s} | {'right':>6s} {'wrong':>6s} {'refused':>7s} | "
@@ -232,7 +232,7 @@ def print_report(run, name, min_confidence, model_memory):
             for threshold in SWEEP
         )
     )
-    if is_cascade(name):
+    if cascade:  # which of the cascade's stages answered: known where this process read
         shares = {folder: run.stage_shares(folder) for folder in run.folders}
         for stage, title in enumerate(
             (
@@ -321,7 +321,8 @@ def main():
     for title, (folders, read_of) in sets.items():
         runs[title] = Run(labelled_folders(folders), read_of, baseline)
         print(f"\n{title}: {', '.join(map(str, folders))}")
-        print_report(runs[title], name, arguments.min_confidence, model_memory)
+        cascade = not arguments.url and is_cascade(arguments.model)
+        print_report(runs[title], name, arguments.min_confidence, model_memory, cascade)
     print_side_by_side(runs, arguments.min_confidence)
     if arguments.json:
         with open(arguments.json, "w") as output:
