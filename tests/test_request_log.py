@@ -30,6 +30,7 @@ def test_a_read_logs_one_line_with_its_outcome_and_echoes_the_request_id(client,
     assert (fields["method"], fields["path"], fields["status"]) == ("POST", "/ocr", "200")
     assert fields["digits_length"] == str(len(label_of(CAPTCHA_FILES[0])))
     assert 0.9 <= float(fields["confidence"]) <= 1.0 and float(fields["latency_ms"]) > 0
+    assert fields["decided_by"] in {"digits", "digits+common:view1", "digits+common"}  # the cascade's stage, by name
     assert IMAGE[:40] not in line and label_of(CAPTCHA_FILES[0]) not in line
 
 

@@ -10,7 +10,7 @@ the signals into the probability that the reading is right.
 """
 
 import math
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class _Signals:
         return len(fields(cls))
 
     def values(self):
-        return astuple(self)
+        return tuple(getattr(self, field.name) for field in fields(self))
 
 
 @dataclass(frozen=True)
