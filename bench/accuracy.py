@@ -40,7 +40,7 @@ from captcha_service.config import Config
 from captcha_service.ocr.digit_model import MODEL_FILE
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.recogniser import DIGIT_MODEL, OCR_MODELS, DecidedBy, Recogniser, is_cascade, load_calibrations
+from captcha_service.ocr.recogniser import DIGIT_MODEL_ALONE, OCR_MODELS, Recogniser, is_cascade, load_calibrations
 from training.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_folders
 
 from .calibrate import calibrations_without, unseen_readings
@@ -143,7 +143,7 @@ class Run:
         agreeing), and jointly after ddddocr's first view."""
         rows = self.folders[folder]
         return (
-            sum(decided_by == DecidedBy(DIGIT_MODEL) for *_, decided_by, _ in rows) / len(rows),
+            sum(decided_by == DIGIT_MODEL_ALONE for *_, decided_by, _ in rows) / len(rows),
             sum(decided_by is not None and decided_by.first_view_only for *_, decided_by, _ in rows) / len(rows),
         )
 

@@ -100,7 +100,8 @@ class OcrExtension:
                 outcome.reading_seconds = time.perf_counter() - started
 
         reading = self.state().pool.run(timed_read)
-        outcome.digits, outcome.confidence, outcome.decided_by = reading.digits, reading.confidence, reading.decided_by
+        outcome.digits, outcome.confidence = reading.digits, reading.confidence
+        outcome.decided_by = reading.decided_by.name
         return reading
 
 

@@ -127,7 +127,7 @@ def _finish(response):
     if outcome.confidence is not None:
         metrics.confidence.observe(outcome.confidence)
     if outcome.decided_by is not None:
-        metrics.readings.labels(outcome.decided_by.name).inc()
+        metrics.readings.labels(outcome.decided_by).inc()
     return response
 
 

@@ -4,8 +4,6 @@ from dataclasses import dataclass
 
 from flask import g
 
-from ..ocr.recogniser import DecidedBy
-
 
 @dataclass
 class Outcome:
@@ -13,7 +11,7 @@ class Outcome:
     reason, the time reading."""
 
     digits: str | None = None
-    decided_by: DecidedBy | None = None
+    decided_by: str | None = None  # the name of the way of reading that decided (DecidedBy.name)
     confidence: float | None = None
     reason: str | None = None
     reading_seconds: float | None = None

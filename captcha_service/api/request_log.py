@@ -69,7 +69,7 @@ def finish_request(response):
         fields["digits_length"] = len(outcome.digits)
         fields["confidence"] = outcome.confidence
     if outcome.decided_by is not None:
-        fields["decided_by"] = outcome.decided_by.name
+        fields["decided_by"] = outcome.decided_by
     if outcome.reason is not None:
         fields["reason"] = outcome.reason
     logger.info(" ".join(f"{name}={logfmt_value(value)}" for name, value in fields.items()))

@@ -78,6 +78,9 @@ class DecidedBy:
         return self.reader + ("+ddddocr" if self.with_ddddocr else "") + (":view1" if self.first_view_only else "")
 
 
+DIGIT_MODEL_ALONE = DecidedBy(DIGIT_MODEL)
+
+
 @dataclass(frozen=True)
 class Reading:
     """What was read from one captcha. ``digits`` keeps leading zeros; ``number`` does not."""
@@ -213,8 +216,11 @@ class Recogniser:
         )
         self.calibrations = load_calibrations() if calibrations is None else calibrations
         self.calibration = self.calibrations[model_name]
-        first_view = DecidedBy(model_name, first_view_only=True).name
-        self.first_view_calibration = self.calibrations[first_view] if is_cascade(model_name) else None
+        # What each read names and weighs, worked out once: reads share them.
+        self.cascade = is_cascade(model_name)
+        self.decided_by = DecidedBy(model_name)
+        self.first_view = replace(self.decided_by, first_view_only=True)
+        self.first_view_calibration = self.calibrations[self.first_view.name] if self.cascade else None
 
     def read(self, picture, length, site_model=None):
         """Read exactly ``length`` digits from a grey picture, with the probability they are right.
@@ -223,24 +229,23 @@ class Recogniser:
         The caller decides whether the confidence is enough: it does not depend on what is asked.
         """
         picture = trim_margins(picture)
-        cascade = is_cascade(self.model_name)
         if site_model is not None:
-            return self._read_with_site_model(picture, length, site_model, cascade)
-        if not cascade:
+            return self._read_with_site_model(picture, length, site_model)
+        if not self.cascade:
             (evidence,) = self.evidence_by_choice(self.probabilities(picture), [length])[length].values()
-            return _calibrated(evidence, self.calibration, DecidedBy(self.model_name), length)
+            return _calibrated(evidence, self.calibration, self.decided_by, length)
         digit_probabilities = self.digit_model.probabilities(picture)
         alone = digit_evidence(digit_probabilities, length)
-        sure = _sure(alone, self.calibrations[DIGIT_MODEL], DecidedBy(DIGIT_MODEL), SURE_CONFIRMED)
+        sure = _sure(alone, self.calibrations[DIGIT_MODEL], DIGIT_MODEL_ALONE, SURE_CONFIRMED)
         if sure is not None and sure.confidence >= SURE_ALONE:
             return sure
         views = _Views(self.ddddocr, picture)
         if sure is not None and first_view_reads(views.first, sure.digits, length):
             return replace(sure, readers_agree=True)
         both_read = alone is not None and any(own_reading(probabilities, length) for probabilities in views.first)
-        return self._read_jointly(digit_probabilities, views, length, DecidedBy(self.model_name), both_read)
+        return self._read_jointly(digit_probabilities, views, length, self.decided_by, both_read)
 
-    def _read_with_site_model(self, picture, length, site_model, cascade):
+    def _read_with_site_model(self, picture, length, site_model):
         """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.
 
         It reads the picture as it is and nudged each way, in one batched run (``SIGHTINGS``,
@@ -253,7 +258,7 @@ class Recogniser:
         """
         sightings = site_model.digit_model.nudged_probabilities(picture, SIGHTINGS)
         alone = steady_evidence(sightings, length)
-        if not cascade:
+        if not self.cascade:
             return _calibrated(alone, site_model.calibration, DecidedBy(site_model.name), length)
         sure = _sure(alone, site_model.calibration, DecidedBy(site_model.name), SURE_CONFIRMED)  # steadiness confirms
         if sure is not None and is_steady(alone):
@@ -261,7 +266,7 @@ class Recogniser:
         views = _Views(self.ddddocr, picture)
         return agreed(
             self._read_jointly(sightings[0], views, length, DecidedBy(site_model.name, with_ddddocr=True)),
-            self._read_jointly(self.digit_model.probabilities(picture), views, length, DecidedBy(self.model_name)),
+            self._read_jointly(self.digit_model.probabilities(picture), views, length, self.decided_by),
         )
 
     def _read_jointly(self, digit_probabilities, views, length, decided_by, both_read=True):
@@ -302,11 +307,10 @@ class Recogniser:
         if digit_probabilities is None:
             return {length: {self.model_name: view_evidence(view_probabilities, length)} for length in lengths}
         first_view = view_probabilities[: self.ddddocr.runs_per_view]
-        first_view_stage = DecidedBy(self.model_name, first_view_only=True).name
         return {
             length: {
                 DIGIT_MODEL: digit_evidence(digit_probabilities, length),
-                first_view_stage: joint_evidence(digit_probabilities, first_view, length, view_weight),
+                self.first_view.name: joint_evidence(digit_probabilities, first_view, length, view_weight),
                 self.model_name: joint_evidence(digit_probabilities, view_probabilities, length, view_weight),
             }
             for length in lengths
