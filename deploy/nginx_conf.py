@@ -21,7 +21,7 @@ def nginx_conf(instances, port, listen, certificate=None, certificate_key=None, 
     the machines, each running ``instances`` processes from ``port`` on."""
     servers = "\n".join(  # an IPv6 address in brackets, as nginx reads one with a port ("fd00::2:8000" would not be)
         f"        server {f'[{host}]' if ':' in host else host}:{port + index} max_fails=3 fail_timeout=2s;"
-        for host in hosts
+        for host in (given.strip("[]") for given in hosts)
         for index in range(instances)
     )
     tls = ""

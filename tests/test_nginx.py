@@ -112,8 +112,9 @@ def test_a_front_for_several_machines_lists_each_machines_processes_and_nginx_ac
 
 
 def test_an_ipv6_host_is_written_in_brackets_as_nginx_reads_an_address_with_its_port(tmp_path):
-    config = nginx_conf(1, 8000, "127.0.0.1:8080", shared_tasks=True, hosts=("fd00::2", "10.0.0.3"))
+    config = nginx_conf(1, 8000, "127.0.0.1:8080", shared_tasks=True, hosts=("fd00::2", "10.0.0.3", "[fd00::4]"))
     assert "server [fd00::2]:8000 " in config and "server 10.0.0.3:8000 " in config
+    assert "server [fd00::4]:8000 " in config  # given in brackets already: not bracketed twice
     (tmp_path / "nginx.conf").write_text(config)
     checked = subprocess.run(
         [NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True

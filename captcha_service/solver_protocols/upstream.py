@@ -218,7 +218,7 @@ class Upstream:
         error = self._account_error_of(answer)
         if error:
             return None, error, None
-        if answer.get("errorId") or answer.get("status") != "ready" or not is_task_id(upstream_id):
+        if answer.get("errorId") or answer.get("status") != "ready" or upstream_id is None:  # _ask checked any id
             return None, UNSOLVABLE, None
         text = handover.expected.checked(answer["solution"]["text"])
         return (text, None, Receipt.of_answer(upstream_id, answer)) if text else (None, UNSOLVABLE, None)
@@ -231,7 +231,7 @@ class Upstream:
         # no id to poll by, nor to keep in the handover (a list 500 deep made its JSON a RecursionError): unsolvable
         if answer.get("errorId") or not is_task_id(upstream_id):
             return answer, None
-        handover = replace(handover, upstream_id=answer["taskId"])
+        handover = replace(handover, upstream_id=upstream_id)
         self.store.lease(task_id, handover.text())  # from here on the answer is paid for: another process can fetch it
         return self._poll(task_id, handover, answer)
 
