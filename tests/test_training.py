@@ -187,6 +187,18 @@ def test_a_generator_that_cannot_run_is_named_and_left_out(monkeypatch):
     generators.stop_line_services()
 
 
+def test_a_plan_trains_the_earlier_stages_only_for_an_end_product_not_yet_done(tmp_path):
+    first = stages.Stage(tmp_path / "first.onnx")
+    plan = [first, stages.Stage(tmp_path / "end.onnx", init=first.out, seed=1)]
+    assert stages.still_to_train(plan) == plan  # nothing trained yet
+    end_card = {"command": "python -m training " + " ".join(plan[1].arguments())}
+    (tmp_path / "end.card.json").write_text(json.dumps(end_card))
+    assert stages.still_to_train(plan) == []  # the end product is done: its earlier stage is not needed
+    end_card["command"] += " --samples 10"  # ... unless it was trained by other arguments
+    (tmp_path / "end.card.json").write_text(json.dumps(end_card))
+    assert stages.still_to_train(plan) == plan
+
+
 def test_a_render_worker_that_fails_stops_the_build_at_once_with_its_error():
     with pytest.raises(KeyError):
         data.build(0, 8, processes=1, sources=((1.0, "no-such-generator"),))
@@ -200,9 +212,13 @@ def test_a_render_worker_that_fails_stops_the_build_at_once_with_its_error():
 
 def test_the_plans_are_data_and_the_committed_models_are_what_their_plan_trains(capsys):
     lofo = stages.PLANS["lofo"]()
-    assert all(stage.done() for stage in lofo)  # each card records a run of its stage's arguments
-    assert [stage.init for stage in lofo[1:]] == [lofo[0].out] * 4
     shipped = stages.PLANS["model"]()
+    # each committed model's card records a run of its stage's arguments: nothing is left to train
+    assert stages.still_to_train(lofo) == []
+    ends = [stage for stage in lofo if stage.out.parent == LOFO_MODELS]
+    bench_reads = [f"without-{source}.onnx" for source in sorted(TRAINED_ON.values())]
+    assert sorted(stage.out.name for stage in ends) == bench_reads
+    assert all(stage.leave_out == (stage.out.stem.removeprefix("without-"),) for stage in ends)
     assert shipped[-1].out == MODEL_FILE and [stage.init for stage in shipped[1:]] == [
         stage.out for stage in shipped[:-1]
     ]
