@@ -3,11 +3,13 @@
 import io
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from captcha_service.api.extension import ocr
-from captcha_service.ocr.confidence import own_reading
+from captcha_service.ocr.confidence import MARGIN_CAP, own_reading
+from captcha_service.ocr.digit_model import READING_SIGHTINGS
 from captcha_service.ocr.exceptions import UnreadableInput
 from captcha_service.ocr.images import decode_picture
 from captcha_service.ocr.recogniser import (
@@ -149,3 +151,19 @@ def test_each_way_of_reading_gives_as_many_signals_as_its_calibration_weighs(rea
     for name, evidence in reader.evidence_by_choice(probabilities, [4])[4].items():
         assert type(evidence.signals) is signals_of[name]
         assert len(evidence.signals.values()) == signals_of[name].count() == len(reader.calibrations[name].weights)
+
+
+def test_our_model_reads_the_mean_of_the_picture_as_it_is_and_nudged_along_the_text(reader):
+    picture = trim_margins(decode_picture(KAPTCHA.read_bytes()))
+    runs = reader.digit_model.nudged_probabilities(picture, READING_SIGHTINGS)
+    probabilities = reader.digit_model.probabilities(picture)
+    assert len(runs) == len(READING_SIGHTINGS) == 3 and not np.allclose(runs[0], runs[1])  # the nudges see otherwise
+    assert np.allclose(probabilities, np.mean(runs, axis=0)) and np.allclose(probabilities.sum(axis=1), 1.0)
+    assert own_reading(probabilities, 4) == label_of(KAPTCHA)
+
+
+def test_the_joint_margin_counts_only_up_to_its_cap(reader):
+    probabilities = reader.probabilities(trim_margins(decode_picture(KAPTCHA.read_bytes())))
+    joint = reader.evidence_by_choice(probabilities, [4])[4][reader.model_name]
+    assert joint.digits == label_of(KAPTCHA) and joint.signals.margin == MARGIN_CAP  # its runner-up is far behind
+    assert reader.calibration.probability_right(joint.signals.values()) >= SURE_FIRST_VIEW

@@ -24,6 +24,10 @@ CANDIDATES_PER_MODEL = 3  # readings our model proposes; its fourth best is hard
 # digits is "no reading", not a low-confidence guess.
 PLAUSIBLE = 1e-3
 CALIBRATION_L2 = 1e-2
+# The joint reading's margin over its runner-up counts up to this (log units). Beyond it the runner-up is as
+# good as impossible; uncapped, the readings whose runner-up is floored at FLOOR set the slope of the linear
+# calibration, and it trusted a large margin more than the held-out families bore out (docs/accuracy.md).
+MARGIN_CAP = 10.0
 # How much ddddocr's views count against our model's in the joint reading: a weighted product
 # of experts. At most 1 because ddddocr is the weaker reader of digits and its confident
 # confusions (1s and 7s) overturned right readings of ours; bench/calibrate.py chooses it on
@@ -80,7 +84,8 @@ class ViewSignals(_Signals):
 class JointSignals(_Signals):
     """``joint_evidence``'s: our model's log probability of the reading; its mean over ddddocr's views, raw and
     renormalised; 1.0 if it is both our model's best and the views' best, else 0.0; the share of views whose own
-    best reading it is; how much more the winner's product of experts is (log) than the runner-up's."""
+    best reading it is; how much more the winner's product of experts is (log) than the runner-up's, up to
+    ``MARGIN_CAP``."""
 
     our_log_probability: float
     view_log_probability: float
@@ -221,7 +226,7 @@ def joint_evidence(digit_probabilities, view_probabilities, length, view_weight=
         _renormalised(view_probabilities, per_view[best]),
         float(best == ours_best == views_best),
         own_readings.count(best) / len(own_readings),
-        products[best] - runner_up,
+        min(products[best] - runner_up, MARGIN_CAP),
     )
     return Evidence(best, signals)
 

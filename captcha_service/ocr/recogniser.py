@@ -59,9 +59,9 @@ OCR_MODELS = ("digits", "digits+common", "digits+common_old", "common", "common_
 # 0.3 points more often wrong. They do not move with the confidence a request asks for, so that
 # one picture always gets one confidence: the request's threshold only decides whether that is
 # answered.
-SURE_ALONE = 0.97
+SURE_ALONE = 0.98
 SURE_CONFIRMED = 0.9
-SURE_FIRST_VIEW = 0.98
+SURE_FIRST_VIEW = 0.97
 
 
 @dataclass(frozen=True)
