@@ -1,6 +1,6 @@
 """The models of one OCR_MODEL choice: a grey picture in, a reading and its confidence out (no Flask).
 
-    digits          our digit model alone (about a millisecond)
+    digits          our digit model alone (three sightings in one run of a couple of milliseconds)
     common, ...     ddddocr's models over three views (see ``ddddocr_model``)
     digits+common   the default: a cascade. Our model reads first; very sure (calibrated
                     confidence at least ``SURE_ALONE``, a calibration fitted on families it never
@@ -21,6 +21,7 @@ import json
 import pathlib
 from dataclasses import dataclass, replace
 
+import numpy as np
 import onnxruntime
 from PIL import Image
 
@@ -38,7 +39,7 @@ from .confidence import (
     view_evidence,
 )
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
-from .digit_model import MODEL_FILE, SIGHTINGS, DigitModel
+from .digit_model import MODEL_FILE, READING_SIGHTINGS, SIGHTINGS, DigitModel
 from .exceptions import UnreadableInput
 from .reasons import Reason
 from .rendering import STRETCHES, trim_margins
@@ -56,8 +57,9 @@ OCR_MODELS = ("digits", "digits+common", "digits+common_old", "common", "common_
 # time: the lowest value at which stopping there costs nothing, neither right answers nor more
 # wrong ones, against never stopping there. SURE_CONFIRMED: the lowest at which the cascade is as
 # right as reading every captcha with both models and at most 0.3 points more often wrong.
-# SURE_FIRST_VIEW: the value of least cost (a wrong answer as ten refusals, as for MIN_CONFIDENCE)
-# with no family left out wrong on more than 2%: on families our model never saw, the joint
+# SURE_FIRST_VIEW: of the values bench/calibrate.py sweeps (0.9 up), the one of least cost in
+# bench.accuracy (a wrong answer as ten refusals, as for MIN_CONFIDENCE) with no family left out
+# wrong on more than 2%: on families our model never saw, the joint
 # reading of ddddocr's first view answers more than that of all three views, for few more wrong
 # answers, and sooner. They do not move with the confidence a request asks for, so that one
 # picture always gets one confidence: the request's threshold only decides whether that is
@@ -268,7 +270,13 @@ class Recogniser:
             return sure
         views = _Views(self.ddddocr, picture)
         return agreed(
-            self._read_jointly(sightings[0], views, length, DecidedBy(site_model.name, with_ddddocr=True)),
+            # the joint calibrations were fitted on our model's mean over READING_SIGHTINGS, SIGHTINGS' first three
+            self._read_jointly(
+                np.mean(sightings[: len(READING_SIGHTINGS)], axis=0),
+                views,
+                length,
+                DecidedBy(site_model.name, with_ddddocr=True),
+            ),
             self._read_jointly(self.digit_model.probabilities(picture), views, length, self.decided_by),
         )
 
