@@ -20,6 +20,12 @@ SIGHTINGS = ((0, 0),) + NUDGES  # how a site model sees a picture: as it is, the
 READING_SIGHTINGS = SIGHTINGS[:3]
 
 
+def reading_probabilities(sightings):
+    """A model's probabilities as it reads: the mean of its runs over ``READING_SIGHTINGS``, given its runs over
+    those or over ``SIGHTINGS`` (which begins with them)."""
+    return np.mean(sightings[: len(READING_SIGHTINGS)], axis=0)
+
+
 def digit_model_input(picture):
     """``picture`` (a trimmed grey picture) scaled to the model's fixed size, as uint8 (H, W).
 
@@ -42,7 +48,7 @@ class DigitModel:
     def probabilities(self, picture):
         """(time steps, 11) float64 probabilities, blank then '0'..'9' (the model's own classes): their mean over
         ``READING_SIGHTINGS``, in one run."""
-        return np.mean(self.nudged_probabilities(picture, READING_SIGHTINGS), axis=0)
+        return reading_probabilities(self.nudged_probabilities(picture, READING_SIGHTINGS))
 
     def nudged_probabilities(self, picture, nudges):
         """The probabilities of the picture's input moved by each (right, down) of ``nudges``, in one run."""

@@ -21,7 +21,6 @@ import json
 import pathlib
 from dataclasses import dataclass, replace
 
-import numpy as np
 import onnxruntime
 from PIL import Image
 
@@ -39,7 +38,7 @@ from .confidence import (
     view_evidence,
 )
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
-from .digit_model import MODEL_FILE, READING_SIGHTINGS, SIGHTINGS, DigitModel
+from .digit_model import MODEL_FILE, SIGHTINGS, DigitModel, reading_probabilities
 from .exceptions import UnreadableInput
 from .reasons import Reason
 from .rendering import STRETCHES, trim_margins
@@ -59,11 +58,10 @@ OCR_MODELS = ("digits", "digits+common", "digits+common_old", "common", "common_
 # right as reading every captcha with both models and at most 0.3 points more often wrong.
 # SURE_FIRST_VIEW: of the values bench/calibrate.py sweeps (0.9 up), the one of least cost in
 # bench.accuracy (a wrong answer as ten refusals, as for MIN_CONFIDENCE) with no family left out
-# wrong on more than 2%: on families our model never saw, the joint
-# reading of ddddocr's first view answers more than that of all three views, for few more wrong
-# answers, and sooner. They do not move with the confidence a request asks for, so that one
-# picture always gets one confidence: the request's threshold only decides whether that is
-# answered.
+# wrong on more than 2%: on families our model never saw, the joint reading of ddddocr's first
+# view answers more than that of all three views, for few more wrong answers, and sooner. They
+# do not move with the confidence a request asks for, so that one picture always gets one
+# confidence: the request's threshold only decides whether that is answered.
 SURE_ALONE = 0.98
 SURE_CONFIRMED = 0.9
 SURE_FIRST_VIEW = 0.9
@@ -270,12 +268,9 @@ class Recogniser:
             return sure
         views = _Views(self.ddddocr, picture)
         return agreed(
-            # the joint calibrations were fitted on our model's mean over READING_SIGHTINGS, SIGHTINGS' first three
+            # read as the general model reads, which the joint calibrations were fitted on
             self._read_jointly(
-                np.mean(sightings[: len(READING_SIGHTINGS)], axis=0),
-                views,
-                length,
-                DecidedBy(site_model.name, with_ddddocr=True),
+                reading_probabilities(sightings), views, length, DecidedBy(site_model.name, with_ddddocr=True)
             ),
             self._read_jointly(self.digit_model.probabilities(picture), views, length, self.decided_by),
         )
