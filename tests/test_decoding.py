@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from captcha_service.ocr.confidence import VIEW_WEIGHT, joint_evidence
-from captcha_service.ocr.decoding import best_digits, ctc_log_probability, digit_columns, softmax
+from captcha_service.ocr.decoding import (
+    best_digits,
+    best_path_log_probabilities,
+    ctc_log_probability,
+    digit_columns,
+    softmax,
+)
 
 BLANK = 0
 
@@ -22,15 +28,18 @@ def probability_of(probabilities, digits):
     return math.exp(ctc_log_probability(probabilities, [int(digit) for digit in digits]))
 
 
+def collapsed(path):
+    """The labels a CTC alignment reads: repeats merged, blanks dropped."""
+    return [label for index, label in enumerate(path) if label != BLANK and (index == 0 or path[index - 1] != label)]
+
+
 def brute_force_best(probabilities, length):
     """The exact most probable digit string of ``length``, summing every alignment."""
     totals = {}
     for path in itertools.product(range(11), repeat=len(probabilities)):
-        collapsed = [
-            label for index, label in enumerate(path) if label != BLANK and (index == 0 or path[index - 1] != label)
-        ]
-        if len(collapsed) == length:
-            key = "".join(str(label - 1) for label in collapsed)
+        read = collapsed(path)
+        if len(read) == length:
+            key = "".join(str(label - 1) for label in read)
             totals[key] = totals.get(key, 0.0) + math.prod(probabilities[t, c] for t, c in enumerate(path))
     return max(totals.items(), key=lambda item: item[1])
 
@@ -80,6 +89,21 @@ def test_probability_counts_mass_on_letters_against_the_reading():
     assert best_digits(sure, 2) == best_digits(unsure, 2) == "42"
     assert probability_of(sure, "42") > 0.85
     assert probability_of(unsure, "42") == pytest.approx(probability_of(sure, "42") / 16, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_best_path_score_is_the_likeliest_single_alignment_of_the_length(seed):
+    batch = np.random.default_rng(seed).dirichlet(np.full(11, 0.4), size=(2, 4))
+    for length in range(4):
+        best = {index: -math.inf for index in range(2)}
+        for path in itertools.product(range(11), repeat=4):
+            if len(collapsed(path)) == length:
+                for index in best:
+                    best[index] = max(
+                        best[index], sum(math.log(batch[index, step, label]) for step, label in enumerate(path))
+                    )
+        assert best_path_log_probabilities(batch, length) == pytest.approx([best[0], best[1]])
+    assert best_path_log_probabilities(batch, 5).tolist() == [-math.inf, -math.inf]  # 4 steps: no room for 5 digits
 
 
 def test_softmax_rows_sum_to_one_and_digit_columns_follow_the_charset():

@@ -147,3 +147,31 @@ def ctc_log_probability(probabilities, digits):
         log_scale += math.log(total)
     end = alpha[-1] + alpha[-2]
     return log_scale + math.log(end) if end > 0.0 else -math.inf
+
+
+def best_path_log_probabilities(probabilities, length):
+    """For each of a batch of probabilities (N, time steps, 11): log P of its likeliest alignment that reads exactly
+    ``length`` digits (-inf where none can). The likeliest alignment, not the likeliest string: it needs no
+    beam search, so it scores many pictures at the cost of one reading.
+
+    By dynamic programming over the steps, with for each count of digits read so far the best log
+    probability of ending in blank and of ending in each digit.
+    """
+    logs = np.log(np.maximum(probabilities, 1e-300))
+    count, steps, _ = logs.shape
+    best = np.full((count, length + 1, 11), -np.inf)  # [:, k, 0] k digits read, in blank; [:, k, 1 + d] in digit d
+    best[:, 0, 0] = logs[:, 0, CTC_BLANK]
+    if length:
+        best[:, 1, 1:] = logs[:, 0, 1:]
+    same_digit = np.eye(10, dtype=bool)
+    for step in range(1, steps):
+        row = logs[:, step]
+        grown = np.full_like(best, -np.inf)
+        grown[:, :, 0] = np.maximum(best[:, :, 0], best[:, :, 1:].max(axis=2)) + row[:, np.newaxis, CTC_BLANK]
+        before = best[:, :-1]  # one digit fewer
+        # a new digit d comes after a blank, or right after another digit (the same one would only continue)
+        after_digit = np.where(same_digit, -np.inf, before[:, :, np.newaxis, 1:]).max(axis=3)
+        entered = np.maximum(before[:, :, :1], after_digit)
+        grown[:, 1:, 1:] = np.maximum(best[:, 1:, 1:], entered) + row[:, np.newaxis, 1:]
+        best = grown
+    return best[:, length].max(axis=1)
