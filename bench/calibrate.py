@@ -47,7 +47,6 @@ from captcha_service.ocr.recogniser import (
     first_view_reads,
     is_cascade,
 )
-from captcha_service.ocr.rendering import trim_margins
 from training.labelled import DEFAULT_ROOT, label_of, labelled_folders
 
 from .families import unseeing_model
@@ -98,17 +97,18 @@ class Readings:
 
 def read_all(model_name, folders, seen=False):
     """(a Recogniser of ``model_name``, [(folder, label, the models' probabilities)] of every image): each model
-    runs once per image, each folder read by the digit model that never saw its family (unless ``seen``)."""
+    runs once per image, each folder read by the digit model that never saw its family (unless ``seen``). The
+    picture is prepared as the service prepares it for the label's length, and read at the lengths beside it too."""
     recognisers, read = {}, []
     for folder, paths in folders.items():
         digit_model_file = MODEL_FILE if seen or DIGIT_MODEL not in model_name.split("+") else unseeing_model(folder)
         if digit_model_file not in recognisers:
             recognisers[digit_model_file] = Recogniser(model_name, 3, digit_model_file=digit_model_file)
         recogniser = recognisers[digit_model_file]
-        read += [
-            (folder, label_of(path), recogniser.probabilities(trim_margins(decode_picture(path.read_bytes()))))
-            for path in paths
-        ]
+        for path in paths:
+            label = label_of(path)
+            picture = recogniser.prepared(decode_picture(path.read_bytes()), len(label))
+            read.append((folder, label, recogniser.probabilities(picture)))
     return recogniser, read
 
 

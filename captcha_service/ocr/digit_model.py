@@ -66,6 +66,10 @@ class DigitModel:
             )
         )
 
+    def first_sightings(self, pictures):
+        """The probabilities of each of ``pictures`` as it is (one sighting each), in one run."""
+        return list(self._run(np.stack([digit_model_input(picture) for picture in pictures])))
+
     def _run(self, inputs):
         """Probabilities of a batch of model inputs (N, H, W) uint8."""
         pixels = inputs.astype(np.float32)[:, np.newaxis] * (1.0 / 255.0)

@@ -12,8 +12,9 @@
                     (``SURE_FIRST_VIEW``); else ddddocr's two other views read too, and all of it
                     decides. Each stage has its own calibration.
     digits+common_old   the same cascade with ddddocr's smaller model
-A site model (``captcha-ocr finetune``) reads in our model's place, more warily
-(``Recogniser._read_with_site_model``).
+On a large canvas every way of reading with our model reads the window of it where our model
+reads best (``locating``). A site model (``captcha-ocr finetune``) reads in our model's place,
+more warily, and the picture whole, as it was fine-tuned (``Recogniser._read_with_site_model``).
 """
 
 import functools
@@ -40,6 +41,7 @@ from .confidence import (
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
 from .digit_model import MODEL_FILE, SIGHTINGS, DigitModel, reading_probabilities
 from .exceptions import UnreadableInput
+from .locating import locate_digits, windows
 from .reasons import Reason
 from .rendering import STRETCHES, trim_margins
 
@@ -231,9 +233,9 @@ class Recogniser:
         ``site_model``: a fine-tuned ``SiteModel`` to read with (see ``_read_with_site_model``).
         The caller decides whether the confidence is enough: it does not depend on what is asked.
         """
-        picture = trim_margins(picture)
         if site_model is not None:
-            return self._read_with_site_model(picture, length, site_model)
+            return self._read_with_site_model(trim_margins(picture), length, site_model)
+        picture = self.prepared(picture, length)
         if not self.cascade:
             (evidence,) = self.evidence_by_choice(self.probabilities(picture), [length])[length].values()
             return _calibrated(evidence, self.calibration, self.decided_by, length)
@@ -247,6 +249,18 @@ class Recogniser:
             return replace(sure, readers_agree=True)
         both_read = alone is not None and any(own_reading(probabilities, length) for probabilities in views.first)
         return self._read_jointly(digit_probabilities, views, length, self.decided_by, both_read)
+
+    def prepared(self, picture, length):
+        """A decoded grey picture as the general models read it for ``length`` digits: trimmed, and on a large
+        canvas that our model does not read surely whole, the window of it where it reads best (``locating``; not
+        without our model). A picture read surely whole is read whole: a window could only lose its reading."""
+        picture = trim_margins(picture)
+        if self.digit_model is None or not windows(picture):
+            return picture
+        whole = digit_evidence(self.digit_model.probabilities(picture), length)
+        if _sure(whole, self.calibrations[DIGIT_MODEL], DIGIT_MODEL_ALONE, SURE_CONFIRMED) is not None:
+            return picture
+        return locate_digits(self.digit_model, picture, length)
 
     def _read_with_site_model(self, picture, length, site_model):
         """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.

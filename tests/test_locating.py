@@ -1,0 +1,79 @@
+"""Finding the digits on a large canvas by reading it, with the real models."""
+
+import io
+import random
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from captcha_service.api.extension import ocr
+from captcha_service.ocr.confidence import digit_evidence
+from captcha_service.ocr.images import decode_picture
+from captcha_service.ocr.locating import BAND_SHARES, MIN_HEIGHT, windows
+from captcha_service.ocr.recogniser import DIGIT_MODEL, SURE_CONFIRMED
+from captcha_service.ocr.rendering import trim_margins
+from tests.captchas import CAPTCHA_FILES, FIXTURES, label_of
+
+KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
+
+
+@pytest.fixture(scope="session")
+def reader(app):
+    return ocr.state(app).pipeline.recogniser
+
+
+def on_confetti(path, canvas_size, at, seed=0):
+    """The captcha at ``path`` on a canvas of its background colour strewn with confetti to its edges."""
+    captcha = Image.open(path).convert("RGB")
+    canvas = Image.new("RGB", canvas_size, captcha.getpixel((0, 0)))
+    draw, rng = ImageDraw.Draw(canvas), random.Random(seed)
+    for _ in range(500):
+        x, y, size = rng.randrange(canvas_size[0]), rng.randrange(canvas_size[1]), rng.randint(2, 5)
+        draw.rectangle((x, y, x + size, y + size), fill=(rng.randrange(80), rng.randrange(80), rng.randrange(160)))
+    canvas.paste(captcha, at)
+    return canvas
+
+
+def test_the_digits_in_a_band_of_a_canvas_full_of_confetti_are_read_from_a_window_around_them(reader):
+    canvas = on_confetti(KAPTCHA, (640, 360), (20, 20))
+    picture = decode_picture(_png(canvas))
+    assert trim_margins(picture).size == canvas.size  # confetti to the edges: nothing to trim
+    assert digit_evidence(reader.digit_model.probabilities(trim_margins(picture)), 4) is None  # whole: no reading
+    assert reader.prepared(picture, 4).height <= canvas.height / 4
+    reading = reader.read(picture, 4)
+    assert reading.digits == label_of(KAPTCHA) and reading.confidence >= 0.9
+
+
+def test_a_tall_captcha_our_model_reads_surely_whole_is_read_whole(reader):
+    picture = decode_picture(KAPTCHA.read_bytes()).resize((300, 150))
+    assert windows(trim_margins(picture))  # tall enough to be tried
+    whole = digit_evidence(reader.digit_model.probabilities(trim_margins(picture)), 4)
+    assert reader.calibrations[DIGIT_MODEL].probability_right(whole.signals.values()) >= SURE_CONFIRMED
+    assert reader.prepared(picture, 4).size == picture.size
+
+
+@pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
+def test_a_captcha_of_usual_height_is_read_whole(reader, path):
+    picture = decode_picture(path.read_bytes())
+    trimmed = trim_margins(picture)
+    assert trimmed.height < MIN_HEIGHT and windows(trimmed) == []
+    assert np.array_equal(np.asarray(reader.prepared(picture, len(label_of(path)))), np.asarray(trimmed))
+
+
+def test_the_windows_cover_a_tall_picture_in_overlapping_bands():
+    picture = Image.new("L", (300, 200), 255)
+    boxes = windows(picture)
+    assert all(0 <= left < right <= 300 and 0 <= top < bottom <= 200 for left, top, right, bottom in boxes)
+    for share in BAND_SHARES:
+        band = round(200 * share)
+        tops = sorted({top for _, top, _, bottom in boxes if bottom - top == band})
+        assert tops[0] == 0 and tops[-1] == 200 - band
+        assert all(later - earlier <= band / 2 + 1 for earlier, later in zip(tops, tops[1:]))
+    assert windows(Image.new("L", (600, MIN_HEIGHT - 1), 255)) == []
+
+
+def _png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
