@@ -98,7 +98,9 @@ class Readings:
 def read_all(model_name, folders, seen=False):
     """(a Recogniser of ``model_name``, [(folder, label, the models' probabilities)] of every image): each model
     runs once per image, each folder read by the digit model that never saw its family (unless ``seen``). The
-    picture is prepared as the service prepares it for the label's length, and read at the lengths beside it too."""
+    picture is prepared as the service prepares it when asked for the label's length (``Recogniser.prepared``), and
+    that same picture is read at one digit fewer and more: asked for those, a large canvas might be windowed
+    otherwise (none of ../shared/captchas is tall enough to be)."""
     recognisers, read = {}, []
     for folder, paths in folders.items():
         digit_model_file = MODEL_FILE if seen or DIGIT_MODEL not in model_name.split("+") else unseeing_model(folder)

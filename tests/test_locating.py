@@ -3,16 +3,15 @@
 import io
 import random
 
-import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from captcha_service.api.extension import ocr
 from captcha_service.ocr.confidence import digit_evidence
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.locating import BAND_SHARES, MIN_HEIGHT, windows
+from captcha_service.ocr.locating import BAND_SHARES, MAX_HEIGHT, MIN_HEIGHT, windows
 from captcha_service.ocr.recogniser import DIGIT_MODEL, SURE_CONFIRMED
-from captcha_service.ocr.rendering import trim_margins
+from captcha_service.ocr.rendering import TRIMMED_MAX_ASPECT_RATIO, trim_margins
 from tests.captchas import CAPTCHA_FILES, FIXTURES, label_of
 
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
@@ -57,20 +56,41 @@ def test_a_tall_captcha_our_model_reads_surely_whole_is_read_whole(reader):
 def test_a_captcha_of_usual_height_is_read_whole(reader, path):
     picture = decode_picture(path.read_bytes())
     trimmed = trim_margins(picture)
-    assert trimmed.height < MIN_HEIGHT and windows(trimmed) == []
-    assert np.array_equal(np.asarray(reader.prepared(picture, len(label_of(path)))), np.asarray(trimmed))
+    assert trimmed.height < MIN_HEIGHT and windows(trimmed) == []  # so it is read as before windows
 
 
 def test_the_windows_cover_a_tall_picture_in_overlapping_bands():
     picture = Image.new("L", (300, 200), 255)
     boxes = windows(picture)
+    assert len(boxes) == len(set(boxes)) == 32  # bands of 1/2 (3) and 1/3 (5), each whole, left, middle, right
     assert all(0 <= left < right <= 300 and 0 <= top < bottom <= 200 for left, top, right, bottom in boxes)
     for share in BAND_SHARES:
         band = round(200 * share)
         tops = sorted({top for _, top, _, bottom in boxes if bottom - top == band})
         assert tops[0] == 0 and tops[-1] == 200 - band
-        assert all(later - earlier <= band / 2 + 1 for earlier, later in zip(tops, tops[1:]))
+        assert all(band / 3 <= later - earlier <= band / 2 + 1 for earlier, later in zip(tops, tops[1:]))
     assert windows(Image.new("L", (600, MIN_HEIGHT - 1), 255)) == []
+
+
+def test_no_window_is_wider_than_trimming_lets_a_picture_be():
+    boxes = windows(Image.new("L", (3000, 360), 255))
+    assert boxes and all(
+        right - left <= TRIMMED_MAX_ASPECT_RATIO * (bottom - top) for left, top, right, bottom in boxes
+    )
+    assert len(boxes) < 32  # the widest bands are left out
+
+
+def test_a_window_of_a_picture_taller_than_max_height_is_cut_at_full_resolution(reader, tmp_path):
+    doubled = tmp_path / "kaptcha-doubled.png"
+    Image.open(KAPTCHA).convert("RGB").resize((400, 100)).save(doubled)  # digits about 80 pixels high
+    canvas = on_confetti(doubled, (1280, 720), (600, 500))
+    picture = decode_picture(_png(canvas))
+    assert trim_margins(picture).height > MAX_HEIGHT
+    window = reader.prepared(picture, 4)
+    # scaled down to MAX_HEIGHT the captcha is 50 pixels high; the window keeps its 100
+    assert 100 <= window.height <= canvas.height / 4
+    reading = reader.read(picture, 4)
+    assert reading.digits == label_of(KAPTCHA) and reading.confidence >= 0.9
 
 
 def _png(image):

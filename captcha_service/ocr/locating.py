@@ -10,17 +10,15 @@ our renderer's captchas: no picture of the folders we develop with is tall enoug
 ``Recogniser.prepared`` tries it only where our model does not read the whole picture surely.
 """
 
-import math
-
 import numpy as np
 
 from .decoding import best_path_log_probabilities
-from .rendering import trim_margins
+from .rendering import TRIMMED_MAX_ASPECT_RATIO, trim_margins
 
 # Pictures lower than this (after trimming) are read whole: their digits already fill most of the
 # height the model sees. Every captcha of the folders we develop with is lower.
 MIN_HEIGHT = 90
-BAND_SHARES = (1 / 2, 1 / 3)  # heights of the horizontal bands tried, each overlapping the next by half
+BAND_SHARES = (1 / 2, 1 / 3)  # heights of the horizontal bands tried, each overlapping the next by about half
 WINDOW_WIDTH_SHARE = 0.6  # each band is tried whole and as its left, middle and right part this wide
 # Sites serve captchas up to a few hundred pixels high. A taller picture is looked at scaled down to
 # this, and windowed at most so many times: the work has a bound whatever a client sends.
@@ -32,21 +30,31 @@ MAX_ZOOMS = 3
 BETTER_BY = 3.0
 
 
+def is_tall(picture):
+    """Whether a trimmed picture is tall enough to be read through its windows."""
+    return picture.height >= MIN_HEIGHT
+
+
 def windows(picture):
-    """The (left, top, right, bottom) boxes of ``picture`` tried besides the whole (none for a low picture)."""
+    """The distinct (left, top, right, bottom) boxes of ``picture`` tried besides the whole (none for a low picture).
+
+    For each share of the height, bands from the top to the bottom, evenly spaced about half a band
+    apart. A box wider than ``TRIMMED_MAX_ASPECT_RATIO`` times its height is left out: trimming keeps
+    what the models read within that bound, and a window must not undo it.
+    """
     width, height = picture.size
-    if height < MIN_HEIGHT:
+    if not is_tall(picture):
         return []
     part = max(1, round(width * WINDOW_WIDTH_SHARE))
     boxes = []
     for share in BAND_SHARES:
         band = round(height * share)
-        step = band / 2
-        for index in range(math.ceil((height - band) / step) + 1):
-            top = min(height - band, round(index * step))
+        gaps = max(1, round((height - band) / (band / 2)))
+        for index in range(gaps + 1):
+            top = round(index * (height - band) / gaps)
             boxes.append((0, top, width, top + band))
             boxes += [(left, top, left + part, top + band) for left in (0, (width - part) // 2, width - part)]
-    return boxes
+    return [box for box in dict.fromkeys(boxes) if box[2] - box[0] <= TRIMMED_MAX_ASPECT_RATIO * (box[3] - box[1])]
 
 
 def locate_digits(digit_model, picture, length):
@@ -54,21 +62,21 @@ def locate_digits(digit_model, picture, length):
     digits, if that is ``BETTER_BY`` more probable than the whole picture's; and so on within that window while it
     is tall enough to have windows (a band of the canvas, then the digits in it), at most ``MAX_ZOOMS`` times.
 
-    A picture taller than ``MAX_HEIGHT`` is looked at scaled down to it, and so are its windows read.
+    A picture taller than ``MAX_HEIGHT`` is looked at scaled down to it; the window chosen is cut
+    from the picture itself, so the readers lose none of its resolution.
     """
-    if not windows(picture):
-        return picture
-    located = picture
-    if picture.height > MAX_HEIGHT:
-        picture = picture.resize((max(1, round(picture.width * MAX_HEIGHT / picture.height)), MAX_HEIGHT))
     for _ in range(MAX_ZOOMS):
-        boxes = windows(picture)
+        view = picture
+        if picture.height > MAX_HEIGHT:
+            view = picture.resize((max(1, round(picture.width * MAX_HEIGHT / picture.height)), MAX_HEIGHT))
+        boxes = windows(view)
         if not boxes:
             break
-        candidates = [picture] + [trim_margins(picture.crop(box)) for box in boxes]
+        candidates = [view] + [trim_margins(view.crop(box)) for box in boxes]
         scores = best_path_log_probabilities(np.stack(digit_model.first_sightings(candidates)), length)
         best = int(np.argmax(scores))
         if scores[best] <= scores[0] + BETTER_BY:
             break
-        picture = located = candidates[best]
-    return located
+        scale = picture.height / view.height
+        picture = trim_margins(picture.crop(tuple(round(edge * scale) for edge in boxes[best - 1])))
+    return picture

@@ -12,9 +12,10 @@
                     (``SURE_FIRST_VIEW``); else ddddocr's two other views read too, and all of it
                     decides. Each stage has its own calibration.
     digits+common_old   the same cascade with ddddocr's smaller model
-On a large canvas every way of reading with our model reads the window of it where our model
-reads best (``locating``). A site model (``captcha-ocr finetune``) reads in our model's place,
-more warily, and the picture whole, as it was fine-tuned (``Recogniser._read_with_site_model``).
+On a large canvas our model does not read surely whole, every way of reading with our model reads
+the window of it where our model reads best, if one reads much better (``Recogniser.prepared``).
+A site model (``captcha-ocr finetune``) reads in our model's place, more warily, and the picture
+whole, as it was fine-tuned (``Recogniser._read_with_site_model``).
 """
 
 import functools
@@ -41,7 +42,7 @@ from .confidence import (
 from .ddddocr_model import ONNX_MODELS, DdddocrModels
 from .digit_model import MODEL_FILE, SIGHTINGS, DigitModel, reading_probabilities
 from .exceptions import UnreadableInput
-from .locating import locate_digits, windows
+from .locating import is_tall, locate_digits
 from .reasons import Reason
 from .rendering import STRETCHES, trim_margins
 
@@ -255,7 +256,7 @@ class Recogniser:
         canvas that our model does not read surely whole, the window of it where it reads best (``locating``; not
         without our model). A picture read surely whole is read whole: a window could only lose its reading."""
         picture = trim_margins(picture)
-        if self.digit_model is None or not windows(picture):
+        if self.digit_model is None or not is_tall(picture):
             return picture
         whole = digit_evidence(self.digit_model.probabilities(picture), length)
         if _sure(whole, self.calibrations[DIGIT_MODEL], DIGIT_MODEL_ALONE, SURE_CONFIRMED) is not None:
