@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from captcha_service.api.extension import ocr
 from captcha_service.ocr.confidence import digit_evidence
 from captcha_service.ocr.images import decode_picture
-from captcha_service.ocr.locating import BAND_SHARES, MAX_HEIGHT, MIN_HEIGHT, windows
+from captcha_service.ocr.locating import BAND_SHARES, MAX_HEIGHT, MIN_HEIGHT, scaled_box, windows
 from captcha_service.ocr.recogniser import DIGIT_MODEL, SURE_CONFIRMED
 from captcha_service.ocr.rendering import TRIMMED_MAX_ASPECT_RATIO, trim_margins
 from tests.captchas import CAPTCHA_FILES, FIXTURES, label_of
@@ -56,7 +56,8 @@ def test_a_tall_captcha_our_model_reads_surely_whole_is_read_whole(reader):
 def test_a_captcha_of_usual_height_is_read_whole(reader, path):
     picture = decode_picture(path.read_bytes())
     trimmed = trim_margins(picture)
-    assert trimmed.height < MIN_HEIGHT and windows(trimmed) == []  # so it is read as before windows
+    assert trimmed.height < MIN_HEIGHT and windows(trimmed) == []
+    assert reader.prepared(picture, len(label_of(path))).size == trimmed.size
 
 
 def test_the_windows_cover_a_tall_picture_in_overlapping_bands():
@@ -78,6 +79,24 @@ def test_no_window_is_wider_than_trimming_lets_a_picture_be():
         right - left <= TRIMMED_MAX_ASPECT_RATIO * (bottom - top) for left, top, right, bottom in boxes
     )
     assert len(boxes) < 32  # the widest bands are left out
+
+
+def test_what_a_wide_canvas_of_confetti_is_read_as_is_no_wider_than_trimming_lets_a_picture_be(reader):
+    picture = decode_picture(_png(on_confetti(KAPTCHA, (5760, 360), (100, 100))))
+    located = reader.prepared(picture, 4)
+    assert located.width <= TRIMMED_MAX_ASPECT_RATIO * (located.height + 1)
+
+
+@pytest.mark.parametrize("size", [(999, 720), (478, 7648), (470, 6906), (640, 360)])
+def test_a_box_of_the_scaled_down_view_is_scaled_back_within_the_picture(size):
+    view = (max(1, round(size[0] * MAX_HEIGHT / size[1])), MAX_HEIGHT)
+    for box in [(0, 0, *view), (0, 120, view[0], 240), (view[0] // 2, 0, view[0], 180)]:
+        left, top, right, bottom = scaled_box(box, view, size)
+        assert 0 <= left < right <= size[0] and 0 <= top < bottom <= size[1]
+        if box[2] == view[0]:
+            assert right == size[0]  # a box to the view's right edge ends at the picture's, neither short nor past
+        if box[3] == view[1]:
+            assert bottom == size[1]
 
 
 def test_a_window_of_a_picture_taller_than_max_height_is_cut_at_full_resolution(reader, tmp_path):

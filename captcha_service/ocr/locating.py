@@ -77,6 +77,18 @@ def locate_digits(digit_model, picture, length):
         best = int(np.argmax(scores))
         if scores[best] <= scores[0] + BETTER_BY:
             break
-        scale = picture.height / view.height
-        picture = trim_margins(picture.crop(tuple(round(edge * scale) for edge in boxes[best - 1])))
+        picture = trim_margins(picture.crop(scaled_box(boxes[best - 1], view.size, picture.size)))
     return picture
+
+
+def scaled_box(box, size, to_size):
+    """``box`` of a picture of ``size`` as a box of the same picture at ``to_size``, within it (each side scaled on
+    its own: a scaled-down width is rounded apart from the height)."""
+    (left, top, right, bottom), (width, height), (to_width, to_height) = box, size, to_size
+    across, down = to_width / width, to_height / height
+    return (
+        min(to_width - 1, round(left * across)),
+        min(to_height - 1, round(top * down)),
+        min(to_width, max(1, round(right * across))),
+        min(to_height, max(1, round(bottom * down))),
+    )
