@@ -109,8 +109,8 @@ def read_all(model_name, folders, seen=False):
         recogniser = recognisers[digit_model_file]
         for path in paths:
             label = label_of(path)
-            picture = recogniser.prepared(decode_picture(path.read_bytes()), len(label))
-            read.append((folder, label, recogniser.probabilities(picture)))
+            prepared = recogniser.prepared(decode_picture(path.read_bytes()), len(label))
+            read.append((folder, label, recogniser.probabilities(*prepared)))
     return recogniser, read
 
 

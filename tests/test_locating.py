@@ -3,6 +3,7 @@
 import io
 import random
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -39,7 +40,9 @@ def test_the_digits_in_a_band_of_a_canvas_full_of_confetti_are_read_from_a_windo
     picture = decode_picture(_png(canvas))
     assert trim_margins(picture).size == canvas.size  # confetti to the edges: nothing to trim
     assert digit_evidence(reader.digit_model.probabilities(trim_margins(picture)), 4) is None  # whole: no reading
-    assert reader.prepared(picture, 4).height <= canvas.height / 4
+    prepared = reader.prepared(picture, 4)
+    assert prepared.picture.height <= canvas.height / 4
+    assert np.array_equal(prepared.digit_probabilities, reader.digit_model.probabilities(prepared.picture))
     reading = reader.read(picture, 4)
     assert reading.digits == label_of(KAPTCHA) and reading.confidence >= 0.9
 
@@ -49,7 +52,7 @@ def test_a_tall_captcha_our_model_reads_surely_whole_is_read_whole(reader):
     assert windows(trim_margins(picture))  # tall enough to be tried
     whole = digit_evidence(reader.digit_model.probabilities(trim_margins(picture)), 4)
     assert reader.calibrations[DIGIT_MODEL].probability_right(whole.signals.values()) >= SURE_CONFIRMED
-    assert reader.prepared(picture, 4).size == picture.size
+    assert reader.prepared(picture, 4).picture.size == picture.size
 
 
 @pytest.mark.parametrize("path", CAPTCHA_FILES, ids=lambda path: path.name)
@@ -57,7 +60,9 @@ def test_a_captcha_of_usual_height_is_read_whole(reader, path):
     picture = decode_picture(path.read_bytes())
     trimmed = trim_margins(picture)
     assert trimmed.height < MIN_HEIGHT and windows(trimmed) == []
-    assert reader.prepared(picture, len(label_of(path))).size == trimmed.size
+    prepared = reader.prepared(picture, len(label_of(path)))
+    assert prepared.picture.size == trimmed.size
+    assert np.array_equal(prepared.digit_probabilities, reader.digit_model.probabilities(trimmed))
 
 
 def test_the_windows_cover_a_tall_picture_in_overlapping_bands():
@@ -83,7 +88,7 @@ def test_no_window_is_wider_than_trimming_lets_a_picture_be():
 
 def test_what_a_wide_canvas_of_confetti_is_read_as_is_no_wider_than_trimming_lets_a_picture_be(reader):
     picture = decode_picture(_png(on_confetti(KAPTCHA, (5760, 360), (100, 100))))
-    located = reader.prepared(picture, 4)
+    located = reader.prepared(picture, 4).picture
     assert located.width <= TRIMMED_MAX_ASPECT_RATIO * (located.height + 1)
 
 
@@ -105,7 +110,7 @@ def test_a_window_of_a_picture_taller_than_max_height_is_cut_at_full_resolution(
     canvas = on_confetti(doubled, (1280, 720), (600, 500))
     picture = decode_picture(_png(canvas))
     assert trim_margins(picture).height > MAX_HEIGHT
-    window = reader.prepared(picture, 4)
+    window = reader.prepared(picture, 4).picture
     # scaled down to MAX_HEIGHT the captcha is 50 pixels high; the window keeps its 100
     assert 100 <= window.height <= canvas.height / 4
     reading = reader.read(picture, 4)

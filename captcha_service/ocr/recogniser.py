@@ -22,6 +22,7 @@ import functools
 import json
 import pathlib
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import onnxruntime
 from PIL import Image
@@ -85,6 +86,13 @@ class DecidedBy:
 
 
 DIGIT_MODEL_ALONE = DecidedBy(DIGIT_MODEL)
+
+
+class Prepared(NamedTuple):
+    """A picture as the general models read it, and our model's probabilities of it (``Recogniser.prepared``)."""
+
+    picture: Image.Image
+    digit_probabilities: object  # (time steps, 11) array, or None without our model
 
 
 @dataclass(frozen=True)
@@ -236,11 +244,11 @@ class Recogniser:
         """
         if site_model is not None:
             return self._read_with_site_model(trim_margins(picture), length, site_model)
-        picture = self.prepared(picture, length)
+        picture, digit_probabilities = self.prepared(picture, length)
         if not self.cascade:
-            (evidence,) = self.evidence_by_choice(self.probabilities(picture), [length])[length].values()
+            probabilities = self.probabilities(picture, digit_probabilities)
+            (evidence,) = self.evidence_by_choice(probabilities, [length])[length].values()
             return _calibrated(evidence, self.calibration, self.decided_by, length)
-        digit_probabilities = self.digit_model.probabilities(picture)
         alone = digit_evidence(digit_probabilities, length)
         sure = _sure(alone, self.calibrations[DIGIT_MODEL], DIGIT_MODEL_ALONE, SURE_CONFIRMED)
         if sure is not None and sure.confidence >= SURE_ALONE:
@@ -252,16 +260,21 @@ class Recogniser:
         return self._read_jointly(digit_probabilities, views, length, self.decided_by, both_read)
 
     def prepared(self, picture, length):
-        """A decoded grey picture as the general models read it for ``length`` digits: trimmed, and on a large
-        canvas that our model does not read surely whole, the window of it where it reads best (``locating``; not
-        without our model). A picture read surely whole is read whole: a window could only lose its reading."""
+        """A decoded grey picture as the general models read it for ``length`` digits, and our model's probabilities
+        of it (``None`` without our model): trimmed, and on a large canvas that our model does not read surely
+        whole, the window of it where it reads best (``locating``). A picture read surely whole is read whole: a
+        window could only lose its reading. Our model reads each picture once, here."""
         picture = trim_margins(picture)
-        if self.digit_model is None or not is_tall(picture):
-            return picture
-        whole = digit_evidence(self.digit_model.probabilities(picture), length)
-        if _sure(whole, self.calibrations[DIGIT_MODEL], DIGIT_MODEL_ALONE, SURE_CONFIRMED) is not None:
-            return picture
-        return locate_digits(self.digit_model, picture, length)
+        if self.digit_model is None:
+            return Prepared(picture, None)
+        whole = self.digit_model.probabilities(picture)
+        if not is_tall(picture):
+            return Prepared(picture, whole)
+        evidence = digit_evidence(whole, length)
+        if _sure(evidence, self.calibrations[DIGIT_MODEL], DIGIT_MODEL_ALONE, SURE_CONFIRMED) is not None:
+            return Prepared(picture, whole)
+        located = locate_digits(self.digit_model, picture, length)
+        return Prepared(located, whole if located is picture else self.digit_model.probabilities(located))
 
     def _read_with_site_model(self, picture, length, site_model):
         """The cascade with a site model: fine-tuned on a few hundred captchas, it can be sure and wrong.
@@ -308,10 +321,12 @@ class Recogniser:
             joint_evidence(digit_probabilities, views.every, length), self.calibration, decided_by, length, both_read
         )
 
-    def probabilities(self, trimmed):
+    def probabilities(self, trimmed, digit_probabilities=None):
         """(our model's probabilities, ddddocr's over every view) of a trimmed picture, each model run
-        once; ``None`` for a model this choice does not have."""
-        digit_probabilities = None if self.digit_model is None else self.digit_model.probabilities(trimmed)
+        once (ours not at all if its ``digit_probabilities`` are given); ``None`` for a model this choice
+        does not have."""
+        if digit_probabilities is None and self.digit_model is not None:
+            digit_probabilities = self.digit_model.probabilities(trimmed)
         view_probabilities = None if self.ddddocr is None else self.ddddocr.view_probabilities(trimmed, STRETCHES)
         return digit_probabilities, view_probabilities
 
