@@ -191,7 +191,7 @@ def test_a_plan_trains_the_earlier_stages_only_for_an_end_product_not_yet_done(t
     first = stages.Stage(tmp_path / "first.onnx")
     plan = [first, stages.Stage(tmp_path / "end.onnx", init=first.out, seed=1)]
     assert stages.still_to_train(plan) == plan  # nothing trained yet
-    end_card = {"command": "python -m training " + " ".join(plan[1].arguments())}
+    end_card = {"command": plan[1].command()}
     (tmp_path / "end.card.json").write_text(json.dumps(end_card))
     assert stages.still_to_train(plan) == []  # the end product is done: its earlier stage is not needed
     end_card["command"] += " --samples 10"  # ... unless it was trained by other arguments

@@ -46,6 +46,10 @@ class Stage:
         recorded = json.loads(card.read_text())["command"].split()[3:]  # after "python -m training"
         return train.run_arguments(recorded) == train.run_arguments(self.arguments())
 
+    def command(self):
+        """Its ``python -m training`` command line, as printed and as a card records it."""
+        return "python -m training " + shlex.join(self.arguments())
+
     def arguments(self):
         """The ``python -m training`` arguments of this stage (paths as seen from the repository)."""
         arguments = [
@@ -134,14 +138,14 @@ def main(argv=None):
     plan = PLANS[arguments.plan]()
     if arguments.print:
         for stage in plan:
-            print("python -m training " + shlex.join(stage.arguments()))
+            print(stage.command())
         return
     to_train = still_to_train(plan)
     for stage in plan:
         if stage not in to_train:
             print(f"needs no training (done, or only a done model starts from it): {stage.out}", flush=True)
     for stage in to_train:
-        print("python -m training " + shlex.join(stage.arguments()), flush=True)
+        print(stage.command(), flush=True)
         train.main(stage.arguments())
 
 
