@@ -1,5 +1,6 @@
 """The training code on a tiny budget: render, train a few steps, export, load in the engine, read."""
 
+import dataclasses
 import json
 import pickle
 import random
@@ -225,3 +226,30 @@ def test_the_plans_are_data_and_the_committed_models_are_what_their_plan_trains(
     stages.main(["model", "--print"])
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == len(shipped) and all(line.startswith("python -m training --out ") for line in printed)
+
+
+def test_the_wide_plan_s_leave_one_family_out_twins_differ_from_its_model_only_in_the_family_left_out():
+    plan = stages.PLANS["wide"]()
+    base, ends = plan[:4], plan[4:]
+    assert all(set(stage.leave_out) == set(stages.OUTSIDE_GENERATORS) for stage in base)  # our renderer alone
+    model, *twins = ends
+    assert model.leave_out == () and sorted(twin.leave_out for twin in twins) == [
+        (source,) for source in sorted(TRAINED_ON.values())
+    ]
+    assert {dataclasses.replace(twin, out=model.out, leave_out=()) for twin in twins} == {model}
+    assert len({stage.out.stem for stage in plan + stages.PLANS["model"]() + stages.PLANS["lofo"]()}) == len(
+        plan
+    ) + len(stages.PLANS["model"]()) + len(stages.PLANS["lofo"]())  # each keeps its own checkpoint and log
+
+
+def test_a_run_whose_captchas_would_be_the_held_out_ones_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="held-out"):
+        train.main(
+            [
+                "--dry-run",
+                "--seed",
+                str(train.VALIDATION_FIRST_SEED // train.SEEDS_PER_RUN),
+                "--out",
+                str(tmp_path / "m.onnx"),
+            ]
+        )

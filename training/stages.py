@@ -2,6 +2,7 @@
 
     python -m training.stages model        the shipped model (make model): five stages, hours on 2 cores
     python -m training.stages lofo         bench/lofo_models (make lofo-models): about two hours
+    python -m training.stages wide         the wider model in training, and its leave-one-family-out twins
     python -m training.stages model --print    the commands, without running them
 
 Each stage is one ``python -m training`` run that starts from the stage before (``--init``).
@@ -124,9 +125,32 @@ def still_to_train(plan):
     return to_train[::-1]
 
 
+def _stages_of_the_wide_model():
+    """The wider model in training (DigitNet width 1.0; docs/digit-model.md), not shipped yet. Four stages on our
+    renderer alone, the base; then one stage with the outside generators, and for each generator a twin of that
+    stage without it. The twins differ from the model only in the family they leave out, so a calibration fitted
+    on their readings (bench.calibrate) is fitted on a model trained as the shipped one is, which the shipped plans'
+    smaller leave-one-family-out budget is not."""
+    build = pathlib.Path("build/wide")
+    base = [build / f"wide-stage{number}.onnx" for number in (1, 2, 3, 4)]
+    renderer_only = {"samples": 96_000, "leave_out": OUTSIDE_GENERATORS}
+    plan = [
+        Stage(base[0], seed=6, width=1.0, **renderer_only),
+        Stage(base[1], init=base[0], seed=7, learning_rate=1.5e-3, **renderer_only),
+        Stage(base[2], init=base[1], seed=8, learning_rate=1e-3, **renderer_only),
+        Stage(base[3], init=base[2], seed=9, learning_rate=5e-4, **renderer_only),
+    ]
+    last = {"init": base[3], "seed": 11, "learning_rate": 5e-4, "samples": 96_000}
+    plan.append(Stage(build / "wide.onnx", **last))
+    return plan + [
+        Stage(build / f"wide-without-{source}.onnx", leave_out=(source,), **last) for source in OUTSIDE_GENERATORS
+    ]
+
+
 PLANS = {
     "model": _stages_of_the_shipped_model,
     "lofo": _stages_of_the_lofo_models,
+    "wide": _stages_of_the_wide_model,
 }
 
 

@@ -41,7 +41,8 @@ from .memory import keep_freed_heap
 from .model import DigitNet
 from .onnx_weights import digit_net_from_onnx
 
-VALIDATION_FIRST_SEED = 10**9  # held-out rendered captchas: seeds no training run uses
+SEEDS_PER_RUN = 10**8  # a run of --seed S draws its captchas from seeds S * SEEDS_PER_RUN on
+VALIDATION_FIRST_SEED = 10**9  # held-out rendered captchas: seeds no training run uses (--seed 10 is refused)
 CHECKPOINTS = pathlib.Path(__file__).parent / "checkpoints"
 WORK = pathlib.Path("build/training")  # rendered captchas and logs: not committed
 CHECKPOINT_EVERY_SECONDS = 300
@@ -345,6 +346,8 @@ def _parser():
 
 def main(argv=None):
     arguments = _parser().parse_args(argv)
+    if arguments.seed * SEEDS_PER_RUN <= VALIDATION_FIRST_SEED < (arguments.seed + 1) * SEEDS_PER_RUN:
+        sys.exit(f"--seed {arguments.seed} would train on the held-out captchas (seeds from {VALIDATION_FIRST_SEED})")
     if arguments.dry_run:
         arguments.samples, arguments.epochs, arguments.batch = 256, 1, 32
     out, work = pathlib.Path(arguments.out), pathlib.Path(arguments.work)
@@ -364,7 +367,7 @@ def main(argv=None):
 
     log(f"rendering {arguments.samples} training captchas (seed {arguments.seed}) ...")
     sources = data.without(arguments.leave_out)
-    pixels, labels = data.cached_build(work, arguments.seed * 10**8, arguments.samples, sources)
+    pixels, labels = data.cached_build(work, arguments.seed * SEEDS_PER_RUN, arguments.samples, sources)
     held_out = data.cached_build(work, VALIDATION_FIRST_SEED, min(2000, arguments.samples), data.SOURCES)
     folders = (
         labelled_set(arguments.validation)
@@ -407,7 +410,7 @@ def main(argv=None):
         "data": {
             "captchas": arguments.samples,
             "sources": {name: share for share, name in sources},
-            "first_seed": arguments.seed * 10**8,
+            "first_seed": arguments.seed * SEEDS_PER_RUN,
         },
         "epochs": arguments.epochs,
         "batch": arguments.batch,
