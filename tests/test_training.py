@@ -188,7 +188,8 @@ def test_a_generator_that_cannot_run_is_named_and_left_out(monkeypatch):
     generators.stop_line_services()
 
 
-def test_a_plan_trains_the_earlier_stages_only_for_an_end_product_not_yet_done(tmp_path):
+def test_a_plan_trains_the_earlier_stages_only_for_an_end_product_not_yet_done(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "CHECKPOINTS", tmp_path / "checkpoints")
     first = stages.Stage(tmp_path / "first.onnx")
     plan = [first, stages.Stage(tmp_path / "end.onnx", init=first.out, seed=1)]
     assert stages.still_to_train(plan) == plan  # nothing trained yet
@@ -198,6 +199,9 @@ def test_a_plan_trains_the_earlier_stages_only_for_an_end_product_not_yet_done(t
     end_card["command"] += " --samples 10"  # ... unless it was trained by other arguments
     (tmp_path / "end.card.json").write_text(json.dumps(end_card))
     assert stages.still_to_train(plan) == plan
+    train.checkpoint_of(plan[1].out).path.parent.mkdir()
+    train.checkpoint_of(plan[1].out).path.write_bytes(b"")  # the end product's run stopped half-way ...
+    assert stages.still_to_train(plan) == [plan[1]]  # ... and carries on without the stage it started from
 
 
 def test_a_render_worker_that_fails_stops_the_build_at_once_with_its_error():

@@ -42,10 +42,14 @@ class Stage:
     def done(self):
         """Whether its model is written by a run of these very arguments (its card says), and no run is under way."""
         card = self.out.with_suffix(".card.json")
-        if not card.exists() or train.checkpoint_of(self.out).path.exists():
+        if not card.exists() or self.under_way():
             return False
         recorded = json.loads(card.read_text())["command"].split()[3:]  # after "python -m training"
         return train.run_arguments(recorded) == train.run_arguments(self.arguments())
+
+    def under_way(self):
+        """Whether a run of it stopped half-way, leaving its checkpoint to carry on from."""
+        return train.checkpoint_of(self.out).path.exists()
 
     def command(self):
         """Its ``python -m training`` command line, as printed and as a card records it."""
@@ -115,13 +119,15 @@ def _stages_of_the_lofo_models():
 def still_to_train(plan):
     """The stages of ``plan`` a run must train, in order: each end product (a model no later stage starts from)
     not done, and the stages it starts from that are not done either. The earlier stages live in build/, which a
-    fresh clone has none of: where the end product is done, they need no training."""
+    fresh clone has none of: where the end product is done, they need no training, and nor does the model a stage
+    under way started from (its committed checkpoint holds all it needs)."""
     wanted = {stage.out for stage in plan} - {stage.init for stage in plan}
     to_train = []
     for stage in reversed(plan):
         if stage.out in wanted and not stage.done():
             to_train.append(stage)
-            wanted.add(stage.init)
+            if not stage.under_way():
+                wanted.add(stage.init)
     return to_train[::-1]
 
 
