@@ -19,7 +19,7 @@ def scene(seed=0, width=160, height=60, dark=False, cut=0):
 
 
 def glyph(seed=0):
-    return render._glyph(scene(seed), "8", render.digit_fonts()[seed % len(render.digit_fonts())])
+    return render._glyph(scene(seed), "8", render.faces(None)[seed % len(render.faces(None))])
 
 
 def steps(table):
@@ -102,3 +102,40 @@ def test_every_captcha_is_small_enough_for_the_service_to_read():
         captcha = render.render_captcha(random.Random(seed))
         assert len(captcha.data) <= MAX_BYTES
         Image.open(io.BytesIO(captcha.data)).verify()
+
+
+def test_training_never_draws_a_held_out_family_and_their_validation_draws_only_those(monkeypatch):
+    drawn_fonts, drawn_noises = set(), []
+    glyph = render._glyph
+    monkeypatch.setattr(render, "_glyph", lambda scene, digit, path: drawn_fonts.add(path) or glyph(scene, digit, path))
+
+    def recorded(step):
+        return lambda scene, image: drawn_noises.append(step) or step(scene, image)
+
+    held_out_noises = set(render.HELD_OUT_NOISES)
+    wrapped = {step: recorded(step) for _, step in NOISES}
+    monkeypatch.setattr(render, "NOISES", [(weight, wrapped[step]) for weight, step in NOISES])
+    monkeypatch.setattr(render, "HELD_OUT_NOISES", tuple(wrapped[step] for step in render.HELD_OUT_NOISES))
+    for seed in range(150):
+        scene, _, _ = render._draw(random.Random(seed), "1234")
+        assert scene.fonts == render.faces(False)  # pale letters behind the digits too
+    assert drawn_fonts <= set(render.faces(False)) and len(drawn_fonts) > 50
+    assert not set(drawn_noises) & held_out_noises and len(set(drawn_noises)) > 8
+    drawn_fonts.clear()
+    for seed in range(40):
+        drawn_noises.clear()
+        scene, _, _ = render._draw(random.Random(seed), "1234", held_out=True)
+        assert scene.fonts == render.faces(True)
+        assert set(drawn_noises) & held_out_noises
+    assert drawn_fonts <= set(render.faces(True)) and len(drawn_fonts) > 10
+
+
+def test_the_held_out_fonts_are_whole_font_families():
+    every, trained, held_out = render.faces(None), render.faces(False), render.faces(True)
+    assert sorted(trained + held_out) == sorted(every) and not set(trained) & set(held_out)
+    assert 0.05 < len(held_out) / len(every) < 0.3
+
+    def family(path):
+        return render.ImageFont.truetype(str(path), 16).getname()[0]
+
+    assert not {family(path) for path in trained} & {family(path) for path in held_out}

@@ -104,6 +104,8 @@ def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path)
     dry_run(tmp_path, "--out", str(out))
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert card["data"]["captchas"] == 256 and card["parameters"] > 100_000
+    validation = card["validation (greedy decoding, every image answered)"]
+    assert {"rendered held-out", "held-out families"} <= set(validation) and card["every epoch"] == [validation]
     model = DigitModel(session_options(3, 1), path=out)
     probabilities = model.probabilities(trim_margins(decode_picture(CAPTCHA_FILES[0].read_bytes())))
     assert probabilities.shape == (INPUT_WIDTH // 4, 11)
@@ -257,3 +259,14 @@ def test_a_run_whose_captchas_would_be_the_held_out_ones_is_refused(tmp_path):
                 str(tmp_path / "m.onnx"),
             ]
         )
+
+
+def test_a_run_keeps_its_epoch_best_on_the_held_out_captchas_of_both_kinds():
+    history = [
+        {"epoch": 1, "rendered held-out": 0.5, "held-out families": 0.4, "captcha_py": 0.9},
+        {"epoch": 2, "rendered held-out": 0.6, "held-out families": 0.5, "captcha_py": 0.8},
+        {"epoch": 3, "rendered held-out": 0.7, "held-out families": 0.3, "captcha_py": 1.0},
+        {"epoch": 4, "rendered held-out": 0.5, "held-out families": 0.6, "captcha_py": 0.7},
+    ]
+    assert train._best_epoch(history)["epoch"] == 4  # equal to epoch 2 by the mean; the later one
+    assert train._best_epoch(history[:3])["epoch"] == 2  # the folders of ../shared/captchas pick nothing

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import functools
+import hashlib
 import multiprocessing
 import os
 import pathlib
@@ -19,14 +20,18 @@ from .render import random_digits, render_captcha
 # Mostly our own renderer; four generators of the validation folders, a little each.
 SOURCES = ((0.7, "render"), (0.075, "captcha"), (0.075, "wheezy"), (0.075, "gregwar"), (0.075, "django"))
 GENERATORS = {"captcha": captcha_py, "wheezy": wheezy_captcha, "gregwar": gregwar_captcha, "django": django_captcha}
+# The renderer's held-out families alone (render.render_captcha): a validation set, never a training source.
+HELD_OUT_FAMILIES = ((1.0, "render-held-out"),)
+# The code that draws captchas: a set rendered by other code is rendered again, not read from the cache.
+DRAWING_CODE = ("render.py", "fonts.py", "generators.py", "gregwar.php", "django_captcha.py")
 
 
 def captcha_of_seed(seed, sources=SOURCES):
     """The captcha of one seed: the same image and digits on every run of the same ``sources``."""
     rng = random.Random(seed)
     source = rng.choices([name for _, name in sources], weights=[weight for weight, _ in sources])[0]
-    if source == "render":
-        return render_captcha(rng)
+    if source in ("render", "render-held-out"):
+        return render_captcha(rng, held_out=source == "render-held-out")
     return GENERATORS[source](rng, random_digits(rng))
 
 
@@ -84,10 +89,19 @@ def build(first_seed, count, processes=None, sources=SOURCES):
     return pixels, labels
 
 
+@functools.cache
+def _drawing_code_digest():
+    digest = hashlib.sha1()
+    for name in DRAWING_CODE:
+        digest.update((pathlib.Path(__file__).with_name(name)).read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def cached_build(folder, first_seed, count, sources=SOURCES):
-    """``build``, kept in ``folder`` once rendered: a resumed run does not render its captchas again."""
+    """``build``, kept in ``folder`` once rendered: a resumed run does not render its captchas again (unless the code
+    that draws them changed)."""
     names = "+".join(f"{name}{weight:g}" for weight, name in sources)
-    path = pathlib.Path(folder) / f"captchas-{first_seed}-{count}-{names}.npz"
+    path = pathlib.Path(folder) / f"captchas-{first_seed}-{count}-{names}-{_drawing_code_digest()}.npz"
     if path.exists():
         with np.load(path) as kept:
             return kept["pixels"], [str(label) for label in kept["labels"]]

@@ -1,4 +1,5 @@
-"""The fonts the renderer draws digits with: the fonts of the packages training names whose digits are real glyphs."""
+"""The fonts the renderer draws digits with: the fonts of the packages training names whose digits are real glyphs,
+less one face in HELD_OUT_SHARE, which no training draws."""
 
 import functools
 import hashlib
@@ -15,6 +16,25 @@ PACKAGES_FILE = pathlib.Path(__file__).with_name("debian-packages.txt")
 DIGITS = "0123456789"
 # Faces whose digit code points hold other pictures (dingbats, symbols, math).
 NOT_DIGIT_FACES = ("D050000L", "StandardSymbolsPS", "DejaVuMathTeXGyre")
+# One font family in this many, chosen by a hash of its name (so by nothing about how it looks), is held out of
+# training, all its faces (bold, italic, ...):
+# the renderer's held-out families are drawn in those faces, and a model's reading of them says, while it trains,
+# how it reads a face it never saw (training/train.py).
+HELD_OUT_SHARE = 8
+
+
+@functools.cache
+def faces(held_out):
+    """The digit fonts (``digit_fonts``) training draws with (``held_out`` False), those it never does (True), or all
+    of them (None)."""
+    if held_out is None:
+        return digit_fonts()
+    return tuple(path for path in digit_fonts() if _is_held_out(path) == held_out)
+
+
+def _is_held_out(path):
+    family = ImageFont.truetype(str(path), 16).getname()[0]
+    return int(hashlib.sha1(family.encode()).hexdigest(), 16) % HELD_OUT_SHARE == 0
 
 
 @functools.cache

@@ -16,7 +16,7 @@ import random
 import subprocess
 import sys
 
-from .fonts import digit_fonts
+from .fonts import faces
 from .render import Captcha
 
 
@@ -33,7 +33,7 @@ def captcha_py(rng, digits):
     """`captcha.image.ImageCaptcha` with its own font or two of ours, at a size of its range."""
     from captcha import image as captcha_image  # here: a fine-tune where it is not installed goes without it
 
-    fonts = [str(path) for path in rng.sample(digit_fonts(), 2)] if rng.random() < 0.5 else None
+    fonts = [str(path) for path in rng.sample(faces(False), 2)] if rng.random() < 0.5 else None
     width = rng.randint(120, 220)
     generator = captcha_image.ImageCaptcha(width=width, height=int(width * rng.uniform(0.3, 0.45)), fonts=fonts)
     captcha_image.secrets = _SeededSecrets(rng)
@@ -47,7 +47,7 @@ def wheezy_captcha(rng, digits):
     from wheezy.captcha import image as wheezy  # here: a fine-tune where it is not installed goes without it
 
     random.seed(rng.getrandbits(64))
-    fonts = [str(path) for path in rng.sample(digit_fonts(), 2)]
+    fonts = [str(path) for path in rng.sample(faces(False), 2)]
     ink = rng.choice(("#5C87B2", "#333333", "#8B1A1A", "#2E7D32", "#6A1B9A"))
     render = wheezy.captcha(
         drawings=[

@@ -50,7 +50,7 @@ class RenderedViews(CalibrationDataReader):
             seed = next(self._seeds, None)
             if seed is None:
                 return None
-            picture = trim_margins(decode_picture(render_captcha(random.Random(seed)).data))
+            picture = trim_margins(decode_picture(render_captcha(random.Random(seed), held_out=None).data))
             self._pending = [model_input(view) for view in renderings(picture, STRETCHES)]
         return {"input1": self._pending.pop()}
 

@@ -17,12 +17,12 @@ import functools
 import io
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from .fonts import digit_fonts
+from .fonts import faces
 
 LENGTH_WEIGHTS = {3: 1, 4: 6, 5: 3, 6: 2, 7: 1, 8: 1}
 MAX_BYTES = 256_000  # sites serve captchas of a few kB; a noisy large canvas in PNG can exceed what the service reads
@@ -50,6 +50,7 @@ class Scene:
     ink_colours: list
     transparent: bool = False
     cut: int = 0  # the text runs off the right (1) or left (-1) edge
+    fonts: tuple = field(default_factory=lambda: faces(None))  # what the digits and pale letters are drawn in
 
     def ink(self):
         return self.rng.choice(self.ink_colours)
@@ -59,29 +60,37 @@ class Scene:
         return self.ink() if self.rng.random() < 0.6 else _colour(self.rng, dark=not self.dark_background)
 
 
-def render_captcha(rng, digits=None):
-    """A random captcha showing ``digits`` (default: random digits of a random length 3-8)."""
+def render_captcha(rng, digits=None, held_out=False):
+    """A random captcha showing ``digits`` (default: random digits of a random length 3-8).
+
+    ``held_out``: False, as training draws them, never in a held-out family; True, one of the held-out families
+    (validation: in a held-out font family, ``fonts.HELD_OUT_SHARE``, with one of HELD_OUT_NOISES over the text);
+    None, either, as the renderer drew before families were held out (the int8 copy of ddddocr's model is
+    calibrated on those: training/quantize.py).
+    """
     if digits is None:
         digits = random_digits(rng)
     while True:  # drawn again until a person could read it: a label nobody can see teaches guessing
-        scene, layers, frames = _draw(rng, digits)
+        scene, layers, frames = _draw(rng, digits, held_out)
         if len(frames) > 1 or legible(layers, frames[0]):  # an animation shows each digit whole in some frame
             captcha = _encode(scene, frames, digits)
             if len(captcha.data) <= MAX_BYTES:
                 return captcha
 
 
-def _draw(rng, digits):
+def _draw(rng, digits, held_out=False):
     """One drawing of the pipeline before encoding: its scene, the digits' layers, and the frames."""
-    scene = _scene(rng)
+    scene = _scene(rng, faces(held_out))
+    noises = [entry for entry in NOISES if held_out is not False or entry[1] not in HELD_OUT_NOISES]
     image = _pick(rng, BACKGROUNDS)(scene)
     layers = _draw_digits(scene, digits)
     for warp in _some(rng, TEXT_WARPS, most=2):
         layers = [warp(scene, layer) for layer in layers]
-    for noise in _some(rng, NOISES, most=3, under_text=True):
+    for noise in _some(rng, noises, most=3, under_text=True):
         noise(scene, image)
     frames = _composite(scene, image, layers)
-    for noise in _some(rng, NOISES, most=3):
+    over_text = _some(rng, noises, most=3) + ([rng.choice(HELD_OUT_NOISES)] if held_out else [])
+    for noise in over_text:
         before = rng.getstate()
         for frame in frames:  # the same noise on every frame of an animation
             rng.setstate(before)
@@ -99,7 +108,7 @@ def random_digits(rng):
 # ---------------------------------------------------------------- canvas and colours
 
 
-def _scene(rng):
+def _scene(rng, fonts):
     width, height, band = _pick(rng, CANVASES)(rng)
     cut = 0
     if rng.random() < 0.08:  # the last (or first) digit partly cut by the image's edge
@@ -109,7 +118,7 @@ def _scene(rng):
     dark = rng.random() < 0.3
     background = _colour(rng, dark=dark)
     inks = [_colour(rng, dark=not dark) for _ in range(rng.choice((1, 1, 2, 4, 6)))]
-    return Scene(rng, width, height, band, dark, background, inks, cut=cut)
+    return Scene(rng, width, height, band, dark, background, inks, cut=cut, fonts=fonts)
 
 
 def filled_canvas(rng):
@@ -237,7 +246,7 @@ BACKGROUNDS = [(5, solid), (2, gradient), (2, texture), (1.5, speckle), (0.7, st
 def _draw_digits(scene, digits):
     """One RGBA layer per digit position, canvas-sized, placed along the band."""
     rng = scene.rng
-    fonts = digit_fonts()
+    fonts = scene.fonts
     one_font = rng.random() < 0.75
     font_path = rng.choice(fonts)
     style = _pick(rng, GLYPH_STYLES)
@@ -662,7 +671,7 @@ def thick_curve(scene, image):
 def pale_glyphs(scene, image):
     """Pale letters and digits strewn behind the text: shapes like digits that are not the answer."""
     rng = scene.rng
-    fonts = digit_fonts()
+    fonts = scene.fonts
     for _ in range(rng.randint(3, 20)):
         character = rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabdefghkmnpqrtwxyz0123456789")
         font = _font(rng.choice(fonts), max(6, int(scene.height * rng.uniform(0.15, 0.6)) // 4 * 4))
@@ -688,6 +697,8 @@ NOISES = [
     (0.1, thick_curve),
     (0.1, pale_glyphs),
 ]
+# Noises no training draws: the held-out families have one of them over the text (``render_captcha``).
+HELD_OUT_NOISES = (spiral, hatching)
 
 
 # ---------------------------------------------------------------- composition, finish, encoding

@@ -11,9 +11,13 @@ set and on the labelled folders of ../shared/captchas (validation only: they are
 trained on and never pick a checkpoint). Then writes the ONNX model and its card.
 ``--dry-run`` renders a few hundred captchas and trains a few steps (what CI runs).
 
+Each epoch is scored on held-out rendered captchas: of the families training draws, and of the renderer's held-out
+families (font families and noises no training draws: render.render_captcha); the model written is that of the
+epoch best by both (``BEST_BY``), kept as ``<checkpoint>.best.onnx`` until the run ends.
+
 Resumable: every few minutes, at each epoch's end, on SIGTERM and when ``--budget-minutes`` is
 spent, the whole state of the run is written to ``training/checkpoints/<out's name>.pt`` (a few
-MB: commit it when a session ends mid-run). The same command run again carries on from it, on
+MB: commit it, and its .best.onnx, when a session ends mid-run). The same command run again carries on from it, on
 the same captchas (seeded, kept rendered under ``build/training``) in the same order; the
 finished run exports its model and deletes the checkpoint. Progress goes to stdout and to
 ``build/training/<out's name>.log``.
@@ -43,6 +47,10 @@ from .onnx_weights import digit_net_from_onnx
 
 SEEDS_PER_RUN = 10**8  # a run of --seed S draws its captchas from seeds S * SEEDS_PER_RUN on
 VALIDATION_FIRST_SEED = 10**9  # held-out rendered captchas: seeds no training run uses (--seed 10 is refused)
+HELD_OUT_FAMILIES_FIRST_SEED = VALIDATION_FIRST_SEED + 10**7  # and those of the renderer's held-out families
+# The held-out figures a run keeps its best epoch by: "does it generalise" is measured as it trains, on captchas of
+# families it never saw as well as of those it did (the folders of ../shared/captchas never pick a model).
+BEST_BY = ("rendered held-out", "held-out families")
 CHECKPOINTS = pathlib.Path(__file__).parent / "checkpoints"
 WORK = pathlib.Path("build/training")  # rendered captchas and logs: not committed
 CHECKPOINT_EVERY_SECONDS = 300
@@ -88,7 +96,9 @@ def labelled_set(root):
 
 
 def validate(model, held_out, folders):
-    figures = {"rendered held-out": accuracy(model, *held_out)}
+    """Greedy accuracy on each held-out rendered set ({name: (pixels, labels)}) and each folder, and the folders'
+    macro."""
+    figures = {name: accuracy(model, *captchas) for name, captchas in held_out.items()}
     for folder, (pixels, labels) in folders.items():
         figures[folder] = accuracy(model, pixels, labels)
     if folders:
@@ -368,7 +378,12 @@ def main(argv=None):
     log(f"rendering {arguments.samples} training captchas (seed {arguments.seed}) ...")
     sources = data.without(arguments.leave_out)
     pixels, labels = data.cached_build(work, arguments.seed * SEEDS_PER_RUN, arguments.samples, sources)
-    held_out = data.cached_build(work, VALIDATION_FIRST_SEED, min(2000, arguments.samples), data.SOURCES)
+    held_out = {
+        "rendered held-out": data.cached_build(work, VALIDATION_FIRST_SEED, min(2000, arguments.samples), data.SOURCES),
+        "held-out families": data.cached_build(
+            work, HELD_OUT_FAMILIES_FIRST_SEED, min(1000, arguments.samples), data.HELD_OUT_FAMILIES
+        ),
+    }
     folders = (
         labelled_set(arguments.validation)
         if arguments.validation and pathlib.Path(arguments.validation).is_dir()
@@ -388,10 +403,15 @@ def main(argv=None):
         )
         run.initial_card = _card_of(arguments.init) if arguments.init else None
 
+    best = checkpoint.path.with_name(checkpoint.path.stem + ".best.onnx")
+
     def after_epoch(epoch):
         figures = validate(run.model, held_out, folders)
         run.history.append({"epoch": epoch, **figures})
         log("  validation: " + ", ".join(f"{name} {100 * share:.1f}%" for name, share in figures.items()))
+        if _best_epoch(run.history) is run.history[-1]:
+            export(run.model, best)  # beside the checkpoint: the best so far, kept with it when a session ends
+            log(f"  the best epoch so far by {' and '.join(BEST_BY)}: kept as {best}")
 
     budget = None if arguments.budget_minutes is None else 60 * arguments.budget_minutes
     try:
@@ -401,7 +421,10 @@ def main(argv=None):
     except Stopped as stopped:
         log(str(stopped))
         raise SystemExit(STOPPED) from None
-    export(run.model, out)
+    if not best.exists():
+        sys.exit(f"{best}, the run's best epoch, is missing: commit it with {checkpoint.path} when a session ends")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(best, out)
     card = {
         "model": "DigitNet (CNN + BiGRU, CTC over blank + 0-9), input 1x32x128 grey",
         "parameters": sum(p.numel() for p in run.model.parameters()),
@@ -418,13 +441,19 @@ def main(argv=None):
         "seed": arguments.seed,
         "training_seconds": round(run.seconds),
         "torch": torch.__version__,
-        "validation (greedy decoding, every image answered)": run.history[-1],
+        "validation (greedy decoding, every image answered)": _best_epoch(run.history),
+        "every epoch": run.history,
     }
     if run.initial_card is not None:  # the card of the model this run started from (read before ours could replace it)
         card["initialised from"] = run.initial_card
     out.with_suffix(".card.json").write_text(json.dumps(card, indent=2) + "\n")
     checkpoint.remove()
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and its card in {time.perf_counter() - wall:.0f} s")
+
+
+def _best_epoch(history):
+    """The epoch of ``history`` best by the mean of its ``BEST_BY`` figures; of equals, the last."""
+    return max(reversed(history), key=lambda epoch: np.mean([epoch[name] for name in BEST_BY]))
 
 
 def checkpoint_of(out):
