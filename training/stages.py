@@ -146,7 +146,7 @@ def _stages_of_the_wide_model():
         Stage(base[2], init=base[1], seed=8, learning_rate=1e-3, **renderer_only),
         Stage(base[3], init=base[2], seed=9, learning_rate=5e-4, **renderer_only),
     ]
-    last = {"init": base[3], "seed": 11, "learning_rate": 5e-4, "samples": 96_000}
+    last = {"init": base[3], "seed": 11, "learning_rate": 5e-4, "samples": 64_000}
     plan.append(Stage(build / "wide.onnx", **last))
     return plan + [
         Stage(build / f"wide-without-{source}.onnx", leave_out=(source,), **last) for source in OUTSIDE_GENERATORS
