@@ -131,7 +131,7 @@ def test_a_dry_run_trains_exports_and_the_engine_reads_with_the_result(tmp_path)
     assert further.read_bytes() != out.read_bytes()
 
 
-def test_a_stopped_run_carries_on_from_its_checkpoint_to_the_model_an_unbroken_run_makes(tmp_path):
+def test_a_stopped_run_carries_on_from_its_checkpoint_to_the_model_an_unbroken_run_makes(tmp_path, monkeypatch):
     unbroken, resumed = tmp_path / "unbroken.onnx", tmp_path / "resumed.onnx"
     dry_run(tmp_path / "a", "--out", str(unbroken))
     with pytest.raises(SystemExit) as stopped:
@@ -139,6 +139,10 @@ def test_a_stopped_run_carries_on_from_its_checkpoint_to_the_model_an_unbroken_r
     assert stopped.value.code == train.STOPPED and (tmp_path / "b" / "run.pt").exists() and not resumed.exists()
     with pytest.raises(SystemExit, match="other arguments"):
         dry_run(tmp_path / "b", "--out", str(resumed), "--seed", "5")
+    with monkeypatch.context() as patched:  # the renderer changed since: its captchas would not be the run's
+        patched.setattr(data, "drawing_code_digest", lambda: "0123456789")
+        with pytest.raises(SystemExit, match="drawn by other code"):
+            dry_run(tmp_path / "b", "--out", str(resumed))
     dry_run(tmp_path / "b", "--out", str(resumed))
     assert not (tmp_path / "b" / "run.pt").exists()  # a finished run needs no checkpoint
     pixels = np.random.default_rng(1).random((2, 1, INPUT_HEIGHT, INPUT_WIDTH), dtype=np.float32)

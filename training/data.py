@@ -22,8 +22,10 @@ SOURCES = ((0.7, "render"), (0.075, "captcha"), (0.075, "wheezy"), (0.075, "greg
 GENERATORS = {"captcha": captcha_py, "wheezy": wheezy_captcha, "gregwar": gregwar_captcha, "django": django_captcha}
 # The renderer's held-out families alone (render.render_captcha): a validation set, never a training source.
 HELD_OUT_FAMILIES = ((1.0, "render-held-out"),)
-# The code that draws captchas: a set rendered by other code is rendered again, not read from the cache.
-DRAWING_CODE = ("render.py", "fonts.py", "generators.py", "gregwar.php", "django_captcha.py")
+# What decides the captchas a seed draws: a set drawn by other code or fonts is drawn again, not read from the cache,
+# and a run stopped half-way does not carry on over other captchas (training/train.py).
+DRAWING_CODE = ("data.py", "render.py", "fonts.py", "generators.py", "gregwar.php", "django_captcha.py")
+DRAWING_CODE += ("debian-packages.txt",)
 
 
 def captcha_of_seed(seed, sources=SOURCES):
@@ -90,7 +92,8 @@ def build(first_seed, count, processes=None, sources=SOURCES):
 
 
 @functools.cache
-def _drawing_code_digest():
+def drawing_code_digest():
+    """A short digest of ``DRAWING_CODE``."""
     digest = hashlib.sha1()
     for name in DRAWING_CODE:
         digest.update((pathlib.Path(__file__).with_name(name)).read_bytes())
@@ -101,7 +104,7 @@ def cached_build(folder, first_seed, count, sources=SOURCES):
     """``build``, kept in ``folder`` once rendered: a resumed run does not render its captchas again (unless the code
     that draws them changed)."""
     names = "+".join(f"{name}{weight:g}" for weight, name in sources)
-    path = pathlib.Path(folder) / f"captchas-{first_seed}-{count}-{names}-{_drawing_code_digest()}.npz"
+    path = pathlib.Path(folder) / f"captchas-{first_seed}-{count}-{names}-{drawing_code_digest()}.npz"
     if path.exists():
         with np.load(path) as kept:
             return kept["pixels"], [str(label) for label in kept["labels"]]

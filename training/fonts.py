@@ -1,9 +1,10 @@
 """The fonts the renderer draws digits with: the fonts of the packages training names whose digits are real glyphs,
-less one face in HELD_OUT_SHARE, which no training draws."""
+less the held-out families, which no training draws."""
 
 import functools
 import hashlib
 import pathlib
+import re
 import subprocess
 
 import numpy as np
@@ -16,11 +17,15 @@ PACKAGES_FILE = pathlib.Path(__file__).with_name("debian-packages.txt")
 DIGITS = "0123456789"
 # Faces whose digit code points hold other pictures (dingbats, symbols, math).
 NOT_DIGIT_FACES = ("D050000L", "StandardSymbolsPS", "DejaVuMathTeXGyre")
-# One font family in this many, chosen by a hash of its name (so by nothing about how it looks), is held out of
-# training, all its faces (bold, italic, ...):
-# the renderer's held-out families are drawn in those faces, and a model's reading of them says, while it trains,
-# how it reads a face it never saw (training/train.py).
+# About one font family in this many, chosen by a hash of its name (so by nothing about how it looks), is held out
+# of training with all its faces (bold, italic, ...), where all its relatives are held out too: the renderer's
+# held-out families are drawn in those faces, and a model's reading of them says, while it trains, how it reads a
+# face it never saw (training/train.py).
 HELD_OUT_SHARE = 8
+# Families whose digits are copies of another's: Hack and DejaVu are Bitstream Vera's; FreeSans, Nimbus Sans and
+# Liberation Sans are Helvetica's metrics and much of its shapes, and so on for their serif and mono siblings.
+CLONES = {"bitstream": "dejavu", "hack": "dejavu", "freesans": "core", "freeserif": "core", "freemono": "core"}
+CLONES |= {"nimbus": "core", "liberation": "core"}
 
 
 @functools.cache
@@ -32,9 +37,30 @@ def faces(held_out):
     return tuple(path for path in digit_fonts() if _is_held_out(path) == held_out)
 
 
+def relatives(family):
+    """The key a font family shares with its relatives: its first word (Go, Go Mono and Go Medium; Noto Mono and Noto
+    Sans Mono; Beteckna and BetecknaGS), or the original it copies (``CLONES``)."""
+    first = re.split(r"[ -]", family)[0].lower().removesuffix("condensed").removesuffix("gs")
+    return CLONES.get(first, first)
+
+
 def _is_held_out(path):
-    family = ImageFont.truetype(str(path), 16).getname()[0]
+    """Whether its family's name falls to the held-out share, and so does every family related to it."""
+    family = _family(path)
+    return all(_falls_out(other) for other in _families() if relatives(other) == relatives(family))
+
+
+def _falls_out(family):
     return int(hashlib.sha1(family.encode()).hexdigest(), 16) % HELD_OUT_SHARE == 0
+
+
+@functools.cache
+def _families():
+    return {_family(path) for path in digit_fonts()}
+
+
+def _family(path):
+    return ImageFont.truetype(str(path), 16).getname()[0]
 
 
 @functools.cache

@@ -11,13 +11,13 @@ set and on the labelled folders of ../shared/captchas (validation only: they are
 trained on and never pick a checkpoint). Then writes the ONNX model and its card.
 ``--dry-run`` renders a few hundred captchas and trains a few steps (what CI runs).
 
-Each epoch is scored on held-out rendered captchas: of the families training draws, and of the renderer's held-out
+Each epoch is scored on held-out rendered captchas: of the run's own sources, and of the renderer's held-out
 families (font families and noises no training draws: render.render_captcha); the model written is that of the
-epoch best by both (``BEST_BY``), kept as ``<checkpoint>.best.onnx`` until the run ends.
+epoch best by both (``BEST_BY``), whose weights the checkpoint keeps until the run ends.
 
 Resumable: every few minutes, at each epoch's end, on SIGTERM and when ``--budget-minutes`` is
 spent, the whole state of the run is written to ``training/checkpoints/<out's name>.pt`` (a few
-MB: commit it, and its .best.onnx, when a session ends mid-run). The same command run again carries on from it, on
+MB: commit it when a session ends mid-run). The same command run again carries on from it, on
 the same captchas (seeded, kept rendered under ``build/training``) in the same order; the
 finished run exports its model and deletes the checkpoint. Progress goes to stdout and to
 ``build/training/<out's name>.log``.
@@ -157,6 +157,11 @@ class Run:
             pct_start=arguments.get("warmup", 0.15),
         )
         self.done, self.running, self.history, self.seconds, self.initial_card = 0, None, [], 0.0, None
+        self.best = None  # the weights of the best epoch so far, where the caller keeps them (keep_best)
+
+    def keep_best(self):
+        """Keep the weights as they are now as the best so far (in the checkpoint too)."""
+        self.best = {name: tensor.detach().clone() for name, tensor in self.model.state_dict().items()}
 
     @property
     def total(self):
@@ -175,6 +180,7 @@ class Run:
             "history": self.history,
             "seconds": self.seconds,
             "initial_card": self.initial_card,
+            "best": self.best,
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -187,7 +193,7 @@ class Run:
         run.optimiser.load_state_dict(state["optimiser"])
         run.schedule.load_state_dict(state["schedule"])
         run.done, run.running, run.history = state["done"], state["running"], state["history"]
-        run.seconds, run.initial_card = state["seconds"], state["initial_card"]
+        run.seconds, run.initial_card, run.best = state["seconds"], state["initial_card"], state["best"]
         torch.set_rng_state(state["torch_rng"])
         return run
 
@@ -363,12 +369,16 @@ def main(argv=None):
     out, work = pathlib.Path(arguments.out), pathlib.Path(arguments.work)
     checkpoint = Checkpoint(arguments.checkpoint) if arguments.checkpoint else checkpoint_of(out)
     log = _Log(work / f"{out.stem}.log")
-    run_arguments = {name: getattr(arguments, name) for name in RUN_ARGUMENTS}
+    # a run carries on only over the very captchas it began on: drawn by the same code
+    run_arguments = {name: getattr(arguments, name) for name in RUN_ARGUMENTS} | {
+        "drawing_code": data.drawing_code_digest()
+    }
     state = checkpoint.load()
     if state is not None and state["arguments"] != run_arguments:
         sys.exit(
-            f"{checkpoint.path} holds a run of other arguments ({state['arguments']}): "
-            "run the same command to carry it on, or delete it to start this one"
+            f"{checkpoint.path} holds a run of other arguments, or of captchas drawn by other code "
+            f"({state['arguments']}): run the same command with the same code to carry it on, or delete it to start "
+            "this one"
         )
     keep_freed_heap()
     torch.manual_seed(arguments.seed)
@@ -379,7 +389,8 @@ def main(argv=None):
     sources = data.without(arguments.leave_out)
     pixels, labels = data.cached_build(work, arguments.seed * SEEDS_PER_RUN, arguments.samples, sources)
     held_out = {
-        "rendered held-out": data.cached_build(work, VALIDATION_FIRST_SEED, min(2000, arguments.samples), data.SOURCES),
+        # of the run's own sources: a model left without a generator is not chosen by that generator's captchas
+        "rendered held-out": data.cached_build(work, VALIDATION_FIRST_SEED, min(2000, arguments.samples), sources),
         "held-out families": data.cached_build(
             work, HELD_OUT_FAMILIES_FIRST_SEED, min(1000, arguments.samples), data.HELD_OUT_FAMILIES
         ),
@@ -403,15 +414,13 @@ def main(argv=None):
         )
         run.initial_card = _card_of(arguments.init) if arguments.init else None
 
-    best = checkpoint.path.with_name(checkpoint.path.stem + ".best.onnx")
-
     def after_epoch(epoch):
         figures = validate(run.model, held_out, folders)
         run.history.append({"epoch": epoch, **figures})
         log("  validation: " + ", ".join(f"{name} {100 * share:.1f}%" for name, share in figures.items()))
         if _best_epoch(run.history) is run.history[-1]:
-            export(run.model, best)  # beside the checkpoint: the best so far, kept with it when a session ends
-            log(f"  the best epoch so far by {' and '.join(BEST_BY)}: kept as {best}")
+            run.keep_best()
+            log(f"  the best epoch so far by {' and '.join(BEST_BY)}: kept")
 
     budget = None if arguments.budget_minutes is None else 60 * arguments.budget_minutes
     try:
@@ -421,10 +430,8 @@ def main(argv=None):
     except Stopped as stopped:
         log(str(stopped))
         raise SystemExit(STOPPED) from None
-    if not best.exists():
-        sys.exit(f"{best}, the run's best epoch, is missing: commit it with {checkpoint.path} when a session ends")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(best, out)
+    run.model.load_state_dict(run.best)
+    export(run.model, out)
     card = {
         "model": "DigitNet (CNN + BiGRU, CTC over blank + 0-9), input 1x32x128 grey",
         "parameters": sum(p.numel() for p in run.model.parameters()),
