@@ -2,7 +2,7 @@
 
     python -m training.stages model        the shipped model (make model): five stages, hours on 2 cores
     python -m training.stages lofo         bench/lofo_models (make lofo-models): about two hours
-    python -m training.stages wide         the wider model in training, and its leave-one-family-out twins
+    python -m training.stages wide         a wider model and its leave-one-family-out twins (not shipped)
     python -m training.stages model --print    the commands, without running them
 
 Each stage is one ``python -m training`` run that starts from the stage before (``--init``).
@@ -132,7 +132,8 @@ def still_to_train(plan):
 
 
 def _stages_of_the_wide_model():
-    """The wider model in training (DigitNet width 1.0; docs/digit-model.md), not shipped yet. Four stages on our
+    """A wider model (DigitNet width 1.0), trained and measured in the cascade and not shipped (docs/accuracy.md,
+    "What was tried"); kept as the start of a stronger model, its base's last stage committed. Four stages on our
     renderer alone, the base; then one stage with the outside generators, and for each generator a twin of that
     stage without it. The twins differ from the model only in the family they leave out, so a calibration fitted
     on their readings (bench.calibrate) is fitted on a model trained as the shipped one is, which the shipped plans'

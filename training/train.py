@@ -6,14 +6,14 @@ From scratch, or with ``--init`` from an exported model (a further stage on fres
 give it another ``--seed``; its card keeps the card of the model it started from).
 
 Renders ``--samples`` captchas (seeded: the same set on every run), trains DigitNet with CTC,
-prints loss and speed as it goes and, after each epoch, the accuracy on a held-out rendered
-set and on the labelled folders of ../shared/captchas (validation only: they are never
-trained on and never pick a checkpoint). Then writes the ONNX model and its card.
+prints loss and speed as it goes and, after each epoch, the accuracy on two held-out rendered
+sets and on the labelled folders of ../shared/captchas (validation only: they are never
+trained on and never pick an epoch). Then writes the ONNX model and its card.
 ``--dry-run`` renders a few hundred captchas and trains a few steps (what CI runs).
 
-Each epoch is scored on held-out rendered captchas: of the run's own sources, and of the renderer's held-out
-families (font families and noises no training draws: render.render_captcha); the model written is that of the
-epoch best by both (``BEST_BY``), whose weights the checkpoint keeps until the run ends.
+The two held-out sets: captchas of the run's own sources, and of the renderer's held-out families (font
+families and noises no training draws: render.render_captcha). The model written is that of the epoch best by
+both (``BEST_BY``), whose weights the checkpoint keeps until the run ends.
 
 Resumable: every few minutes, at each epoch's end, on SIGTERM and when ``--budget-minutes`` is
 spent, the whole state of the run is written to ``training/checkpoints/<out's name>.pt`` (a few
