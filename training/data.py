@@ -24,8 +24,15 @@ GENERATORS = {"captcha": captcha_py, "wheezy": wheezy_captcha, "gregwar": gregwa
 HELD_OUT_FAMILIES = ((1.0, "render-held-out"),)
 # What decides the captchas a seed draws: a set drawn by other code or fonts is drawn again, not read from the cache,
 # and a run stopped half-way does not carry on over other captchas (training/train.py).
-DRAWING_CODE = ("data.py", "render.py", "fonts.py", "generators.py", "gregwar.php", "django_captcha.py")
-DRAWING_CODE += ("debian-packages.txt",)
+DRAWING_CODE = (
+    "data.py",
+    "render.py",
+    "fonts.py",
+    "generators.py",
+    "gregwar.php",
+    "django_captcha.py",
+    "debian-packages.txt",
+)
 
 
 def captcha_of_seed(seed, sources=SOURCES):

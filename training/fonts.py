@@ -24,8 +24,15 @@ NOT_DIGIT_FACES = ("D050000L", "StandardSymbolsPS", "DejaVuMathTeXGyre")
 HELD_OUT_SHARE = 8
 # Families whose digits are copies of another's: Hack and DejaVu are Bitstream Vera's; FreeSans, Nimbus Sans and
 # Liberation Sans are Helvetica's metrics and much of its shapes, and so on for their serif and mono siblings.
-CLONES = {"bitstream": "dejavu", "hack": "dejavu", "freesans": "core", "freeserif": "core", "freemono": "core"}
-CLONES |= {"nimbus": "core", "liberation": "core"}
+CLONES = {
+    "bitstream": "dejavu",
+    "hack": "dejavu",
+    "freesans": "core",
+    "freeserif": "core",
+    "freemono": "core",
+    "nimbus": "core",
+    "liberation": "core",
+}
 
 
 @functools.cache
