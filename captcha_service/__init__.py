@@ -19,6 +19,9 @@ def create_app(test_config=None, load_model_in_background=False):
     from .shared import connect
 
     app = Flask(__name__)
+    # A path with doubled slashes is not found, not redirected: routing's redirects bypass the error handlers, and
+    # a client of a protocol reads JSON, not an HTML "Redirecting..." page. Set before any route is added.
+    app.url_map.merge_slashes = False
     app.config.update(load_config(os.environ))
     if test_config is not None:
         app.config.update(test_config)

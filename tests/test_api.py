@@ -119,8 +119,10 @@ def test_body_over_the_limit_is_413(app, client):
     assert response.is_json and response.json["detail"]
 
 
-def test_unknown_route_is_404_json(client):
-    response = client.get("/read")
+@pytest.mark.parametrize("path", ["/read", "/createTask//", "//ocr"])
+def test_unknown_route_is_404_json(client, path):
+    # doubled slashes were a 308 to the route: an HTML page, which a protocol's client cannot read
+    response = client.post(path)
     assert response.status_code == 404
     assert response.is_json and "not found" in response.json["detail"]
 

@@ -77,9 +77,20 @@ def test_a_callback_url_is_sent_what_get_task_result_answers_unsolvable_too(clie
 
 
 @pytest.mark.parametrize(
-    "target", ["http://10.0.0.1/hook", "http://example.com/hook", "ftp://127.0.0.1/x", "not a url"]
+    "target",
+    [
+        "http://10.0.0.1/hook",
+        "http://example.com/hook",
+        "ftp://127.0.0.1/x",
+        "not a url",
+        # malformed: each was accepted, and then a 500 (an unclosed IPv6 bracket) or a delivery that never came
+        "http://[127.0.0.1/",
+        "http://127.0.0.1:99999/",
+        "http://localhost:abc/",
+        "http://127.0.0.1/a b",
+    ],
 )
-def test_a_callback_to_a_host_not_allowed_is_refused_before_anything_is_read(client, target):
+def test_a_callback_to_a_host_not_allowed_or_no_url_is_refused_before_anything_is_read(client, target):
     task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}
     answer = client.post("/createTask", json={"clientKey": "any", "callbackUrl": target, "task": task}).json
     assert answer["errorId"] == 22 and answer["errorCode"] == "ERROR_BAD_PARAMETERS"
@@ -87,6 +98,12 @@ def test_a_callback_to_a_host_not_allowed_is_refused_before_anything_is_read(cli
         "/in.php", data={"key": "any", "method": "base64", "body": base64_of(CAPTCHA), "pingback": target}
     )
     assert sent.get_data(as_text=True) == "ERROR_BAD_PARAMETERS"
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1/\ud800", "http://127.0.0.1/x\r\nX-Injected: 1", "http://[::1"])
+def test_a_callback_no_request_could_be_sent_to_is_refused(target):
+    with pytest.raises(SolverError, match="printable ASCII"):
+        Callbacks("127.0.0.1,::1").callback(target, CALLBACK_URL)
 
 
 def test_callback_hosts_may_name_others():

@@ -59,9 +59,12 @@ class Callbacks:
 
     def callback(self, url, style):
         """The Callback of ``url``, or a SolverError if it is no http(s) URL of a host CALLBACK_HOSTS allows."""
-        parts = urllib.parse.urlsplit(url) if isinstance(url, str) and len(url) <= LONGEST_URL else None
+        parts = _url_parts(url)
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SolverError("ERROR_BAD_PARAMETERS", f"{style} must be an http:// or https:// URL")
+            raise SolverError(
+                "ERROR_BAD_PARAMETERS",
+                f"{style} must be an http:// or https:// URL of printable ASCII, its port a number to 65535",
+            )
         if "*" not in self.hosts and parts.hostname.lower() not in self.hosts:
             raise SolverError(
                 "ERROR_BAD_PARAMETERS", f"{style} goes to {parts.hostname}, which CALLBACK_HOSTS does not allow"
@@ -91,10 +94,23 @@ class Callbacks:
                 connection.getresponse().read(1024)  # a redirect is not followed: the bot's server answers, or not
             finally:
                 connection.close()
-        except (OSError, http.client.HTTPException) as failure:
+        except (OSError, http.client.HTTPException, ValueError) as failure:
             logger.warning("the %s to %s failed: %s", callback.style, callback.url, failure)
         finally:
             self._room.release()
+
+
+def _url_parts(url):
+    """The parts of a URL a request can be sent to (printable ASCII, a port if any in range), or ``None``: one that
+    is not would fail only when its delivery is tried, on a thread where the bot never hears of it."""
+    if not isinstance(url, str) or len(url) > LONGEST_URL or not (url.isascii() and url.isprintable()) or " " in url:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:  # an unclosed [ of an IPv6 address, a bad port
+        return None
+    return parts
 
 
 def callbacks_of(app):
