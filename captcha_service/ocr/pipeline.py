@@ -39,9 +39,13 @@ class CaptchaPipeline:
 
     def read(self, image_bytes, length, min_confidence, model=None):
         """Read ``length`` digits with the site model ``model`` (None: OCR_MODEL's); refuse, with what was read, a
-        reading less sure than ``min_confidence``."""
+        reading less sure than ``min_confidence``. ``length`` may be a range of lengths (a solver protocol's
+        minLength..maxLength): the one of them the picture reads likeliest is read."""
         site_model = None if model in (None, GENERAL) else self.site_models.get(model)
-        reading = self.recogniser.read(decode_picture(image_bytes, self.limits), length, site_model)
+        picture = decode_picture(image_bytes, self.limits)
+        if isinstance(length, range):
+            length = self.recogniser.likeliest_length(picture, length)
+        reading = self.recogniser.read(picture, length, site_model)
         if reading.confidence < min_confidence:
             raise _unsure(reading, min_confidence)
         return reading

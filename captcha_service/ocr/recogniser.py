@@ -259,6 +259,21 @@ class Recogniser:
         both_read = alone is not None and any(own_reading(probabilities, length) for probabilities in views.first)
         return self._read_jointly(digit_probabilities, views, length, self.decided_by, both_read)
 
+    def likeliest_length(self, picture, lengths):
+        """The one of ``lengths`` whose best reading is likeliest, by our model (by ddddocr's first view where this
+        choice has no model of ours); the first of them if no length has a reading."""
+        trimmed = trim_margins(picture)
+        if self.digit_model is not None:
+            probabilities, evidence_of = self.digit_model.probabilities(trimmed), digit_evidence
+        else:
+            probabilities, evidence_of = self.ddddocr.view_probabilities(trimmed, STRETCHES[:1]), view_evidence
+        likelihoods = {
+            length: evidence.signals.log_probability
+            for length in lengths
+            if (evidence := evidence_of(probabilities, length)) is not None
+        }
+        return max(likelihoods, key=likelihoods.get, default=lengths[0])
+
     def prepared(self, picture, length):
         """A decoded grey picture as the general models read it for ``length`` digits, and our model's probabilities
         of it (``None`` without our model): trimmed, and on a large canvas that our model does not read surely

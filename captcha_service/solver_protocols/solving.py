@@ -163,10 +163,13 @@ def _answered(refusal):
 
 
 def _length(min_length, max_length, model=None):
-    """Digits to read: the range's one length, else the site model's (``default_length``: its card's, or OCR_DIGITS) or
-    the range's bound nearest to it (None: no length we read)."""
+    """Digits to read: the site model's (``default_length``: its card's, or OCR_DIGITS) where the task names no
+    lengths; the range's one length; else the range, of which the read takes the length the picture reads likeliest
+    (``CaptchaPipeline.read``): a bound chosen beforehand cut a fifth digit off, or added one, and answered surely
+    (None: no length we read)."""
     lowest, highest = max(min_length or SHORTEST, SHORTEST), min(max_length or LONGEST, LONGEST)
     if lowest > highest:
         return None
-    length = default_length(ocr.pipeline, model, current_app.config) if model else current_app.config["OCR_DIGITS"]
-    return min(max(length, lowest), highest)
+    if not (min_length or max_length):
+        return default_length(ocr.pipeline, model, current_app.config) if model else current_app.config["OCR_DIGITS"]
+    return lowest if lowest == highest else range(lowest, highest + 1)
