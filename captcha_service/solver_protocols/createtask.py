@@ -48,7 +48,11 @@ def create_task():
                   numeric:
                     type: integer
                     description: "2 (letters only) and 4 (letters and digits) are unsolvable here"
-                  minLength: {type: integer}
+                  minLength:
+                    type: integer
+                    description: >-
+                      equal to maxLength, the digits to read; else, with it, a range: read at the length in it
+                      the picture shows likeliest
                   maxLength: {type: integer}
                   recognizingThreshold:
                     type: integer

@@ -49,7 +49,11 @@ def submit():
               method: {type: string, enum: [base64, post]}
               body: {type: string}
               numeric: {type: integer}
-              min_len: {type: integer}
+              min_len:
+                type: integer
+                description: >-
+                  equal to max_len, the digits to read; else, with it, a range: read at the length in it
+                  the picture shows likeliest
               max_len: {type: integer}
               calc: {type: integer, enum: [0, 1], description: "a sum to work out: left to the upstream solver"}
               phrase: {type: integer, enum: [0, 1], description: "words: left to the upstream solver"}
