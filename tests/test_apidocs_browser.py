@@ -76,11 +76,11 @@ def server(request):
     return request.getfixturevalue(request.param)
 
 
-def open_docs(browser, url):
-    """Load ``url``/apidocs/ afresh, wait until swagger-ui has drawn the operations, and return the console messages
-    of the load."""
+def open_docs(browser, url, query=""):
+    """Load ``url``/apidocs/ afresh (with ``query``), wait until swagger-ui has drawn the operations, and return the
+    console messages of the load."""
     browser.get_log("browser")  # drop what an earlier page left
-    browser.get(url + "/apidocs/")
+    browser.get(url + "/apidocs/" + query)
     WebDriverWait(browser, WAIT).until(
         lambda driver: driver.find_elements(By.CSS_SELECTOR, ".opblock .opblock-summary-path")
     )
@@ -131,7 +131,7 @@ def execute(browser, operation):
 def script_errors(browser, operation):
     """The SEVERE console messages since the last look, less the reports of a 4xx answer ``operation`` shows.
 
-    Chromium logs every 4xx as a "network" message, and swagger-ui 3 logs the answer's status
+    Chromium logs every 4xx as a "network" message, and swagger-ui logs the answer's status
     line ("Error: UNPROCESSABLE ENTITY") before it draws the answer: neither is a script error.
     """
     shown = [
@@ -163,6 +163,14 @@ def authorize(browser, key):
 def test_the_page_loads_without_console_errors(browser, server):
     messages = open_docs(browser, server)
     assert [message for message in messages if message["level"] == "SEVERE"] == []
+
+
+def test_the_page_shows_our_spec_whatever_its_address_asks(browser, open_server):
+    # Swagger UI 3.28 (flasgger's own) loaded the spec that ?url= or ?configUrl= named: a link could make our docs
+    # page show, and send requests as, anyone's API
+    for query in ("?url=/elsewhere.json", "?configUrl=/elsewhere.json"):
+        open_docs(browser, open_server, query)
+        assert ("POST", "/ocr") in operations(browser), query
 
 
 def test_every_path_of_the_spec_is_an_operation_on_the_page(browser, server):

@@ -41,7 +41,7 @@ def test_swagger_ui_loads_nothing_from_other_hosts(client):
     assert page.status_code == 200
     external = re.findall(r'(?:src|href)="(https?://[^"]+)"', page.get_data(as_text=True))
     assert external == ["https://github.com/rochacbruno/flasgger"]
-    for asset in re.findall(r'(?:src|href)="(/flasgger_static/[^"]+)"', page.get_data(as_text=True)):
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', page.get_data(as_text=True)):
         with client.get(asset) as response:
             assert response.status_code == 200, asset
 

@@ -2,6 +2,8 @@
 
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flasgger import APISpec, Swagger
+from flask import Blueprint
+from swagger_ui_bundle import swagger_ui_path
 
 from ..ocr.images import IMAGE_MEDIA_TYPES
 from ..version import __version__
@@ -11,6 +13,13 @@ from .schemas import ErrorSchema, HealthSchema, OcrRequestSchema, OcrResponseSch
 
 TITLE = "CaptchaOCR"
 OPENAPI_VERSION = "3.0.3"  # 2.0 cannot describe a JSON body and form fields on one operation
+SWAGGER_UI_PATH = "/apidocs/swagger-ui"
+# flasgger's settings naming the files of Swagger UI its page loads, and those files in swagger-ui-bundle's.
+SWAGGER_UI_FILES = {
+    "swagger_ui_bundle_js": "swagger-ui-bundle.js",
+    "swagger_ui_standalone_preset_js": "swagger-ui-standalone-preset.js",
+    "swagger_ui_css": "swagger-ui.css",
+}
 
 
 def javascript_pattern(converter, field, ret, **kwargs):
@@ -86,8 +95,22 @@ def init_app(app):
     template = spec.to_flasgger(
         app, definitions=[OcrRequestSchema, OcrResponseSchema, ErrorSchema, RefusalSchema, HealthSchema]
     )
+    # Swagger UI itself from swagger-ui-bundle, not the 3.28 flasgger bundles: that one takes a spec to show from
+    # the page's address (?url=, ?configUrl=), so a link could make our docs page show anyone's; later ones do not.
+    app.register_blueprint(
+        Blueprint("swagger_ui", __name__, static_folder=str(swagger_ui_path), static_url_path=SWAGGER_UI_PATH)
+    )
     # "auth": flasgger's page writes `let auth_config = <this>;`, which is `None` (a JavaScript error) when unset.
-    app.config.setdefault("SWAGGER", {"title": TITLE, "uiversion": 3, "openapi": OPENAPI_VERSION, "auth": {}})
+    app.config.setdefault(
+        "SWAGGER",
+        {
+            "title": TITLE,
+            "uiversion": 3,
+            "openapi": OPENAPI_VERSION,
+            "auth": {},
+            **{setting: f"{SWAGGER_UI_PATH}/{name}" for setting, name in SWAGGER_UI_FILES.items()},
+        },
+    )
     _Swagger(app, template=template, keyed=keyed)
 
 
