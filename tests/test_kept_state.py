@@ -14,7 +14,7 @@ import pytest
 
 from captcha_service import create_app
 from captcha_service.api.auth import key_owner
-from captcha_service.api.reports import STALE_PARTIAL_SECONDS, file_name_part, folder_bytes
+from captcha_service.api.reports import OWNER_IN_FILE_NAMES, STALE_PARTIAL_SECONDS, file_name_part, folder_bytes
 from captcha_service.files import write_atomically
 from captcha_service.ocr.confidence import SteadySignals
 from captcha_service.ocr.digit_model import MODEL_FILE
@@ -93,7 +93,32 @@ def test_reporting_one_request_again_and_again_keeps_one_file(keeping, samples_d
     request_id = read(client, **A).headers["X-Request-ID"]
     for digits in range(1000, 1300):
         assert report(client, A, request_id, digits=str(digits)).status_code == 200
-    assert files_in(samples_dir) == [f"general/{request_id}_1299.jpg"]
+    assert files_in(samples_dir) == [f"general/{key_owner('key-a')[:OWNER_IN_FILE_NAMES]}-{request_id}_1299.jpg"]
+
+
+def test_two_keys_that_number_their_requests_alike_keep_each_its_own_sample(keeping, samples_dir):
+    client = keeping.test_client()
+    for headers, path in ((A, CAPTCHA), (B, OTHER)):
+        assert read(client, path, **headers, **{"X-Request-ID": "run-1"}).headers["X-Request-ID"] == "run-1"
+    samples = {
+        path: report(client, headers, "run-1", digits=label_of(path)).json["sample"]
+        for headers, path in ((A, CAPTCHA), (B, OTHER))
+    }
+    report(client, B, "run-1", digits="0000")  # B relabels its own, and only its own
+    assert (samples_dir / samples[CAPTCHA]).read_bytes() == CAPTCHA.read_bytes()
+    assert len(files_in(samples_dir)) == 2 and not (samples_dir / samples[OTHER]).exists()
+
+
+def test_an_answer_called_wrong_after_right_keeps_no_label_until_the_right_digits_come(keeping, samples_dir):
+    client = keeping.test_client()
+    request_id = read(client, **A).headers["X-Request-ID"]
+    assert report(client, A, request_id, correct=True).json["sample"]
+    called_wrong = report(client, A, request_id, correct=False)
+    assert called_wrong.json["verdict"] == "wrong" and not called_wrong.json["counted"]  # the first word counted
+    assert called_wrong.json["sample"] is None
+    assert files_in(samples_dir) == []
+    relabelled = report(client, A, request_id, digits="1234").json["sample"]
+    assert files_in(samples_dir) == [relabelled] and relabelled.endswith("_1234.jpg")
 
 
 def test_samples_dir_stays_within_its_byte_quota_and_says_why_a_sample_was_not_kept(samples_dir):

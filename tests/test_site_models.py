@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from captcha_service import create_app
+from captcha_service.api.auth import key_owner
 from captcha_service.api.extension import ocr
-from captcha_service.api.reports import RecentRequests
+from captcha_service.api.reports import OWNER_IN_FILE_NAMES, RecentRequests
 from captcha_service.cli import main as cli
 from captcha_service.ocr.confidence import (
     Calibration,
@@ -237,7 +238,8 @@ def test_solver_protocol_reports_flow_into_samples_dir(serving):
     )
     assert client.post("/reportCorrect", json={"clientKey": "k", "taskId": created.json["taskId"]}).json["errorId"] == 0
     request_id = created.headers["X-Request-ID"]
-    assert (samples / "general" / f"{request_id}_{created.json['solution']['text']}.jpg").exists()
+    client_part = key_owner("k")[:OWNER_IN_FILE_NAMES]
+    assert (samples / "general" / f"{client_part}-{request_id}_{created.json['solution']['text']}.jpg").exists()
 
 
 def test_recent_requests_are_bounded_by_count_age_and_bytes():

@@ -5,9 +5,12 @@ Each read that reached the models (answered, or refused as unsure) remembers its
 ``SAMPLES_KEPT`` requests of the last ``SAMPLES_KEPT_SECONDS`` (and at most
 ``SAMPLES_KEPT_BYTES`` of images). Images refused before any reading (not an image, too large,
 an unknown model) are never kept. With ``SAMPLES_DIR`` set the image is kept too, and a report
-writes it, labelled, into ``SAMPLES_DIR/<model or "general">/`` as ``<request id>_<digits>.<ext>``:
-ready for ``captcha-ocr finetune``. One request makes at most one file (a second report
-relabels it), written whole or not at all, and the folder holds at most ``SAMPLES_MAX_BYTES``.
+writes it, labelled, into ``SAMPLES_DIR/<model or "general">/`` as ``<request id>_<digits>.<ext>``,
+or ``<client>-<request id>_<digits>.<ext>`` for a client with a key (of API_KEYS, or a solver
+protocol's), ``<client>`` a digest of the key, so that two clients' ids never share a file: ready
+for ``captcha-ocr finetune``. One request makes at most one file (a second report relabels it, or
+removes it if it calls our answer wrong and gives no digits), written whole or not at all, and the
+folder holds at most ``SAMPLES_MAX_BYTES``.
 Without SAMPLES_DIR nothing but the ids is kept, and reports are only counted
 (``captcha_reports_total``). A client sees and reports only its own requests (by its key).
 """
@@ -39,6 +42,7 @@ SAFE_IN_FILE_NAMES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 # machines on one share) write there too, and what they wrote is seen only by looking again.
 RESCAN_SECONDS = 2.0
 STALE_PARTIAL_SECONDS = 60.0  # a sample's write takes milliseconds
+OWNER_IN_FILE_NAMES = 12  # hex digits of a client's digest that name its samples: enough that keys never collide
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +126,8 @@ class SamplesFolder:
         """Write (or relabel) ``recent``'s sample; its path relative to SAMPLES_DIR. Raises SamplesFull, or the
         OSError of a disk that refuses it."""
         folder = self.directory / recent.model
-        path = folder / f"{file_name_part(request_id)}_{digits}.{image_extension(recent.image)}"
+        client = f"{recent.owner[:OWNER_IN_FILE_NAMES]}-" if recent.owner else ""
+        path = folder / f"{client}{file_name_part(request_id)}_{digits}.{image_extension(recent.image)}"
         with self._lock:
             if recent.sample != path:
                 self._make_room(len(recent.image) - (_size(recent.sample) if recent.sample else 0))
@@ -134,6 +139,14 @@ class SamplesFolder:
                     recent.sample.unlink(missing_ok=True)
                 recent.sample = path
         return str(path.relative_to(self.directory))
+
+    def discard(self, recent):
+        """Remove ``recent``'s sample, if one was written: its label was called wrong, and no right one given."""
+        with self._lock:
+            if recent.sample is not None:
+                self._used -= _size(recent.sample)
+                recent.sample.unlink(missing_ok=True)
+                recent.sample = None
 
     def _make_room(self, size):
         if self._looked is None or self.clock() - self._looked > RESCAN_SECONDS:
@@ -238,7 +251,10 @@ def report(request_id, correct=None, digits=None, owner=None):
     answer = {"counted": counted, "sample": None}
     label = digits if digits is not None else recent.digits if right else None
     samples = current_app.extensions[REPORTS_EXTENSION][1]
-    if label is None or samples is None:
+    if samples is None:
+        return verdict, answer
+    if label is None:  # "wrong", and no right digits: a label written earlier would teach what the client denies
+        samples.discard(recent)
         return verdict, answer
     try:
         return verdict, answer | {"sample": samples.write(recent, request_id, label)}
