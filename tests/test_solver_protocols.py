@@ -45,6 +45,18 @@ def test_in_php_base64_then_res_php_answers_the_digits(client):
     assert answer.get_data(as_text=True) == f"OK|{label_of(CAPTCHA)}"
 
 
+def test_in_php_reads_a_base64_body_whose_plus_signs_came_unencoded(client):
+    encoded = base64_of(CAPTCHA)
+    assert "+" in encoded
+    # as `curl -d "body=$B64"` sends it: a form's '+' is a space once decoded
+    sent = client.post(
+        "/in.php", data=f"key=any&method=base64&body={encoded}", content_type="application/x-www-form-urlencoded"
+    )
+    status, task_id = sent.get_data(as_text=True).split("|")
+    answer = client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id})
+    assert status == "OK" and answer.get_data(as_text=True) == f"OK|{label_of(CAPTCHA)}"
+
+
 def test_in_php_multipart_file_with_json_answers(client):
     sent = client.post(
         "/in.php",

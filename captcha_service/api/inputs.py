@@ -3,7 +3,7 @@ itself."""
 
 from ..ocr.exceptions import UnreadableInput
 from ..ocr.images import IMAGE_MEDIA_TYPES
-from ..ocr.payload import decode_image_payload
+from ..ocr.payload import base64_of_form, decode_image_payload
 from ..ocr.reasons import Reason
 from .schemas import OcrRequestSchema, ReadOptionsSchema
 
@@ -45,7 +45,7 @@ def _form_image(files, form):
     given = {field: data for field, data in uploads.items() if data or files[field].filename}
     if BASE64_FORM_FIELD in form:
         # A client that did not percent-encode the text sent each '+' of it as a space; base64 has no spaces.
-        given["base64 " + BASE64_FORM_FIELD] = decode_image_payload(form[BASE64_FORM_FIELD].replace(" ", "+"))
+        given["base64 " + BASE64_FORM_FIELD] = decode_image_payload(base64_of_form(form[BASE64_FORM_FIELD]))
     if len(set(given.values())) > 1:
         raise UnreadableInput(
             f"the form holds different images in {' and '.join(map(repr, given))}: send one", Reason.NO_IMAGE

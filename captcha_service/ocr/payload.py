@@ -31,6 +31,12 @@ def decode_image_payload(payload):
         ) from None
 
 
+def base64_of_form(text):
+    """The base64 a form field carries: a '+' the client sent unencoded arrives as a space (a form's own encoding of
+    a space), so each space is a '+' again. Base64 has no spaces of its own; line breaks stay whitespace."""
+    return text.replace(" ", "+")
+
+
 def _data_url_content(text):
     """What follows the comma of a ``data:`` URL, once its header is checked.
 

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from ..api.outcome import note_refusal
+from ..ocr.payload import base64_of_form
 from ..ocr.reasons import Reason
 from .callbacks import PINGBACK, callbacks_of
 from .errors import SolverError, error_text, legacy_code, protocol_status, solver_error_of
@@ -235,6 +236,8 @@ def _values():
     gathered once per request (the view, the answer's format and its CORS header all ask)."""
     if "twocaptcha_values" not in g:
         values = request.values.to_dict()
+        if "body" in values:  # a form's base64, as /ocr reads a form's (a JSON body's is JSON's, and replaces it)
+            values["body"] = base64_of_form(values["body"])
         if request.mimetype not in FORM_TYPES and request.content_length:
             body = request.get_json(force=True, silent=True)
             if isinstance(body, dict):
