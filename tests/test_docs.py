@@ -44,6 +44,10 @@ def test_swagger_ui_loads_nothing_from_other_hosts(client):
     for asset in re.findall(r'(?:src|href)="(/[^"]+)"', page.get_data(as_text=True)):
         with client.get(asset) as response:
             assert response.status_code == 200, asset
+    # swagger-ui-bundle's own page and its initializer load a sample spec from petstore.swagger.io: not served
+    for stock in ("index.html", "swagger-initializer.js", "../docs.py"):
+        with client.get(f"/apidocs/swagger-ui/{stock}") as response:
+            assert response.status_code == 404 and response.is_json, stock
 
 
 def test_the_docs_page_has_no_script_error_and_its_example_is_answered_clearly():

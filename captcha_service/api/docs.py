@@ -2,7 +2,7 @@
 
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flasgger import APISpec, Swagger
-from flask import Blueprint
+from flask import Blueprint, abort, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from ..ocr.images import IMAGE_MEDIA_TYPES
@@ -97,9 +97,10 @@ def init_app(app):
     )
     # Swagger UI itself from swagger-ui-bundle, not the 3.28 flasgger bundles: that one takes a spec to show from
     # the page's address (?url=, ?configUrl=), so a link could make our docs page show anyone's; later ones do not.
-    app.register_blueprint(
-        Blueprint("swagger_ui", __name__, static_folder=str(swagger_ui_path), static_url_path=SWAGGER_UI_PATH)
-    )
+    # Only the files our page loads: the bundle's own index.html would show its sample spec, from petstore.swagger.io.
+    swagger_ui = Blueprint("swagger_ui", __name__, url_prefix=SWAGGER_UI_PATH)
+    swagger_ui.add_url_rule("/<name>", "file", _swagger_ui_file)
+    app.register_blueprint(swagger_ui)
     # "auth": flasgger's page writes `let auth_config = <this>;`, which is `None` (a JavaScript error) when unset.
     app.config.setdefault(
         "SWAGGER",
@@ -112,6 +113,12 @@ def init_app(app):
         },
     )
     _Swagger(app, template=template, keyed=keyed)
+
+
+def _swagger_ui_file(name):
+    if name not in SWAGGER_UI_FILES.values():
+        abort(404)
+    return send_from_directory(swagger_ui_path, name)
 
 
 # The routes of the HTTP API that ask for a key when API_KEYS is set (the solver protocols carry theirs in the body).
