@@ -76,6 +76,21 @@ def test_nginx_spreads_reads_and_hides_a_dead_backend(tmp_path):
         assert served_reads(tmp_path / "b.log") > REQUESTS - KILL_AFTER
 
 
+def test_a_report_reaches_the_process_that_read_its_captcha(tmp_path):
+    body = {"image_base64": base64_of(CAPTCHA_FILES[0])}
+    with (
+        running_server(tmp_path / "a.log", TRUSTED_PROXY="127.0.0.1") as (_, port_a, _, _),
+        running_server(tmp_path / "b.log", TRUSTED_PROXY="127.0.0.1") as (_, port_b, _, _),
+        running_nginx(tmp_path, (port_a, port_b)) as (url, _),
+    ):
+        for index in range(12):
+            request_id = {"X-Request-ID": f"login-{index}"}
+            assert requests.post(url + "/ocr", json=body, headers=request_id, timeout=60).status_code == 200
+            report = {"request_id": f"login-{index}", "correct": True}
+            assert requests.post(url + "/ocr/report", json=report, headers=request_id, timeout=60).status_code == 200
+        assert served_reads(tmp_path / "a.log") > 0 and served_reads(tmp_path / "b.log") > 0
+
+
 def test_slow_clients_hold_the_service_but_not_nginx_in_front(tmp_path):
     limit = 8
     with running_server(tmp_path / "a.log", CONNECTION_LIMIT=limit, TRUSTED_PROXY="127.0.0.1") as (
@@ -95,7 +110,7 @@ def test_slow_clients_hold_the_service_but_not_nginx_in_front(tmp_path):
 
 def test_with_shared_tasks_the_protocols_go_round_robin_too():
     pinned, shared = nginx_conf(3, 8000, "127.0.0.1:8080"), nginx_conf(3, 8000, "127.0.0.1:8080", shared_tasks=True)
-    assert "hash $remote_addr consistent;" in pinned and "hash" not in shared
+    assert "hash $remote_addr consistent;" in pinned and "$remote_addr" not in shared
     assert shared.count("server 127.0.0.1:8002 ") == 2  # both upstreams list every process
 
 
@@ -103,7 +118,7 @@ def test_a_front_for_several_machines_lists_each_machines_processes_and_nginx_ac
     config = nginx_conf(2, 8000, "127.0.0.1:8080", shared_tasks=True, hosts=("10.0.0.2", "10.0.0.3"))
     backends = [f"server {host}:{port} " for host in ("10.0.0.2", "10.0.0.3") for port in (8000, 8001)]
     assert all(config.count(backend) == 2 for backend in backends)  # in both upstreams
-    assert "127.0.0.1:800" not in config and "hash" not in config
+    assert "127.0.0.1:800" not in config and "$remote_addr" not in config
     (tmp_path / "nginx.conf").write_text(config)
     checked = subprocess.run(
         [NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True
