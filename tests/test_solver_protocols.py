@@ -442,11 +442,31 @@ def test_the_task_store_forgets_by_count_and_by_age():
         ("score", 1.0, "failed"),  # nothing is that sure: unsolvable, as the vendors answer
         ("recognizingThreshold", 50, "ready"),
         ("score", 0.8, "ready"),
-        ("recognizingThreshold", "high", "ready"),  # no floor raised
+        ("recognizingThreshold", "99", "failed"),  # a number written as text is that number
+        ("numeric", "2", "failed"),  # letters only: no digits to read
     ],
 )
 def test_capmonster_and_capsolver_thresholds_raise_the_confidence_floor(client, knob, value, status):
     assert create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: value}).json["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [
+        ("recognizingThreshold", "high"),
+        ("recognizingThreshold", 200),
+        ("score", 5),
+        ("score", True),
+        ("score", "nan"),
+        ("numeric", "two"),
+        ("numeric", 1.5),
+        ("minLength", -4),
+    ],
+)
+def test_an_option_that_is_no_value_it_can_take_is_a_bad_parameter_not_ignored(client, knob, value):
+    # ignored, a threshold of 0.99 written wrongly let an answer of 0.97 through
+    created = create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: value}).json
+    assert created["errorCode"] == "ERROR_BAD_PARAMETERS" and knob in created["errorDescription"]
 
 
 @pytest.mark.parametrize("knob", ["math", "phrase"])

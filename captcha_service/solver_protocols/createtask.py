@@ -7,6 +7,8 @@ the others ignore them and poll ``/getTaskResult``). A captcha we are not sure o
 ``{"errorId", "errorCode", "errorDescription"}``.
 """
 
+import math
+
 from flasgger import swag_from
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -15,7 +17,7 @@ from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
 from .callbacks import CALLBACK_URL, callbacks_of
 from .errors import SolverError, protocol_status, solver_error_of
-from .solving import balance, client_of, image_of_base64, knobs_of, report_task, solve
+from .solving import LONGEST_NUMBER, balance, client_of, image_of_base64, knobs_of, report_task, solve
 from .tasks import Receipt, id_of_text, task_store
 
 bp = Blueprint("createtask", __name__)
@@ -298,9 +300,24 @@ def _least_confidence(task):
     asked = []
     for name, scale in (("recognizingThreshold", 100.0), ("score", 1.0)):
         value = task.get(name)
-        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= scale:
-            asked.append(value / scale)
+        if value is None:
+            continue
+        number = _decimal(value)
+        if number is None or not 0 <= number <= scale:  # read as absent, the answer came surer than asked for
+            raise SolverError("ERROR_BAD_PARAMETERS", f"{name} must be a number from 0 to {scale:g}")
+        asked.append(number / scale)
     return max(asked, default=None)
+
+
+def _decimal(value):
+    """A JSON number, or one written as text, as a float; None for anything else (NaN too)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value) if isinstance(value, int | float | str) else None
+    except (ValueError, OverflowError):
+        return None
+    return None if number is None or math.isnan(number) else number
 
 
 def _text(task, name):
@@ -309,5 +326,12 @@ def _text(task, name):
 
 
 def _number(task, name):
+    """A whole-number field (0 when absent): a JSON number, or one written as text; anything else is
+    ERROR_BAD_PARAMETERS, not taken for an absent field (``"numeric": "2"`` asked for letters and got digits)."""
     value = task.get(name)
-    return value if isinstance(value, int) else 0
+    if value is None:
+        return 0
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if text.isascii() and text.isdigit() and len(text) <= LONGEST_NUMBER:
+        return int(text)
+    raise SolverError("ERROR_BAD_PARAMETERS", f"{name} must be a whole number")

@@ -27,6 +27,7 @@ LETTERS_ONLY, LETTERS_AND_DIGITS = 2, 4  # the services' `numeric` values that d
 KNOBS = ("phrase", "case", "math", "comment", "languagePool")
 NOT_A_NUMBER = ("math", "phrase")
 LONGEST_KNOB = 512  # characters of a knob's text (a comment for the human solver)
+LONGEST_NUMBER = 9  # digits of a numeric field (min_len, numeric, ...): longer is no value we use
 
 
 def client_of(key, missing="ERROR_KEY_DOES_NOT_EXIST"):

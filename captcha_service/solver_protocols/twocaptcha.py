@@ -13,7 +13,7 @@ from ..ocr.payload import base64_of_form
 from ..ocr.reasons import Reason
 from .callbacks import PINGBACK, callbacks_of
 from .errors import SolverError, error_text, legacy_code, protocol_status, solver_error_of
-from .solving import BALANCE, balance, client_of, image_of_base64, knobs_of, report_task, solve
+from .solving import BALANCE, LONGEST_NUMBER, balance, client_of, image_of_base64, knobs_of, report_task, solve
 from .tasks import id_of_text, task_store
 
 bp = Blueprint("twocaptcha", __name__)
@@ -24,7 +24,6 @@ NOT_READY = "CAPCHA_NOT_READY"  # their spelling
 REPORTS = {"reportgood": True, "reportbad": False}
 NO_KEY = "ERROR_WRONG_USER_KEY"  # 2captcha's answer to a missing or malformed key
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-LONGEST_NUMBER = 9  # of a numeric field (min_len, numeric, ...): longer is no value we use
 # res.php action=get with ids=a,b,c answers each in order, "|" between (2captcha: up to 100 ids);
 # action=get2 gives the price beside the answer ("OK|text|price"), as rucaptcha's PHP client reads it.
 MOST_IDS = 100
