@@ -119,6 +119,8 @@ def test_an_answer_called_wrong_after_right_keeps_no_label_until_the_right_digit
     assert files_in(samples_dir) == []
     relabelled = report(client, A, request_id, digits="1234").json["sample"]
     assert files_in(samples_dir) == [relabelled] and relabelled.endswith("_1234.jpg")
+    report(client, A, request_id, correct=False)  # the digits the client gave stay: it is our answer it calls wrong
+    assert files_in(samples_dir) == [relabelled]
 
 
 def test_samples_dir_stays_within_its_byte_quota_and_says_why_a_sample_was_not_kept(samples_dir):

@@ -9,8 +9,8 @@ writes it, labelled, into ``SAMPLES_DIR/<model or "general">/`` as ``<request id
 or ``<client>-<request id>_<digits>.<ext>`` for a client with a key (of API_KEYS, or a solver
 protocol's), ``<client>`` a digest of the key, so that two clients' ids never share a file: ready
 for ``captcha-ocr finetune``. One request makes at most one file (a second report relabels it, or
-removes it if it calls our answer wrong and gives no digits), written whole or not at all, and the
-folder holds at most ``SAMPLES_MAX_BYTES``.
+removes it if it was labelled with our answer and a later one calls that wrong, giving no digits),
+written whole or not at all, and the folder holds at most ``SAMPLES_MAX_BYTES``.
 Without SAMPLES_DIR nothing but the ids is kept, and reports are only counted
 (``captcha_reports_total``). A client sees and reports only its own requests (by its key).
 """
@@ -140,10 +140,10 @@ class SamplesFolder:
                 recent.sample = path
         return str(path.relative_to(self.directory))
 
-    def discard(self, recent):
-        """Remove ``recent``'s sample, if one was written: its label was called wrong, and no right one given."""
+    def discard(self, recent, digits):
+        """Remove ``recent``'s sample if one was written labelled ``digits``, which a client has since called wrong."""
         with self._lock:
-            if recent.sample is not None:
+            if recent.sample is not None and recent.sample.stem.rsplit("_", 1)[1] == digits:
                 self._used -= _size(recent.sample)
                 recent.sample.unlink(missing_ok=True)
                 recent.sample = None
@@ -253,8 +253,8 @@ def report(request_id, correct=None, digits=None, owner=None):
     samples = current_app.extensions[REPORTS_EXTENSION][1]
     if samples is None:
         return verdict, answer
-    if label is None:  # "wrong", and no right digits: a label written earlier would teach what the client denies
-        samples.discard(recent)
+    if label is None:  # our answer "wrong", and no right digits: a sample labelled with our answer must go
+        samples.discard(recent, recent.digits)
         return verdict, answer
     try:
         return verdict, answer | {"sample": samples.write(recent, request_id, label)}
