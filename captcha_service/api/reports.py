@@ -125,13 +125,11 @@ class SamplesFolder:
     def write(self, recent, request_id, digits):
         """Write (or relabel) ``recent``'s sample; its path relative to SAMPLES_DIR. Raises SamplesFull, or the
         OSError of a disk that refuses it."""
-        folder = self.directory / recent.model
-        client = f"{recent.owner[:OWNER_IN_FILE_NAMES]}-" if recent.owner else ""
-        path = folder / f"{client}{file_name_part(request_id)}_{digits}.{image_extension(recent.image)}"
+        path = self._path(recent, request_id, digits)
         with self._lock:
             if recent.sample != path:
                 self._make_room(len(recent.image) - (_size(recent.sample) if recent.sample else 0))
-                folder.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomically(path, recent.image)
                 self._used += len(recent.image)
                 if recent.sample is not None:  # relabelled: the image's old name goes
@@ -140,13 +138,22 @@ class SamplesFolder:
                 recent.sample = path
         return str(path.relative_to(self.directory))
 
-    def discard(self, recent, digits):
+    def discard(self, recent, request_id, digits):
         """Remove ``recent``'s sample if one was written labelled ``digits``, which a client has since called wrong."""
         with self._lock:
-            if recent.sample is not None and recent.sample.stem.rsplit("_", 1)[1] == digits:
+            if recent.sample is not None and recent.sample == self._path(recent, request_id, digits):
                 self._used -= _size(recent.sample)
                 recent.sample.unlink(missing_ok=True)
                 recent.sample = None
+
+    def _path(self, recent, request_id, digits):
+        """Where ``recent``'s image labelled ``digits`` goes: its model's folder, its client's and its own id."""
+        client = f"{recent.owner[:OWNER_IN_FILE_NAMES]}-" if recent.owner else ""
+        return (
+            self.directory
+            / recent.model
+            / f"{client}{file_name_part(request_id)}_{digits}.{image_extension(recent.image)}"
+        )
 
     def _make_room(self, size):
         if self._looked is None or self.clock() - self._looked > RESCAN_SECONDS:
@@ -254,7 +261,7 @@ def report(request_id, correct=None, digits=None, owner=None):
     if samples is None:
         return verdict, answer
     if label is None:  # our answer "wrong", and no right digits: a sample labelled with our answer must go
-        samples.discard(recent, recent.digits)
+        samples.discard(recent, request_id, recent.digits)
         return verdict, answer
     try:
         return verdict, answer | {"sample": samples.write(recent, request_id, label)}
