@@ -23,7 +23,7 @@ from captcha_service.ocr.recogniser import (
     load_calibrations,
 )
 from captcha_service.ocr.rendering import STRETCHES, trim_margins
-from tests.captchas import CAPTCHA_FILES, FIXTURES, UNFAMILIAR, label_of
+from tests.captchas import CAPTCHA_FILES, FIVE_DIGITS, FIXTURES, UNFAMILIAR, label_of
 
 KAPTCHA = FIXTURES / "java_kaptcha-100_3674.jpg"
 SURE = 0.9
@@ -167,3 +167,13 @@ def test_the_joint_margin_counts_only_up_to_its_cap(reader):
     joint = reader.evidence_by_choice(probabilities, [4])[4][reader.model_name]
     assert joint.digits == label_of(KAPTCHA) and joint.signals.margin == MARGIN_CAP  # its runner-up is far behind
     assert reader.calibration.probability_right(joint.signals.values()) >= SURE_FIRST_VIEW
+
+
+def test_a_range_of_lengths_is_read_with_one_run_of_our_model_the_read_goes_on_with(reader, monkeypatch):
+    runs = []
+    run = reader.digit_model._run
+    monkeypatch.setattr(reader.digit_model, "_run", lambda inputs: runs.append(len(inputs)) or run(inputs))
+    picture = decode_picture(FIVE_DIGITS.read_bytes())
+    reading = reader.read(picture, range(4, 7))
+    assert reading.digits == label_of(FIVE_DIGITS)
+    assert runs == [len(READING_SIGHTINGS)]  # chosen the length and read it: one batch of sightings

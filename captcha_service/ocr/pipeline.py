@@ -42,10 +42,7 @@ class CaptchaPipeline:
         reading less sure than ``min_confidence``. ``length`` may be a range of lengths (a solver protocol's
         minLength..maxLength): the one of them the picture reads likeliest is read."""
         site_model = None if model in (None, GENERAL) else self.site_models.get(model)
-        picture = decode_picture(image_bytes, self.limits)
-        if isinstance(length, range):
-            length = self.recogniser.likeliest_length(picture, length)
-        reading = self.recogniser.read(picture, length, site_model)
+        reading = self.recogniser.read(decode_picture(image_bytes, self.limits), length, site_model)
         if reading.confidence < min_confidence:
             raise _unsure(reading, min_confidence)
         return reading

@@ -237,14 +237,18 @@ class Recogniser:
         self.first_view_calibration = self.calibrations[self.first_view.name] if self.cascade else None
 
     def read(self, picture, length, site_model=None):
-        """Read exactly ``length`` digits from a grey picture, with the probability they are right.
+        """Read exactly ``length`` digits from a grey picture, with the probability they are right; given a range of
+        lengths (a solver protocol's minLength..maxLength), as many of them as the picture reads likeliest.
 
         ``site_model``: a fine-tuned ``SiteModel`` to read with (see ``_read_with_site_model``).
         The caller decides whether the confidence is enough: it does not depend on what is asked.
         """
+        picture, whole = trim_margins(picture), None
+        if isinstance(length, range):
+            length, whole = self._likeliest_length(picture, length)
         if site_model is not None:
-            return self._read_with_site_model(trim_margins(picture), length, site_model)
-        picture, digit_probabilities = self.prepared(picture, length)
+            return self._read_with_site_model(picture, length, site_model)
+        picture, digit_probabilities = self._prepared(picture, length, whole)
         if not self.cascade:
             probabilities = self.probabilities(picture, digit_probabilities)
             (evidence,) = self.evidence_by_choice(probabilities, [length])[length].values()
@@ -259,30 +263,37 @@ class Recogniser:
         both_read = alone is not None and any(own_reading(probabilities, length) for probabilities in views.first)
         return self._read_jointly(digit_probabilities, views, length, self.decided_by, both_read)
 
-    def likeliest_length(self, picture, lengths):
-        """The one of ``lengths`` whose best reading is likeliest, by our model (by ddddocr's first view where this
-        choice has no model of ours); the first of them if no length has a reading."""
-        trimmed = trim_margins(picture)
+    def _likeliest_length(self, trimmed, lengths):
+        """(the one of ``lengths`` whose best reading is likeliest, our model's probabilities of the picture, which the
+        read goes on with): by our model, or by ddddocr's first view where this choice has no model of ours (and
+        the probabilities are None); the first of the lengths if none has a reading."""
         if self.digit_model is not None:
-            probabilities, evidence_of = self.digit_model.probabilities(trimmed), digit_evidence
+            whole = probabilities = self.digit_model.probabilities(trimmed)
+            evidence_of = digit_evidence
         else:
-            probabilities, evidence_of = self.ddddocr.view_probabilities(trimmed, STRETCHES[:1]), view_evidence
+            whole, probabilities = None, self.ddddocr.view_probabilities(trimmed, STRETCHES[:1])
+            evidence_of = view_evidence
         likelihoods = {
             length: evidence.signals.log_probability
             for length in lengths
             if (evidence := evidence_of(probabilities, length)) is not None
         }
-        return max(likelihoods, key=likelihoods.get, default=lengths[0])
+        return max(likelihoods, key=likelihoods.get, default=lengths[0]), whole
 
     def prepared(self, picture, length):
         """A decoded grey picture as the general models read it for ``length`` digits, and our model's probabilities
         of it (``None`` without our model): trimmed, and on a large canvas that our model does not read surely
         whole, the window of it where it reads best (``locating``). A picture read surely whole is read whole: a
         window could only lose its reading. Our model reads each picture once, here."""
-        picture = trim_margins(picture)
+        return self._prepared(trim_margins(picture), length)
+
+    def _prepared(self, picture, length, whole=None):
+        """``prepared`` of a picture already trimmed, whose probabilities by our model (``whole``) may be known: a
+        read of a range of lengths has them from choosing its length, and does not run our model again."""
         if self.digit_model is None:
             return Prepared(picture, None)
-        whole = self.digit_model.probabilities(picture)
+        if whole is None:
+            whole = self.digit_model.probabilities(picture)
         if not is_tall(picture):
             return Prepared(picture, whole)
         evidence = digit_evidence(whole, length)
