@@ -35,7 +35,7 @@ def create_app(test_config=None, load_model_in_background=False):
     ocr.init_app(app, in_background=load_model_in_background)
     shared = connect(app.config["REDIS_URL"]) if app.config["REDIS_URL"] else None  # unreachable: ValueError
     quotas.init_app(app, shared)
-    reports.init_app(app)
+    reports.init_app(app, shared)
     app.register_blueprint(views.bp)
     solver_protocols.init_app(app, shared)
     docs.init_app(app)

@@ -1,6 +1,9 @@
+import shutil
+
 import pytest
 
 from captcha_service import create_app
+from deploy.local_server import RedisServer
 
 # Tests that start processes (the real server, PM2, nginx, pip, training runs) or drive thousands
 # of requests: `make test` runs them, `make test-fast` (pytest -m "not slow") leaves them out.
@@ -37,3 +40,14 @@ def app():
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def redis_server():
+    """A real redis-server for one test, stopped after it; the test is skipped where none is installed."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (make redis)")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()

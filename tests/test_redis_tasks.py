@@ -11,21 +11,13 @@ from captcha_service.api.quotas import OverQuota
 from captcha_service.shared import connect
 from captcha_service.solver_protocols.redis_tasks import RedisTaskStore
 from captcha_service.solver_protocols.tasks import TASKS_EXTENSION
-from deploy.local_server import RedisServer, free_port
+from deploy.local_server import free_port
 from tests.captchas import CAPTCHA_FILES, base64_of, label_of
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server is not installed (make redis)"
 )
 CAPTCHA = next(path for path in CAPTCHA_FILES if path.name.startswith("java_kaptcha"))
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

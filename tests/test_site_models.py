@@ -9,7 +9,7 @@ import pytest
 from captcha_service import create_app
 from captcha_service.api.auth import key_owner
 from captcha_service.api.extension import ocr
-from captcha_service.api.reports import OWNER_IN_FILE_NAMES, RecentRequests
+from captcha_service.api.reports import OWNER_IN_FILE_NAMES
 from captcha_service.cli import main as cli
 from captcha_service.ocr.confidence import (
     Calibration,
@@ -240,22 +240,6 @@ def test_solver_protocol_reports_flow_into_samples_dir(serving):
     request_id = created.headers["X-Request-ID"]
     client_part = key_owner("k")[:OWNER_IN_FILE_NAMES]
     assert (samples / "general" / f"{client_part}-{request_id}_{created.json['solution']['text']}.jpg").exists()
-
-
-def test_recent_requests_are_bounded_by_count_age_and_bytes():
-    now = [0.0]
-    recent = RecentRequests(count=3, seconds=60, max_bytes=250, keep_images=True, clock=lambda: now[0])
-    for index in range(4):
-        recent.remember("", f"r{index}", b"x" * 100, None, "1234")
-    assert (
-        recent.get("", "r0") is None and recent.get("", "r1") is None
-    )  # r0 over the count; r1 over the bytes (3 x 100 > 250)
-    assert recent.get("", "r3").model == "general" and recent.get("", "r3").image == b"x" * 100
-    now[0] = 61
-    assert recent.get("", "r3") is None
-    without_images = RecentRequests(count=3, seconds=60, max_bytes=250, keep_images=False)
-    without_images.remember("", "r", b"x" * 100, "shop", None)
-    assert without_images.get("", "r").image is None and without_images.get("", "r").model == "shop"
 
 
 def test_a_site_calibration_trusts_the_site_more_where_its_own_captchas_show_it_is_surer():

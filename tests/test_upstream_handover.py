@@ -14,7 +14,7 @@ from captcha_service.shared import connect
 from captcha_service.solver_protocols.redis_tasks import LEASE_SECONDS, RedisTaskStore
 from captcha_service.solver_protocols.tasks import Receipt
 from captcha_service.solver_protocols.upstream import Expected, Handover
-from deploy.local_server import RedisServer, running_server
+from deploy.local_server import running_server
 from tests.captchas import CAPTCHA_FILES, base64_of
 
 pytestmark = pytest.mark.skipif(
@@ -22,14 +22,6 @@ pytestmark = pytest.mark.skipif(
 )
 CAPTCHA = CAPTCHA_FILES[0]
 UPSTREAM_TASK_ID, UPSTREAM_ANSWER = 7777, "4321"
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 class Clock:

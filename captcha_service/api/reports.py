@@ -1,17 +1,15 @@
 """Clients' reports on our answers, and the labelled samples they make (``SAMPLES_DIR``).
 
-Each read that reached the models (answered, or refused as unsure) remembers its request id
-(``X-Request-ID``), who sent it, the site model it used and what we answered, for the last
-``SAMPLES_KEPT`` requests of the last ``SAMPLES_KEPT_SECONDS`` (and at most
-``SAMPLES_KEPT_BYTES`` of images). Images refused before any reading (not an image, too large,
-an unknown model) are never kept. With ``SAMPLES_DIR`` set the image is kept too, and a report
-writes it, labelled, into ``SAMPLES_DIR/<model or "general">/`` as ``<request id>_<digits>.<ext>``,
-or ``<client>-<request id>_<digits>.<ext>`` for a client with a key (of API_KEYS, or a solver
-protocol's), ``<client>`` a digest of the key, so that two clients' ids never share a file: ready
-for ``captcha-ocr finetune``. One request makes at most one file (a second report relabels it, or
-removes it if it was labelled with our answer and a later one calls that wrong, giving no digits),
-written whole or not at all, and the folder holds at most ``SAMPLES_MAX_BYTES``.
-Without SAMPLES_DIR nothing but the ids is kept, and reports are only counted
+A client reports on a request it made (``X-Request-ID``) while it is remembered (``recent``; in
+Redis with ``REDIS_URL``, so that any process takes the report). Images refused before any reading
+(not an image, too large, an unknown model) are never kept. With ``SAMPLES_DIR`` set the image is
+kept too, and a report writes it, labelled, into ``SAMPLES_DIR/<model or "general">/`` as
+``<request id>_<digits>.<ext>``, or ``<client>-<request id>_<digits>.<ext>`` for a client with a
+key (of API_KEYS, or a solver protocol's), ``<client>`` a digest of the key, so that two clients'
+ids never share a file: ready for ``captcha-ocr finetune``. One request makes at most one file (a
+second report relabels it, or removes it if it was labelled with our answer and a later one calls
+that wrong, giving no digits), written whole or not at all, and the folder holds at most
+``SAMPLES_MAX_BYTES``. Without SAMPLES_DIR nothing but the ids is kept, and reports are only counted
 (``captcha_reports_total``). A client sees and reports only its own requests (by its key).
 """
 
@@ -20,9 +18,6 @@ import os
 import pathlib
 import threading
 import time
-import uuid
-from collections import OrderedDict
-from dataclasses import dataclass
 
 from flask import current_app, g
 
@@ -30,11 +25,12 @@ from ..files import PARTIAL_SUFFIX, write_atomically
 from ..ocr.exceptions import UNSURE_REASONS, UnreadableInput
 from ..ocr.images import image_extension
 from ..ocr.reasons import Reason
-from ..ocr.site_models import GENERAL
 from .auth import request_owner
 from .extension import ocr
 from .metrics import REFUSED, RIGHT, WRONG, count_report
 from .quotas import quotas
+from .recent import RecentRequests
+from .redis_recent import RedisRecentRequests
 
 REPORTS_EXTENSION = "captcha_ocr_recent_requests"
 SAFE_IN_FILE_NAMES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -45,69 +41,6 @@ STALE_PARTIAL_SECONDS = 60.0  # a sample's write takes milliseconds
 OWNER_IN_FILE_NAMES = 12  # hex digits of a client's digest that name its samples: enough that keys never collide
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Recent:
-    owner: str  # auth.key_owner of the client's key ("" without keys)
-    image: bytes | None  # None without SAMPLES_DIR
-    model: str
-    digits: str | None  # what we answered; None: we refused
-    at: float
-    sample: pathlib.Path | None = None  # the sample written for it, once reported
-    reported: bool = False  # counted once: a client's second word on one answer is no second vote
-
-
-class RecentRequests:
-    """Bounded by count, age and image bytes; the oldest go first. Shared by the server's threads."""
-
-    def __init__(self, count, seconds, max_bytes, keep_images, clock=time.monotonic):
-        self.count, self.seconds, self.max_bytes, self.keep_images, self.clock = (
-            count,
-            seconds,
-            max_bytes,
-            keep_images,
-            clock,
-        )
-        self._recent = OrderedDict()  # (owner, request id) -> Recent
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def remember(self, owner, request_id, image, model, digits):
-        """Remember a read; returns the id it is remembered by: ``request_id``, or a new one if that is taken.
-
-        A taken id is never replaced: the client that reports on it must label the image it sent.
-        """
-        entry = Recent(owner, image if self.keep_images else None, model or GENERAL, digits, self.clock())
-        with self._lock:
-            self._forget_old()
-            while (owner, request_id) in self._recent:
-                request_id = uuid.uuid4().hex
-            self._recent[owner, request_id] = entry
-            self._bytes += len(entry.image or b"")
-            self._forget_old()
-        return request_id
-
-    def get(self, owner, request_id):
-        with self._lock:
-            self._forget_old()
-            return self._recent.get((owner, request_id))
-
-    def first_report(self, recent):
-        """Whether no report on this request came before: it is marked reported either way (two at once count once)."""
-        with self._lock:
-            first, recent.reported = not recent.reported, True
-            return first
-
-    def _forget_old(self):
-        oldest = self.clock() - self.seconds
-        while self._recent and (
-            len(self._recent) > self.count
-            or self._bytes > self.max_bytes
-            or next(iter(self._recent.values())).at < oldest
-        ):
-            _, entry = self._recent.popitem(last=False)
-            self._bytes -= len(entry.image or b"")
 
 
 class SamplesFull(Exception):
@@ -122,10 +55,10 @@ class SamplesFolder:
         self._used, self._looked = 0, None
         self._lock = threading.Lock()
 
-    def write(self, recent, request_id, digits):
+    def write(self, recent, digits):
         """Write (or relabel) ``recent``'s sample; its path relative to SAMPLES_DIR. Raises SamplesFull, or the
         OSError of a disk that refuses it."""
-        path = self._path(recent, request_id, digits)
+        path = self._path(recent, digits)
         with self._lock:
             if recent.sample != path:
                 self._make_room(len(recent.image) - (_size(recent.sample) if recent.sample else 0))
@@ -138,21 +71,21 @@ class SamplesFolder:
                 recent.sample = path
         return str(path.relative_to(self.directory))
 
-    def discard(self, recent, request_id, digits):
+    def discard(self, recent, digits):
         """Remove ``recent``'s sample if one was written labelled ``digits``, which a client has since called wrong."""
         with self._lock:
-            if recent.sample is not None and recent.sample == self._path(recent, request_id, digits):
+            if recent.sample is not None and recent.sample == self._path(recent, digits):
                 self._used -= _size(recent.sample)
                 recent.sample.unlink(missing_ok=True)
                 recent.sample = None
 
-    def _path(self, recent, request_id, digits):
+    def _path(self, recent, digits):
         """Where ``recent``'s image labelled ``digits`` goes: its model's folder, its client's and its own id."""
         client = f"{recent.owner[:OWNER_IN_FILE_NAMES]}-" if recent.owner else ""
         return (
             self.directory
             / recent.model
-            / f"{client}{file_name_part(request_id)}_{digits}.{image_extension(recent.image)}"
+            / f"{client}{file_name_part(recent.request_id)}_{digits}.{image_extension(recent.image)}"
         )
 
     def _make_room(self, size):
@@ -200,15 +133,14 @@ def file_name_part(request_id):
     )
 
 
-def init_app(app):
+def init_app(app, client=None):
+    """``client``: the Redis client of REDIS_URL, or None for recent requests in this process."""
     config = app.config
+    bounds = config["SAMPLES_KEPT"], config["SAMPLES_KEPT_SECONDS"], config["SAMPLES_KEPT_BYTES"]
     app.extensions[REPORTS_EXTENSION] = (
-        RecentRequests(
-            config["SAMPLES_KEPT"],
-            config["SAMPLES_KEPT_SECONDS"],
-            config["SAMPLES_KEPT_BYTES"],
-            keep_images=bool(config["SAMPLES_DIR"]),
-        ),
+        RecentRequests(*bounds, keep_images=bool(config["SAMPLES_DIR"]))
+        if client is None
+        else RedisRecentRequests(client, *bounds, keep_images=bool(config["SAMPLES_DIR"])),
         SamplesFolder(config["SAMPLES_DIR"], config["SAMPLES_MAX_BYTES"]) if config["SAMPLES_DIR"] else None,
     )
 
@@ -239,38 +171,46 @@ def report(request_id, correct=None, digits=None, owner=None):
     could not be kept, "not_kept": why). The verdict is "right" or "wrong" for an answer, "refused" for a
     refusal (we answered nothing, so nothing was right or wrong). Only a request's first report counts; a later
     one relabels its image. ``correct=True`` labels the image with our answer; ``digits`` with the right ones.
-    Raises UnknownRequest for an id not (or no longer) remembered, or another client's, and UnreadableInput for
-    ``correct`` on a refusal.
+    Raises UnknownRequest for an id not (or no longer) remembered, or another client's, UnreadableInput for
+    ``correct`` on a refusal, and RecentUnavailable while Redis is lost.
     """
-    recent = _recent_requests().get(request_owner() if owner is None else owner, request_id)
-    if recent is None:
-        raise UnknownRequest(request_id)
-    if digits is None and correct and recent.digits is None:
-        raise UnreadableInput(
-            "that request was refused, so there is nothing to confirm: send the right 'digits'",
-            Reason.NOTHING_TO_CONFIRM,
-        )
-    right = digits == recent.digits if digits is not None else bool(correct)
-    verdict = REFUSED if recent.digits is None else RIGHT if right else WRONG
-    counted = _recent_requests().first_report(recent)
-    if counted:
-        count_report(verdict)
-    answer = {"counted": counted, "sample": None}
-    label = digits if digits is not None else recent.digits if right else None
-    samples = current_app.extensions[REPORTS_EXTENSION][1]
-    if samples is None:
-        return verdict, answer
-    if label is None:  # our answer "wrong", and no right digits: a sample labelled with our answer must go
-        samples.discard(recent, request_id, recent.digits)
-        return verdict, answer
+    recents = _recent_requests()
+    with recents.reporting(request_owner() if owner is None else owner, request_id) as recent:
+        if recent is None:
+            raise UnknownRequest(request_id)
+        if digits is None and correct and recent.digits is None:
+            raise UnreadableInput(
+                "that request was refused, so there is nothing to confirm: send the right 'digits'",
+                Reason.NOTHING_TO_CONFIRM,
+            )
+        right = digits == recent.digits if digits is not None else bool(correct)
+        verdict = REFUSED if recent.digits is None else RIGHT if right else WRONG
+        counted = recents.first_report(recent)
+        if counted:
+            count_report(verdict)
+        answer = {"counted": counted, "sample": None}
+        samples = current_app.extensions[REPORTS_EXTENSION][1]
+        if samples is None:
+            return verdict, answer
+        kept = _label(samples, recent, digits if digits is not None else recent.digits if right else None)
+        recents.keep_sample(recent)
+        return verdict, answer | kept
+
+
+def _label(samples, recent, label):
+    """Write ``recent``'s sample labelled ``label``, or with None (our answer called wrong, no right digits given)
+    remove the one labelled with our answer; what the report's answer says of it."""
+    if label is None:
+        samples.discard(recent, recent.digits)
+        return {}
     try:
-        return verdict, answer | {"sample": samples.write(recent, request_id, label)}
+        return {"sample": samples.write(recent, label)}
     except SamplesFull as full:
         logger.warning("a reported sample was not kept: %s", full)
-        return verdict, answer | {"not_kept": str(full)}
+        return {"not_kept": str(full)}
     except OSError as error:  # a full or read-only disk: the report still counts
         logger.warning("a reported sample was not kept: %s", error)
-        return verdict, answer | {"not_kept": f"the sample could not be written: {error.strerror}"}
+        return {"not_kept": f"the sample could not be written: {error.strerror}"}
 
 
 def _recent_requests():

@@ -2,13 +2,14 @@
 
 from flasgger import swag_from
 from flask import Blueprint, current_app, request
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, ServiceUnavailable
 
 from ..version import __version__
 from .auth import api_key_required
 from .docs import read_captcha_openapi
 from .extension import ocr
 from .inputs import image_and_options
+from .recent import RecentUnavailable
 from .reports import UnknownRequest, read_remembered, report
 from .schemas import ReportSchema
 
@@ -175,6 +176,12 @@ def report_answer():
           application/json:
             schema:
               $ref: '#/components/schemas/Error'
+      503:
+        description: With REDIS_URL, Redis cannot be reached for a moment (Retry-After); report again.
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/Error'
     """
     fields = report_schema.load(request.get_json())
     try:
@@ -184,4 +191,6 @@ def report_answer():
             f"no recent request {fields['request_id']!r} of yours: unknown, "
             "or no longer kept (SAMPLES_KEPT, SAMPLES_KEPT_SECONDS)"
         ) from None
+    except RecentUnavailable as lost:
+        raise ServiceUnavailable(str(lost), retry_after=1) from None
     return {"request_id": fields["request_id"], "verdict": verdict, **recorded}

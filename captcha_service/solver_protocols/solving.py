@@ -6,6 +6,7 @@ from ..api.auth import accepts_key, is_plausible_key, key_owner
 from ..api.extension import default_length, ocr
 from ..api.metrics import REFUSED, RIGHT, WRONG, count_report
 from ..api.outcome import note_refusal
+from ..api.recent import RecentUnavailable
 from ..api.reports import UnknownRequest, read_remembered, report
 from ..ocr.asks import LONGEST, SHORTEST
 from ..ocr.exceptions import UnreadableInput
@@ -153,7 +154,7 @@ def report_task(task, correct):
             report(task.request_id, digits=task.digits, owner=task.owner)
         else:
             report(task.request_id, correct=correct, owner=task.owner)
-    except (UnknownRequest, UnreadableInput):  # no longer kept, or never read: counted only
+    except (UnknownRequest, UnreadableInput, RecentUnavailable):  # no longer kept, never read, or Redis lost: counted
         count_report(REFUSED if task.digits is None else RIGHT if correct else WRONG)
     return True
 
