@@ -461,6 +461,9 @@ def test_capmonster_and_capsolver_thresholds_raise_the_confidence_floor(client, 
         ("numeric", "two"),
         ("numeric", 1.5),
         ("minLength", -4),
+        ("math", "maybe"),
+        ("phrase", 2),
+        ("case", 0.5),
     ],
 )
 def test_an_option_that_is_no_value_it_can_take_is_a_bad_parameter_not_ignored(client, knob, value):
@@ -480,9 +483,16 @@ def test_a_sum_or_a_phrase_is_no_number_to_read_and_unsolvable_without_an_upstre
         client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).get_data(as_text=True)
         == "ERROR_CAPTCHA_UNSOLVABLE"
     )
-    assert (
-        create(client, {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: False}).json["status"] == "ready"
-    )
+    for written_as_no in (False, 0, "false", "0", ""):  # "false" was taken as set, being no empty text
+        task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: written_as_no}
+        assert create(client, task).json["status"] == "ready"
+    assert submit(client, body=base64_of(CAPTCHA), **{field: "0"}).get_data(as_text=True).startswith("OK|")
+
+
+@pytest.mark.parametrize(("field", "value"), [("numeric", "two"), ("min_len", "-1"), ("calc", "2"), ("phrase", "yes")])
+def test_an_in_php_field_that_is_no_value_it_can_take_is_a_bad_parameter_not_ignored(client, field, value):
+    # ignored, numeric=two read as no numeric at all
+    assert submit(client, body=base64_of(CAPTCHA), **{field: value}).get_data(as_text=True) == "ERROR_BAD_PARAMETERS"
 
 
 def test_a_low_threshold_never_lowers_the_floor(client):

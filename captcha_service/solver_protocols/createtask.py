@@ -17,7 +17,7 @@ from ..api.outcome import note_refusal
 from ..ocr.reasons import Reason
 from .callbacks import CALLBACK_URL, callbacks_of
 from .errors import SolverError, protocol_status, solver_error_of
-from .solving import LONGEST_NUMBER, balance, client_of, image_of_base64, knobs_of, report_task, solve
+from .solving import balance, client_of, image_of_base64, knobs_of, report_task, solve, whole_number
 from .tasks import Receipt, id_of_text, task_store
 
 bp = Blueprint("createtask", __name__)
@@ -103,9 +103,9 @@ def create_task():
     solved = solve(
         image_of_base64(image),
         owner,
-        min_length=_number(task, "minLength"),
-        max_length=_number(task, "maxLength"),
-        numeric=_number(task, "numeric"),
+        min_length=whole_number(task.get("minLength"), "minLength"),
+        max_length=whole_number(task.get("maxLength"), "maxLength"),
+        numeric=whole_number(task.get("numeric"), "numeric"),
         least_confidence=_least_confidence(task),
         knobs=knobs_of(task),
         callback=callback,
@@ -323,15 +323,3 @@ def _decimal(value):
 def _text(task, name):
     value = task.get(name)
     return value if isinstance(value, str) and value else None
-
-
-def _number(task, name):
-    """A whole-number field (0 when absent): a JSON number, or one written as text; anything else is
-    ERROR_BAD_PARAMETERS, not taken for an absent field (``"numeric": "2"`` asked for letters and got digits)."""
-    value = task.get(name)
-    if value is None:
-        return 0
-    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    if text.isascii() and text.isdigit() and len(text) <= LONGEST_NUMBER:
-        return int(text)
-    raise SolverError("ERROR_BAD_PARAMETERS", f"{name} must be a whole number")

@@ -25,8 +25,10 @@ LETTERS_ONLY, LETTERS_AND_DIGITS = 2, 4  # the services' `numeric` values that d
 # ImageToTextTask: phrase, case, math, comment, languagePool): passed on to the upstream solver as
 # sent, so that its workers see them. A math or phrase captcha is no number to read: we leave it to
 # the upstream (or answer it unsolvable).
-KNOBS = ("phrase", "case", "math", "comment", "languagePool")
+FLAG_KNOBS, TEXT_KNOBS = ("phrase", "case", "math"), ("comment", "languagePool")
 NOT_A_NUMBER = ("math", "phrase")
+# A flag as a client may write it: JSON's true/false, 0/1 (equal to them as keys), or those as text (a form's).
+FLAG_VALUES = {True: True, False: False, "true": True, "false": False, "1": True, "0": False, "": False}
 LONGEST_KNOB = 512  # characters of a knob's text (a comment for the human solver)
 LONGEST_NUMBER = 9  # digits of a numeric field (min_len, numeric, ...): longer is no value we use
 
@@ -57,12 +59,33 @@ def image_of_base64(text):
 
 
 def knobs_of(fields):
-    """The KNOBS among a task's ``fields`` whose values are a flag, a number or a short text."""
-    return {
-        name: value
-        for name, value in fields.items()
-        if name in KNOBS and (isinstance(value, bool | int) or (isinstance(value, str) and len(value) <= LONGEST_KNOB))
+    """The knobs among a task's ``fields``: its flags as booleans (anything else is ERROR_BAD_PARAMETERS: read as
+    set because it was not empty, ``"math": "false"`` made a number unsolvable) and its short texts."""
+    knobs = {name: flag(fields[name], name) for name in FLAG_KNOBS if name in fields}
+    return knobs | {
+        name: fields[name]
+        for name in TEXT_KNOBS
+        if isinstance(fields.get(name), str) and len(fields[name]) <= LONGEST_KNOB
     }
+
+
+def flag(value, name):
+    """A yes/no field (``FLAG_VALUES``), else ERROR_BAD_PARAMETERS."""
+    text = value.strip().lower() if isinstance(value, str) else value
+    if isinstance(text, bool | int | str) and text in FLAG_VALUES:
+        return FLAG_VALUES[text]
+    raise SolverError("ERROR_BAD_PARAMETERS", f"{name} must be true or false (or 1 or 0)")
+
+
+def whole_number(value, name):
+    """A whole-number field (0 when absent or empty): a JSON number, or one written as text; anything else is
+    ERROR_BAD_PARAMETERS, not taken for an absent field (``"numeric": "2"`` asked for letters and got digits)."""
+    if value is None or value == "":
+        return 0
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if text.isascii() and text.isdigit() and len(text) <= LONGEST_NUMBER:
+        return int(text)
+    raise SolverError("ERROR_BAD_PARAMETERS", f"{name} must be a whole number")
 
 
 def solve(

@@ -13,7 +13,7 @@ from ..ocr.payload import base64_of_form
 from ..ocr.reasons import Reason
 from .callbacks import PINGBACK, callbacks_of
 from .errors import SolverError, error_text, legacy_code, protocol_status, solver_error_of
-from .solving import BALANCE, LONGEST_NUMBER, balance, client_of, image_of_base64, knobs_of, report_task, solve
+from .solving import BALANCE, balance, client_of, image_of_base64, knobs_of, report_task, solve, whole_number
 from .tasks import id_of_text, task_store
 
 bp = Blueprint("twocaptcha", __name__)
@@ -104,9 +104,9 @@ def submit():
     task = solve(
         image_bytes,
         owner,
-        min_length=_number(values, "min_len"),
-        max_length=_number(values, "max_len"),
-        numeric=_number(values, "numeric"),
+        min_length=whole_number(values.get("min_len"), "min_len"),
+        max_length=whole_number(values.get("max_len"), "max_len"),
+        numeric=whole_number(values.get("numeric"), "numeric"),
         knobs=knobs_of(_knobs(values)),
         callback=callback,
         model=values.get("model") or None,
@@ -264,12 +264,5 @@ def _field(name):
 
 
 def _knobs(values):
-    """in.php's fields that say more of the captcha (2captcha's names) in the createTask API's (``solving.KNOBS``)."""
-    flags = {name: _number(values, field) == 1 for field, name in FLAGS.items() if field in values}
-    texts = {name: values[field] for field, name in TEXTS.items() if field in values}
-    return flags | texts
-
-
-def _number(values, name):
-    text = values.get(name, "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= LONGEST_NUMBER else 0
+    """in.php's fields that say more of the captcha (2captcha's names), named as createTask names them."""
+    return {name: values[field] for fields in (FLAGS, TEXTS) for field, name in fields.items() if field in values}
