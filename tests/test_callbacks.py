@@ -68,12 +68,10 @@ def test_a_callback_url_is_sent_what_get_task_result_answers_unsolvable_too(clie
     task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}
     created = client.post("/createTask", json={"clientKey": "any", "callbackUrl": f"{url}/done", "task": task}).json
     _, _, body = received.get(timeout=10)
-    assert json.loads(body) == {
-        "taskId": created["taskId"],
-        "errorId": 0,
-        "status": "ready",
-        "solution": {"text": label_of(CAPTCHA)},
-    }
+    polled = client.post("/getTaskResult", json={"clientKey": "any", "taskId": created["taskId"]}).json
+    # the accounting fields too (cost, createTime, endTime, solveCount): they were left out
+    assert json.loads(body) == {"taskId": created["taskId"], **polled}
+    assert polled["solution"] == {"text": label_of(CAPTCHA)} and polled["cost"] == "0"
 
 
 @pytest.mark.parametrize(
@@ -123,7 +121,8 @@ def test_a_captcha_forwarded_upstream_is_told_when_the_upstream_answers(receiver
     class Upstream(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"errorId": 0, "taskId": 5, "status": "ready", "solution": {"text": "8642"}}).encode()
+            answer = {"errorId": 0, "taskId": 5, "status": "ready", "solution": {"text": "8642"}, "cost": "0.0007"}
+            body = json.dumps(answer | {"endTime": 1_700_000_000, "solveCount": 2}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -147,6 +146,12 @@ def test_a_captcha_forwarded_upstream_is_told_when_the_upstream_answers(receiver
         )
         _, _, body = received.get(timeout=10)
         assert urllib.parse.parse_qs(body) == {"id": [task_id], "code": ["8642"]}
+        task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA)}
+        created = client.post("/createTask", json={"clientKey": "any", "callbackUrl": f"{url}/c", "task": task}).json
+        _, _, body = received.get(timeout=10)
+        polled = client.post("/getTaskResult", json={"clientKey": "any", "taskId": created["taskId"]}).json
+        assert json.loads(body) == {"taskId": created["taskId"], **polled}  # the upstream's cost and solvers too
+        assert (polled["cost"], polled["endTime"], polled["solveCount"]) == ("0.0007", 1_700_000_000, 2)
     finally:
         upstream.shutdown()
         upstream.server_close()

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .errors import ERROR_IDS, SolverError, legacy_code
+from .tasks import ready_result
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +35,15 @@ class Callback:
     url: str
     style: str  # PINGBACK or CALLBACK_URL
 
-    def request(self, task_id, digits, error):
-        """(content type, body) telling the task's answer: its digits, or the protocol's error code."""
+    def request(self, task_id, digits, error, created, receipt=None):
+        """(content type, body) telling the task's answer: its digits, or the protocol's error code. ``created``,
+        ``receipt``: the task's (``tasks.Task``), for callbackUrl's accounting fields."""
         if self.style == PINGBACK:
             return "application/x-www-form-urlencoded", urllib.parse.urlencode(
                 {"id": task_id, "code": digits or legacy_code(error)}
             )
         if digits:
-            answer = {"errorId": 0, "status": "ready", "solution": {"text": digits}}
+            answer = ready_result(digits, created, receipt)
         else:
             answer = {
                 "errorId": ERROR_IDS[error],
@@ -71,18 +73,18 @@ class Callbacks:
             )
         return Callback(url, style)
 
-    def deliver(self, callback, task_id, digits=None, error=None):
+    def deliver(self, callback, task_id, digits, error, created, receipt=None):
         if not self._room.acquire(blocking=False):
             logger.warning("a %s to %s was dropped: %d deliveries are waiting", callback.style, callback.url, WAITING)
             return
-        self._threads.submit(self._deliver, callback, task_id, digits, error)
+        self._threads.submit(self._deliver, callback, callback.request(task_id, digits, error, created, receipt))
 
     def close(self):
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _deliver(self, callback, task_id, digits, error):
+    def _deliver(self, callback, request):
+        content_type, body = request
         try:
-            content_type, body = callback.request(task_id, digits, error)
             parts = urllib.parse.urlsplit(callback.url)
             kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
             connection = kind(parts.hostname, parts.port, timeout=SECONDS)

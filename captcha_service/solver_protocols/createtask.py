@@ -18,7 +18,7 @@ from ..ocr.reasons import Reason
 from .callbacks import CALLBACK_URL, callbacks_of
 from .errors import SolverError, protocol_status, solver_error_of
 from .solving import balance, client_of, image_of_base64, knobs_of, report_task, solve, whole_number
-from .tasks import Receipt, id_of_text, task_store
+from .tasks import id_of_text, ready_result, task_store
 
 bp = Blueprint("createtask", __name__)
 
@@ -151,18 +151,7 @@ def get_task_result():
         return {"errorId": 0, "status": "processing"}
     if task.error:
         raise SolverError(task.error, "no sure reading of this captcha: fall back to another solver")
-    # anti-captcha's accounting fields (https://anti-captcha.com/apidoc/methods/getTaskResult): for an answer of ours
-    # nothing was paid, at once, by one reader; for the upstream's, what it said of it (its cost, end, solvers).
-    created, receipt = round(task.created), task.receipt or Receipt(None)
-    return {
-        "errorId": 0,
-        "status": "ready",
-        "solution": {"text": task.digits},
-        "cost": receipt.cost,
-        "createTime": created,
-        "endTime": receipt.end_time or created,
-        "solveCount": receipt.solve_count,
-    }
+    return ready_result(task.digits, task.created, task.receipt)
 
 
 def _operation(description, **fields):

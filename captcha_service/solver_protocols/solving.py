@@ -147,7 +147,7 @@ def _unsolvable(image_bytes, owner, task_fields, callback):
 
 def _answered_now(task, callback):
     if callback is not None:
-        callbacks_of(current_app).deliver(callback, task.id, task.digits, task.error)
+        callbacks_of(current_app).deliver(callback, task.id, task.digits, task.error, task.created)
     return task
 
 

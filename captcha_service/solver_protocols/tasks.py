@@ -110,6 +110,22 @@ class Task:
         return self.digits is None and self.error is None
 
 
+def ready_result(digits, created, receipt=None):
+    """anti-captcha's getTaskResult of a ready task (https://anti-captcha.com/apidoc/methods/getTaskResult), which its
+    callbackUrl is sent too: for an answer of ours nothing was paid, at once, by one reader; for an upstream's, what it
+    said of it (its cost, end, solvers). ``created``: the task's Unix time."""
+    created, receipt = round(created), receipt or Receipt(None)
+    return {
+        "errorId": 0,
+        "status": "ready",
+        "solution": {"text": digits},
+        "cost": receipt.cost,
+        "createTime": created,
+        "endTime": receipt.end_time or created,
+        "solveCount": receipt.solve_count,
+    }
+
+
 class TaskStore:
     """The newest ``size`` tasks of the last ``ttl`` seconds, evicted fairly between owners."""
 

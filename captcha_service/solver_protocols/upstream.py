@@ -88,7 +88,7 @@ class Upstream:
             task.id,
             image_bytes,
             task_fields,
-            Handover(time.time() + self.timeout, expected, callback=callback),
+            Handover(time.time() + self.timeout, expected, callback=callback, created=task.created),
         )
         return task
 
@@ -205,7 +205,7 @@ class Upstream:
                 return
             self.store.finish(task_id, digits=text, error=error, receipt=receipt)
             if handover is not None and handover.callback is not None:
-                self.callbacks.deliver(handover.callback, task_id, text, error)
+                self.callbacks.deliver(handover.callback, task_id, text, error, handover.created, receipt)
         finally:
             self._free.release()
 
@@ -370,6 +370,7 @@ class Handover:
     expected: Expected
     upstream_id: int | str | None = None  # the upstream's id of the task (as it gave it), once it has given one
     callback: Callback | None = None
+    created: float = 0.0  # the task's Unix time, which its callback tells
 
     def text(self):
         return json.dumps(asdict(self))
@@ -380,7 +381,13 @@ class Handover:
         try:
             found = json.loads(text)
             callback = Callback(**found["callback"]) if found["callback"] else None
-            handover = cls(float(found["deadline"]), Expected(**found["expected"]), found["upstream_id"], callback)
+            handover = cls(
+                float(found["deadline"]),
+                Expected(**found["expected"]),
+                found["upstream_id"],
+                callback,
+                float(found.get("created", 0.0)),
+            )
         except (ValueError, KeyError, TypeError):
             return None
         return handover if handover.upstream_id is None or is_task_id(handover.upstream_id) else None
