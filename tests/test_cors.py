@@ -32,7 +32,7 @@ def test_a_preflight_is_answered_without_a_key_and_allows_the_key_header(cors_cl
             "Access-Control-Request-Headers": "content-type, x-api-key",
         },
     )
-    assert preflight.status_code == 200
+    assert preflight.status_code == 204 and not preflight.data
     assert preflight.headers["Access-Control-Allow-Origin"] == PAGE
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert {"content-type", "x-api-key"} <= {
@@ -52,6 +52,15 @@ def test_another_page_gets_no_cors_headers_and_so_cannot_read(cors_client):
 def test_off_by_default(client):
     answer = client.post("/ocr", json={"image_base64": base64_of(KAPTCHA)}, headers={"Origin": PAGE})
     assert answer.status_code == 200 and "Access-Control-Allow-Origin" not in answer.headers
+
+
+@pytest.mark.parametrize(("path", "allowed"), [("/ocr", {"OPTIONS", "POST"}), ("/", {"OPTIONS", "GET", "HEAD"})])
+def test_options_says_what_a_path_allows_with_no_body_labelled_a_page(client, path, allowed):
+    # it was a 200 with an empty body labelled text/html
+    answer = client.options(path)
+    assert answer.status_code == 204 and not answer.data and "Content-Type" not in answer.headers
+    assert {method.strip() for method in answer.headers["Allow"].split(",")} == allowed
+    assert client.options("/nowhere").json["detail"]  # a path that is not: JSON 404, as any method
 
 
 def test_any_page_with_a_star():

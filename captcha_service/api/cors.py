@@ -1,7 +1,9 @@
-"""Answers a page in a browser may read (userscripts, extensions): off unless ``CORS_ORIGINS`` is set."""
+"""Answers a page in a browser may read (userscripts, extensions): off unless ``CORS_ORIGINS`` is set; and what an
+``OPTIONS`` request (a browser's preflight, or a client asking what a path allows) is answered, always."""
 
 import re
 
+from flask import request
 from flask_cors import CORS
 
 # What a page may send, and may read back, besides the simple headers.
@@ -17,6 +19,7 @@ def init_app(app):
 
     A value that is no origin stops the start-up: a typo must not leave every page shut out unnoticed.
     """
+    app.after_request(_options_answer_no_content)
     origins = _origins(app.config)
     if not origins:
         return
@@ -34,6 +37,15 @@ def init_app(app):
         max_age=600,
         send_wildcard=origins == ["*"],
     )
+
+
+def _options_answer_no_content(response):
+    """Flask answers ``OPTIONS`` with its ``Allow`` header and an empty body labelled ``text/html``: a 204 says the
+    same with no body to mistake for a page."""
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
+        response.status_code = 204
+        del response.headers["Content-Type"]
+    return response
 
 
 def allowed_origin(config, origin):
