@@ -42,17 +42,41 @@ def test_recent_requests_are_bounded_by_count_age_and_bytes(recent_requests):
     assert recent.get("other", "r3") is None  # another client's
     now[0] += 61
     assert recent.get("", "r3") is None
+    # an id used again once its request is forgotten is the new request's, whatever its size, every time
+    for size in (10, 20, 10, 30):
+        now[0] += 61
+        assert recent.remember("", "login", b"z" * size, None, "1111") == "login"
+        assert recent.get("", "login").image == b"z" * size
+        assert recent.remember("", f"other-{size}", b"w" * 100, None, "2222") == f"other-{size}"
+        assert recent.get("", "login") is not None and recent.get("", f"other-{size}") is not None
     without_images = recent_requests(3, 60, 250, keep_images=False)
     without_images.remember("", "r", b"x" * 100, "shop", None)
     assert without_images.get("", "r").image is None and without_images.get("", "r").model == "shop"
     assert without_images.get("", "r").digits is None
 
 
+def test_keys_redis_lost_under_the_store_do_not_stop_it_remembering(redis_server):
+    client = connect(redis_server.url)
+    recent = RedisRecentRequests(client, 3, 60, 250, keep_images=True)
+    for index in range(3):
+        recent.remember("", f"r{index}", b"x" * 80, None, "1234")
+    client.delete("{captcha-ocr}:recent", "{captcha-ocr}:recent-sizes")  # evicted, or cleaned up by hand
+    for index in range(5):  # the sum of bytes left behind was 240 of 250: nothing new was kept
+        recent.remember("", f"s{index}", b"y" * 80, None, "5678")
+        assert recent.get("", f"s{index}") is not None
+    client.close()
+
+
 @pytest.fixture
 def processes(redis_server, tmp_path):
-    """Two apps sharing one Redis and one SAMPLES_DIR, as two processes behind a balancer are."""
-    apps = [create_app({"REDIS_URL": redis_server.url, "SAMPLES_DIR": str(tmp_path)}) for _ in range(2)]
-    yield [app.test_client() for app in apps], tmp_path
+    """Two apps sharing one Redis and one SAMPLES_DIR, as two processes behind a balancer are; each mounts the
+    folder at a place of its own."""
+    (tmp_path / "samples").mkdir()
+    apps = []
+    for place in ("here", "there"):
+        (tmp_path / place).symlink_to(tmp_path / "samples")
+        apps.append(create_app({"REDIS_URL": redis_server.url, "SAMPLES_DIR": str(tmp_path / place)}))
+    yield [app.test_client() for app in apps], tmp_path / "samples"
     for app in apps:
         app.extensions["captcha_ocr_tasks"].client.close()
 
@@ -106,3 +130,31 @@ def test_redis_lost_reads_go_on_and_a_report_is_a_quick_json_503(processes, redi
     first.post("/ocr", json={"image_base64": base64_of(CAPTCHA)}, headers={"X-Request-ID": "back-1"})
     assert first.post("/ocr/report", json={"request_id": "back-1", "correct": True}).json["sample"]
     assert not list(samples.rglob("lost-1*"))
+
+
+def test_a_report_on_a_read_whose_process_kept_no_image_says_so_and_writes_nothing(processes, redis_server):
+    (_first, second), samples = processes
+    without_samples = create_app({"REDIS_URL": redis_server.url})  # a process not yet given SAMPLES_DIR
+    read = without_samples.test_client().post(
+        "/ocr", json={"image_base64": base64_of(CAPTCHA)}, headers={"X-Request-ID": "mix-1"}
+    )
+    assert read.status_code == 200
+    reported = second.post("/ocr/report", json={"request_id": "mix-1", "correct": True}).json
+    assert reported["counted"] and reported["sample"] is None and "no SAMPLES_DIR" in reported["not_kept"]
+    assert not list(samples.rglob("*.*"))  # it wrote an empty file, which finetune skipped
+    without_samples.extensions["captcha_ocr_tasks"].client.close()
+
+
+@pytest.mark.parametrize("request_id", ["\ud800", "a" * 129, "a b"])
+def test_a_report_on_an_id_we_never_answer_with_is_a_404(processes, request_id):
+    (first, _second), _samples = processes
+    reported = first.post("/ocr/report", json={"request_id": request_id, "correct": True})
+    assert reported.status_code == 404 and reported.json["detail"]  # a lone surrogate was a 500 in redis-py
+
+
+def test_a_request_id_cannot_hold_another_requests_reports(processes):
+    (first, second), samples = processes
+    for request_id in ("lk", "lk:reporting"):  # the second's hash was the first's lock
+        first.post("/ocr", json={"image_base64": base64_of(CAPTCHA)}, headers={"X-Request-ID": request_id})
+    for request_id in ("lk", "lk:reporting"):
+        assert second.post("/ocr/report", json={"request_id": request_id, "correct": True}).status_code == 200

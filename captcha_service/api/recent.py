@@ -28,7 +28,7 @@ class Recent:
     model: str
     digits: str | None  # what we answered; None: we refused
     at: float
-    sample: pathlib.Path | None = None  # the sample written for it, once reported
+    sample: pathlib.Path | None = None  # the sample written for it, once reported, relative to SAMPLES_DIR
     reported: bool = False  # counted once: a client's second word on one answer is no second vote
 
 

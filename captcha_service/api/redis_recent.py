@@ -6,12 +6,17 @@ script so that processes remembering at once see one store. Without it each proc
 reads it served, and a report that a balancer sent elsewhere (a solver protocol's reportgood, an
 ``/ocr/report`` without the read's X-Request-ID) was counted with no sample written. Keys, under
 ``{captcha-ocr}:``:
-  recent:<owner>|<request id>  a hash: image (base64, empty without SAMPLES_DIR), model, digits, at,
-                               reported, sample (expires with SAMPLES_KEPT_SECONDS)
-  recent                       a sorted set of "<image bytes>|<owner>|<request id>" by when it was read
-  recent-bytes                 the image bytes it holds
-A Redis lost while serving: reads go on unremembered (a warning), and a report is answered
-``RecentUnavailable`` (``/ocr/report`` 503, retry), never a hang or a 500.
+  recent:<owner>|<request id>     a hash: image (base64, empty without SAMPLES_DIR), model, digits, at,
+                                  reported, sample (its name in SAMPLES_DIR)
+  recent                          a sorted set of "<owner>|<request id>" by when it was read
+  recent-sizes                    a hash: "<owner>|<request id>" -> its image's bytes
+  recent-bytes                    their sum
+  reporting:<owner>|<request id>  a lock held for the length of one report on it
+Every request leaves through the script, which takes its bytes off as it goes, in the memory store's
+order: the old forgotten first, then the id looked up. Keys Redis itself lost (an eviction policy
+other than the default ``noeviction``, a cleanup) leave the sum too high: when nothing else is left
+to forget, it is set right. A Redis lost while serving: reads go on unremembered (a warning), and a
+report is answered ``RecentUnavailable`` (``/ocr/report`` 503, retry), never a hang or a 500.
 """
 
 import base64
@@ -27,33 +32,45 @@ from ..ocr.site_models import GENERAL
 from ..shared import PREFIX
 from .recent import Recent, RecentUnavailable
 
-# How long a report may hold its request (reading the sample's name, writing the file, keeping the new name)
-# against another process's report on the same request, and how long that one waits for it.
-REPORT_HOLD_SECONDS, REPORT_WAIT_SECONDS = 10, 2
+# How long a report may hold its request (reading the sample's name, writing the file on a slow share,
+# keeping the new name) against another process's report on it, and how long that one waits.
+REPORT_HOLD_SECONDS, REPORT_WAIT_SECONDS = 60, 2
+# How long after SAMPLES_KEPT_SECONDS a request's hash outlives an idle store: the script forgets it
+# first (with its bytes); the expiry only clears what a store nobody uses any more left behind.
+EXPIRY_MARGIN_SECONDS = 3600
 logger = logging.getLogger(__name__)
 
-# Adds a request unless its id is taken (returns 0 then), then drops the oldest while over a bound.
-# KEYS: the request's hash, the index, the bytes. ARGV: prefix, index member, image, model, digits, at,
-# image bytes, ttl, count, bytes allowed, oldest time kept.
+# Forgets the old, then adds a request unless its id is taken (returns 0 then), then forgets the oldest
+# while over a bound. KEYS: the request's hash, the index, the sizes, the bytes. ARGV: prefix, member, image,
+# model, digits, at, image bytes, expiry, count, bytes allowed, oldest time kept.
 _REMEMBER = """
+local function forget(member)
+  redis.call('DECRBY', KEYS[4], tonumber(redis.call('HGET', KEYS[3], member) or '0'))
+  redis.call('HDEL', KEYS[3], member)
+  redis.call('DEL', ARGV[1] .. 'recent:' .. member)
+  redis.call('ZREM', KEYS[2], member)
+end
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[11])) do forget(member) end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+forget(ARGV[2])  -- an index entry whose hash Redis lost
 redis.call('HSET', KEYS[1], 'image', ARGV[3], 'model', ARGV[4], 'digits', ARGV[5], 'at', ARGV[6], \
 'reported', '0', 'sample', '')
 redis.call('EXPIRE', KEYS[1], ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
-redis.call('INCRBY', KEYS[3], ARGV[7])
-while true do
-  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if #oldest == 0 or (redis.call('ZCARD', KEYS[2]) <= tonumber(ARGV[9])
-      and tonumber(redis.call('GET', KEYS[3]) or '0') <= tonumber(ARGV[10])
-      and tonumber(oldest[2]) >= tonumber(ARGV[11])) then
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[7])
+redis.call('INCRBY', KEYS[4], ARGV[7])
+while redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[9])
+    or tonumber(redis.call('GET', KEYS[4]) or '0') > tonumber(ARGV[10]) do
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 1)
+  if oldest[1] ~= ARGV[2] then
+    forget(oldest[1])
+  elseif oldest[2] then  -- another machine's clock is behind: the next oldest goes
+    forget(oldest[2])
+  else  -- only this one is left: the sum is its bytes, whatever keys were lost under it
+    redis.call('SET', KEYS[4], ARGV[7])
+    if tonumber(ARGV[7]) > tonumber(ARGV[10]) or tonumber(ARGV[9]) < 1 then forget(ARGV[2]) end
     break
   end
-  local member = oldest[1]
-  local bar = string.find(member, '|', 1, true)
-  redis.call('DECRBY', KEYS[3], tonumber(string.sub(member, 1, bar - 1)))
-  redis.call('DEL', ARGV[1] .. 'recent:' .. string.sub(member, bar + 1))
-  redis.call('ZREM', KEYS[2], member)
 end
 return 1
 """
@@ -88,16 +105,16 @@ class RedisRecentRequests:
         at = self.clock()
         try:
             while not self._remember(
-                keys=[_key(owner, request_id), PREFIX + "recent", PREFIX + "recent-bytes"],
+                keys=[_key(owner, request_id), PREFIX + "recent", PREFIX + "recent-sizes", PREFIX + "recent-bytes"],
                 args=[
                     PREFIX,
-                    f"{len(image)}|{owner}|{request_id}",
+                    _member(owner, request_id),
                     base64.b64encode(image).decode(),
                     model or GENERAL,
                     digits or "",
                     repr(at),
                     len(image),
-                    int(self.seconds) + 1,
+                    int(self.seconds) + EXPIRY_MARGIN_SECONDS,
                     self.count,
                     self.max_bytes,
                     repr(at - self.seconds),
@@ -116,7 +133,7 @@ class RedisRecentRequests:
         return Recent(
             owner,
             request_id,
-            base64.b64decode(found["image"]) if self.keep_images else None,
+            base64.b64decode(found["image"]) or None,  # empty: read by a process without SAMPLES_DIR
             found["model"],
             found["digits"] or None,
             float(found["at"]),
@@ -128,16 +145,20 @@ class RedisRecentRequests:
     def reporting(self, owner, request_id):
         """The request as it is now (or None), held against another process's report on it until the block ends."""
         hold = self.client.lock(
-            _key(owner, request_id) + ":reporting", timeout=REPORT_HOLD_SECONDS, blocking_timeout=REPORT_WAIT_SECONDS
+            PREFIX + f"reporting:{_member(owner, request_id)}",
+            timeout=REPORT_HOLD_SECONDS,
+            blocking_timeout=REPORT_WAIT_SECONDS,
         )
         with _unavailable():
             if not hold.acquire():
-                raise redis.exceptions.LockError("another report on this request holds it")
+                raise RecentUnavailable("another report on this request is under way: report again")
         try:
             yield self.get(owner, request_id)
         finally:
-            with contextlib.suppress(redis.RedisError, OSError):  # held past REPORT_HOLD_SECONDS, or Redis lost
+            try:
                 hold.release()
+            except (redis.RedisError, OSError) as lost:  # held past REPORT_HOLD_SECONDS, or Redis lost
+                logger.warning("a report's hold on its request was lost before it ended: %s", lost)
 
     def first_report(self, recent):
         with _unavailable():
@@ -145,12 +166,20 @@ class RedisRecentRequests:
             return bool(self._first_report(keys=[_key(recent.owner, recent.request_id)]))
 
     def keep_sample(self, recent):
-        with _unavailable():
+        """Keep the sample's name for the next report; lost with Redis, the report has been counted and its sample
+        written all the same (a later relabel then leaves this file)."""
+        try:
             self._keep_sample(keys=[_key(recent.owner, recent.request_id)], args=[str(recent.sample or "")])
+        except (redis.RedisError, OSError) as lost:
+            logger.warning("a sample's name was not kept, Redis is unavailable: %s", lost)
+
+
+def _member(owner, request_id):
+    return f"{owner}|{request_id}"
 
 
 def _key(owner, request_id):
-    return PREFIX + f"recent:{owner}|{request_id}"
+    return PREFIX + f"recent:{_member(owner, request_id)}"
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from .metrics import REFUSED, RIGHT, WRONG, count_report
 from .quotas import quotas
 from .recent import RecentRequests
 from .redis_recent import RedisRecentRequests
+from .request_log import ACCEPTABLE_REQUEST_ID
 
 REPORTS_EXTENSION = "captcha_ocr_recent_requests"
 SAFE_IN_FILE_NAMES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -58,34 +59,36 @@ class SamplesFolder:
     def write(self, recent, digits):
         """Write (or relabel) ``recent``'s sample; its path relative to SAMPLES_DIR. Raises SamplesFull, or the
         OSError of a disk that refuses it."""
-        path = self._path(recent, digits)
+        name = self._name(recent, digits)
         with self._lock:
-            if recent.sample != path:
-                self._make_room(len(recent.image) - (_size(recent.sample) if recent.sample else 0))
+            if recent.sample != name:
+                old = self.directory / recent.sample if recent.sample is not None else None
+                self._make_room(len(recent.image) - (_size(old) if old else 0))
+                path = self.directory / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomically(path, recent.image)
                 self._used += len(recent.image)
-                if recent.sample is not None:  # relabelled: the image's old name goes
-                    self._used -= _size(recent.sample)
-                    recent.sample.unlink(missing_ok=True)
-                recent.sample = path
-        return str(path.relative_to(self.directory))
+                if old is not None:  # relabelled: the image's old name goes
+                    self._used -= _size(old)
+                    old.unlink(missing_ok=True)
+                recent.sample = name
+        return str(name)
 
     def discard(self, recent, digits):
         """Remove ``recent``'s sample if one was written labelled ``digits``, which a client has since called wrong."""
         with self._lock:
-            if recent.sample is not None and recent.sample == self._path(recent, digits):
-                self._used -= _size(recent.sample)
-                recent.sample.unlink(missing_ok=True)
+            if recent.sample is not None and recent.sample == self._name(recent, digits):
+                path = self.directory / recent.sample
+                self._used -= _size(path)
+                path.unlink(missing_ok=True)
                 recent.sample = None
 
-    def _path(self, recent, digits):
-        """Where ``recent``'s image labelled ``digits`` goes: its model's folder, its client's and its own id."""
+    def _name(self, recent, digits):
+        """Where in SAMPLES_DIR ``recent``'s image labelled ``digits`` goes: its model's folder, its client's and its
+        own id. Relative, so that hosts that mount one shared folder at different places agree on it."""
         client = f"{recent.owner[:OWNER_IN_FILE_NAMES]}-" if recent.owner else ""
-        return (
-            self.directory
-            / recent.model
-            / f"{client}{file_name_part(recent.request_id)}_{digits}.{image_extension(recent.image)}"
+        return pathlib.Path(recent.model) / (
+            f"{client}{file_name_part(recent.request_id)}_{digits}.{image_extension(recent.image)}"
         )
 
     def _make_room(self, size):
@@ -174,6 +177,8 @@ def report(request_id, correct=None, digits=None, owner=None):
     Raises UnknownRequest for an id not (or no longer) remembered, or another client's, UnreadableInput for
     ``correct`` on a refusal, and RecentUnavailable while Redis is lost.
     """
+    if not ACCEPTABLE_REQUEST_ID.fullmatch(request_id):  # no id we answer with: none we remember
+        raise UnknownRequest(request_id)
     recents = _recent_requests()
     with recents.reporting(request_owner() if owner is None else owner, request_id) as recent:
         if recent is None:
@@ -192,6 +197,8 @@ def report(request_id, correct=None, digits=None, owner=None):
         samples = current_app.extensions[REPORTS_EXTENSION][1]
         if samples is None:
             return verdict, answer
+        if recent.image is None:  # read by a process without SAMPLES_DIR (while a cluster's settings change)
+            return verdict, answer | {"not_kept": "the process that read it kept no image (no SAMPLES_DIR)"}
         kept = _label(samples, recent, digits if digits is not None else recent.digits if right else None)
         recents.keep_sample(recent)
         return verdict, answer | kept
