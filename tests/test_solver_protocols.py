@@ -483,7 +483,7 @@ def test_a_sum_or_a_phrase_is_no_number_to_read_and_unsolvable_without_an_upstre
         client.get("/res.php", query_string={"key": "any", "action": "get", "id": task_id}).get_data(as_text=True)
         == "ERROR_CAPTCHA_UNSOLVABLE"
     )
-    for written_as_no in (False, 0, "false", "0", ""):  # "false" was taken as set, being no empty text
+    for written_as_no in (False, 0, "false", "0", "", None):  # "false" was taken as set, being no empty text
         task = {"type": "ImageToTextTask", "body": base64_of(CAPTCHA), knob: written_as_no}
         assert create(client, task).json["status"] == "ready"
     assert submit(client, body=base64_of(CAPTCHA), **{field: "0"}).get_data(as_text=True).startswith("OK|")

@@ -61,7 +61,7 @@ def image_of_base64(text):
 def knobs_of(fields):
     """The knobs among a task's ``fields``: its flags as booleans (anything else is ERROR_BAD_PARAMETERS: read as
     set because it was not empty, ``"math": "false"`` made a number unsolvable) and its short texts."""
-    knobs = {name: flag(fields[name], name) for name in FLAG_KNOBS if name in fields}
+    knobs = {name: flag(fields[name], name) for name in FLAG_KNOBS if fields.get(name) is not None}  # null: unset
     return knobs | {
         name: fields[name]
         for name in TEXT_KNOBS
