@@ -67,6 +67,15 @@ def test_keys_redis_lost_under_the_store_do_not_stop_it_remembering(redis_server
     client.close()
 
 
+def test_a_report_on_a_read_forgotten_while_it_was_being_reported_is_counted(recent_requests):
+    recent = recent_requests(1, 60, 1000, keep_images=True)
+    recent.remember("", "r", b"x", None, "1234")
+    reported = recent.get("", "r")
+    recent.remember("", "s", b"y", None, "5678")  # pushes r out (SAMPLES_KEPT=1)
+    assert recent.first_report(reported)  # in Redis it was not, and the solver protocols counted nothing at all
+    assert recent.first_report(recent.get("", "s")) and not recent.first_report(recent.get("", "s"))
+
+
 @pytest.fixture
 def processes(redis_server, tmp_path):
     """Two apps sharing one Redis and one SAMPLES_DIR, as two processes behind a balancer are; each mounts the

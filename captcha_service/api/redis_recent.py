@@ -14,9 +14,11 @@ reads it served, and a report that a balancer sent elsewhere (a solver protocol'
   reporting:<owner>|<request id>  a lock held for the length of one report on it
 Every request leaves through the script, which takes its bytes off as it goes, in the memory store's
 order: the old forgotten first, then the id looked up. Keys Redis itself lost (an eviction policy
-other than the default ``noeviction``, a cleanup) leave the sum too high: when nothing else is left
-to forget, it is set right. A Redis lost while serving: reads go on unremembered (a warning), and a
-report is answered ``RecentUnavailable`` (``/ocr/report`` 503, retry), never a hang or a 500.
+other than the default ``noeviction``, a cleanup) can leave the sum wrong; one left too high never
+stops the store, being set right when the new read is all that is left. Times are the machines'
+clocks, which must agree (NTP) to well within SAMPLES_KEPT_SECONDS. A Redis lost while serving:
+reads go on unremembered (a warning), and a report is answered ``RecentUnavailable``
+(``/ocr/report`` 503, retry), never a hang or a 500.
 """
 
 import base64
@@ -74,8 +76,10 @@ while redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[9])
 end
 return 1
 """
+# 1 unless the request was reported on before. One forgotten since the report looked it up (under the report's
+# hold, so no other report is on it) counts: the client did report on it.
 _FIRST_REPORT = """
-if redis.call('HGET', KEYS[1], 'reported') ~= '0' then return 0 end
+if redis.call('HGET', KEYS[1], 'reported') == '1' then return 0 end
 redis.call('HSET', KEYS[1], 'reported', '1')
 return 1
 """
