@@ -22,9 +22,9 @@ from .upstream import LONGEST_TEXT, UPSTREAM_EXTENSION, Expected
 BALANCE = 1_000_000.0
 LETTERS_ONLY, LETTERS_AND_DIGITS = 2, 4  # the services' `numeric` values that digits alone never answer
 # What a task may say of its captcha beyond its length, in the createTask API's names (anti-captcha's
-# ImageToTextTask: phrase, case, math, comment, languagePool): passed on to the upstream solver as
-# sent, so that its workers see them. A math or phrase captcha is no number to read: we leave it to
-# the upstream (or answer it unsolvable).
+# ImageToTextTask: phrase, case, math, comment, languagePool): passed on to the upstream solver (flags
+# as booleans, texts as sent), so that its workers see them. A math or phrase captcha is no number to
+# read: we leave it to the upstream (or answer it unsolvable).
 FLAG_KNOBS, TEXT_KNOBS = ("phrase", "case", "math"), ("comment", "languagePool")
 NOT_A_NUMBER = ("math", "phrase")
 # A flag as a client may write it: JSON's true/false, 0/1 (equal to them as keys), or those as text (a form's).
