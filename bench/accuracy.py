@@ -3,7 +3,7 @@
     python -m bench.accuracy [FOLDER ...] [--unseen ROOT] [--model M] [--min-confidence C] [--url URL] [--json FILE]
 
 FOLDER: a folder of `<index>_<digits>.<ext>` images, or a root of such folders
-(default ../shared/captchas: the families we develop, tune and calibrate on). Three sets of
+(default ../shared/captchas: the families we develop, tune and calibrate on). Four sets of
 readings, each reported per folder and macro-averaged over folders:
   seen in development     FOLDER as the service reads it
   leave-one-family-out    FOLDER again, each folder read by a digit model that never saw its
@@ -12,6 +12,10 @@ readings, each reported per folder and macro-averaged over folders:
                           (in this process only, not with --url)
   unseen families         --unseen: a root of families nothing was trained, calibrated or tuned
                           on (default ../shared/ood; '' for none), read as the service reads it
+  left out, fresh draws   --fresh N: N fresh captchas of each generator our model trains on
+                          (bench/fresh_draws.py; default 500, 0 for none), read as the
+                          leave-one-family-out set reads that generator's folder: a larger sample
+                          of the same families (in this process only)
 For each it prints:
   right / wrong / refused  at min_confidence (refused = the service would answer 422)
   no threshold             right and wrong when every reading is answered
@@ -45,6 +49,7 @@ from training.labelled import DEFAULT_ROOT, UNSEEN_ROOT, label_of, labelled_fold
 
 from .calibrate import calibrations_without, unseen_readings
 from .families import unseeing_model
+from .fresh_draws import fresh_draws
 
 SWEEP = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0001)
@@ -295,6 +300,7 @@ def main():
     parser.add_argument("--length", type=int, default=Config.OCR_DIGITS)
     parser.add_argument("--url", help="measure a running server instead of reading in this process")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--fresh", type=int, default=500, help="fresh captchas of each trained generator (0: none)")
     arguments = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     if arguments.url:
@@ -310,12 +316,14 @@ def main():
     seen = labelled_folders(arguments.folders)
     sets = {"seen in development": (arguments.folders, dict.fromkeys(seen, read))}
     if not arguments.url:
-        sets["leave-one-family-out"] = (
-            arguments.folders,
-            unseen_family_readers(arguments.model, seen, arguments.length),
-        )
+        left_out = unseen_family_readers(arguments.model, seen, arguments.length)
+        sets["leave-one-family-out"] = (arguments.folders, left_out)
     if arguments.unseen:
         sets["unseen families"] = ([arguments.unseen], dict.fromkeys(labelled_folders([arguments.unseen]), read))
+    if not arguments.url and arguments.fresh:
+        drawn = fresh_draws(arguments.fresh)
+        if set(labelled_folders([drawn])) <= set(left_out):  # the folders they stand beside are measured too
+            sets["left out, fresh draws"] = ([drawn], left_out)
     baseline = baseline_reader(arguments.length)
     runs = {}
     for title, (folders, read_of) in sets.items():

@@ -12,6 +12,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from bench.families import LOFO_MODELS, TRAINED_ON
+from bench.fresh_draws import LENGTH, fresh_draws
 from captcha_service.ocr.confidence import digit_evidence
 from captcha_service.ocr.digit_model import INPUT_HEIGHT, INPUT_WIDTH, MODEL_FILE, DigitModel
 from captcha_service.ocr.exceptions import UnreadableInput
@@ -274,3 +275,16 @@ def test_a_run_keeps_its_epoch_best_on_the_held_out_captchas_of_both_kinds():
     ]
     assert train._best_epoch(history)["epoch"] == 4  # equal to epoch 2 by the mean; the later one
     assert train._best_epoch(history[:3])["epoch"] == 2  # the folders of ../shared/captchas pick nothing
+
+
+def test_fresh_draws_are_each_trained_generators_own_and_the_same_every_time(tmp_path):
+    drawn, again = fresh_draws(2, tmp_path / "a"), fresh_draws(2, tmp_path / "b")
+    folders = sorted(folder.name for folder in drawn.iterdir())
+    assert folders == sorted(TRAINED_ON)
+    for folder in folders:
+        images = sorted((drawn / folder).iterdir())
+        assert [image.name.split("_")[0] for image in images] == ["0", "1"]
+        assert all(len(image.stem.split("_")[1]) == LENGTH and decode_picture(image.read_bytes()) for image in images)
+        assert [image.read_bytes() for image in images] == [
+            image.read_bytes() for image in sorted((again / folder).iterdir())
+        ]
